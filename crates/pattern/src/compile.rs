@@ -1,0 +1,737 @@
+//! Spec → Space: normalise the words, parse the patterns, prove every name
+//! valid, count exactly.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use crate::error::{Error, ErrorKind, pattern_error};
+use crate::parse::{self, MAX_LABEL, Piece, PieceKind};
+use crate::punycode;
+use crate::shuffle::Permutation;
+use crate::space::{Chars, MAX_NAME_LEN, Pattern, Slot, Space};
+use crate::spec::{Order, Spec};
+use crate::words::{self, BUILTIN_CHARSETS, Table};
+
+const KEYWORDS: usize = 0;
+const TLDS: usize = 1;
+
+/// Unicode labels are checked shape by shape; past this many shapes a spec
+/// is refused rather than left unchecked.
+const MAX_SHAPES: u64 = 1_000_000;
+
+pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
+    if spec.patterns.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Undefined,
+            "the spec has no patterns: add patterns = [\"{keyword}.{tld}\"] to the spec or pass --pattern",
+        ));
+    }
+    let mut charsets: BTreeMap<&str, Cow<'_, str>> = BUILTIN_CHARSETS
+        .iter()
+        .map(|&(name, chars)| (name, Cow::Borrowed(chars)))
+        .collect();
+    for (name, chars) in &spec.charsets {
+        charsets.insert(name, Cow::Owned(words::custom_charset(name, chars)?));
+    }
+    let mut tables = vec![
+        words::words(&spec.keywords, "keyword")?,
+        words::tlds(&spec.tlds, spec.allow_unknown_tlds)?,
+    ];
+    let mut list_tables = BTreeMap::new();
+    for (name, list) in &spec.lists {
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
+            return Err(Error::new(
+                ErrorKind::BadValue,
+                format!("list name `{name}`: a list name may hold letters, digits and `_`"),
+            ));
+        }
+        list_tables.insert(name.as_str(), tables.len());
+        tables.push(words::words(list, &format!("word of list `{name}`"))?);
+    }
+
+    let mut patterns = Vec::with_capacity(spec.patterns.len());
+    let mut max_name_len = 0;
+    for (i, text) in spec.patterns.iter().enumerate() {
+        let number = i + 1;
+        let pieces = parse::parse(number, text)?;
+        let ctx = Ctx { number, text, spec };
+        let slots = pieces
+            .iter()
+            .map(|piece| ctx.slot(piece, &charsets, &list_tables, &tables))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (cards, count) = ctx.count(&pieces, &slots, &tables)?;
+        let (longest, unicode) = ctx.check_names(&pieces, &slots, &tables)?;
+        max_name_len = max_name_len.max(longest);
+        let mut places = vec![1u64; slots.len()];
+        for j in (0..slots.len().saturating_sub(1)).rev() {
+            places[j] = places[j + 1] * cards[j + 1];
+        }
+        patterns.push(Pattern {
+            text: text.clone(),
+            slots,
+            cards,
+            places,
+            count,
+            unicode,
+        });
+    }
+
+    let mut starts = Vec::with_capacity(patterns.len());
+    let mut total: u128 = 0;
+    for p in &patterns {
+        starts.push(u64::try_from(total).unwrap_or(u64::MAX));
+        total += u128::from(p.count);
+    }
+    let Ok(total) = u64::try_from(total) else {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!(
+                "the spec holds {total} names, more than the 18446744073709551615 (2^64 - 1) a space can index; split it into several specs or lower the lengths"
+            ),
+        ));
+    };
+    if spec.offset > total {
+        return Err(Error::new(
+            ErrorKind::Selection,
+            format!(
+                "offset {} is past the end of the space, which holds {total} names; use an offset of at most {total}",
+                spec.offset
+            ),
+        ));
+    }
+    let available = total - spec.offset;
+    let len = spec.limit.map_or(available, |limit| limit.min(available));
+    let permutation =
+        (spec.order == Order::Shuffled && total > 0).then(|| Permutation::new(total, spec.seed));
+    Ok(Space {
+        patterns,
+        starts,
+        tables,
+        total,
+        order: spec.order,
+        seed: spec.seed,
+        permutation,
+        selection: spec.offset..spec.offset + len,
+        max_name_len,
+    })
+}
+
+/// The pattern being compiled, for messages.
+struct Ctx<'a> {
+    number: usize,
+    text: &'a str,
+    spec: &'a Spec,
+}
+
+impl Ctx<'_> {
+    fn fail(&self, kind: ErrorKind, span: (usize, usize), what: &str, help: &str) -> Error {
+        pattern_error(kind, self.number, self.text, span, what, help)
+    }
+
+    fn slot(
+        &self,
+        piece: &Piece,
+        charsets: &BTreeMap<&str, Cow<'_, str>>,
+        lists: &BTreeMap<&str, usize>,
+        tables: &[Table],
+    ) -> Result<Slot, Error> {
+        let span = piece.span;
+        Ok(match &piece.kind {
+            PieceKind::Literal(text) => Slot::Literal(text.as_bytes().into()),
+            PieceKind::Keyword => {
+                if tables[KEYWORDS].len() == 0 {
+                    return Err(self.fail(
+                        ErrorKind::Undefined,
+                        span,
+                        "the pattern uses {keyword} but the spec has no keywords",
+                        "add keywords = [...] or keywords_file to the spec, or pass --keyword / --keywords-file",
+                    ));
+                }
+                Slot::Words { table: KEYWORDS }
+            }
+            PieceKind::Tld => {
+                if tables[TLDS].len() == 0 {
+                    return Err(self.fail(
+                        ErrorKind::Undefined,
+                        span,
+                        "the pattern uses {tld} but the spec has no TLDs",
+                        "add tlds = [...] or tlds_file to the spec, or pass --tld / --tlds-file",
+                    ));
+                }
+                Slot::Words { table: TLDS }
+            }
+            PieceKind::List(name) => {
+                let Some(&table) = lists.get(name.as_str()) else {
+                    let defined: Vec<&str> = lists.keys().copied().collect();
+                    return Err(self.fail(
+                        ErrorKind::Undefined,
+                        span,
+                        &format!("no list is named `{name}`"),
+                        &format!(
+                            "define it in the spec's [lists] or with --list {name}=FILE (defined lists: {})",
+                            if defined.is_empty() { "none".to_owned() } else { defined.join(", ") }
+                        ),
+                    ));
+                };
+                if tables[table].len() == 0 {
+                    let source = self.spec.lists[name.as_str()].source.clone();
+                    return Err(self.fail(
+                        ErrorKind::BadValue,
+                        span,
+                        &format!(
+                            "list `{name}`{} is empty",
+                            source.map(|s| format!(" ({s})")).unwrap_or_default()
+                        ),
+                        "give the list at least one word",
+                    ));
+                }
+                Slot::Words { table }
+            }
+            PieceKind::Chars { charset, min, max } => {
+                let Some(chars) = charsets.get(charset.as_str()) else {
+                    let known: Vec<&str> = charsets.keys().copied().collect();
+                    return Err(self.fail(
+                        ErrorKind::Undefined,
+                        span,
+                        &format!("no charset is named `{charset}`"),
+                        &format!(
+                            "charsets are {}; define others in the spec's [charsets] or with --charset NAME=CHARS",
+                            known.join(", ")
+                        ),
+                    ));
+                };
+                let k = u128::from(u8::try_from(chars.len()).unwrap_or(u8::MAX));
+                let mut blocks = Vec::with_capacity(max - min + 1);
+                for len in *min..=*max {
+                    let size = u32::try_from(len)
+                        .ok()
+                        .and_then(|len| k.checked_pow(len))
+                        .and_then(|size| u64::try_from(size).ok());
+                    let Some(size) = size else {
+                        return Err(self.too_large(span, "this piece alone"));
+                    };
+                    blocks.push(size);
+                }
+                Slot::Chars(Box::new(Chars::new(
+                    chars.as_bytes(),
+                    *min,
+                    *max,
+                    blocks.into(),
+                )))
+            }
+            &PieceKind::Number { lo, hi, width } => Slot::Number { lo, hi, width },
+        })
+    }
+
+    fn too_large(&self, span: (usize, usize), what: &str) -> Error {
+        self.fail(
+            ErrorKind::TooLarge,
+            span,
+            &format!("{what} holds more than 2^64 - 1 names, the most a space can index"),
+            "lower the lengths or split the pattern",
+        )
+    }
+
+    /// The number of values of each slot and of the whole pattern.
+    fn count(
+        &self,
+        pieces: &[Piece],
+        slots: &[Slot],
+        tables: &[Table],
+    ) -> Result<(Vec<u64>, u64), Error> {
+        let mut cards = Vec::with_capacity(slots.len());
+        let mut count: u128 = 1;
+        for (piece, slot) in pieces.iter().zip(slots) {
+            let card = match slot {
+                Slot::Literal(_) => Some(1),
+                Slot::Words { table } => u64::try_from(tables[*table].len()).ok(),
+                Slot::Number { lo, hi, .. } => Some(hi - lo + 1),
+                Slot::Chars(chars) => chars.blocks.iter().try_fold(0u64, |a, &b| a.checked_add(b)),
+            };
+            let Some(card) = card else {
+                return Err(self.too_large(piece.span, "this piece alone"));
+            };
+            cards.push(card);
+            count = count.saturating_mul(u128::from(card));
+        }
+        let Ok(count) = u64::try_from(count) else {
+            let shown = if count == u128::MAX {
+                "more than 2^128".to_owned()
+            } else {
+                count.to_string()
+            };
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "pattern {} `{}` holds {shown} names, more than the 18446744073709551615 (2^64 - 1) a space can index; lower the lengths or split the pattern",
+                    self.number, self.text
+                ),
+            ));
+        };
+        Ok((cards, count))
+    }
+
+    /// Proves that every name of the pattern is a valid hostname; returns
+    /// the longest name's length and whether some label must be encoded
+    /// as an A-label.
+    fn check_names(
+        &self,
+        pieces: &[Piece],
+        slots: &[Slot],
+        tables: &[Table],
+    ) -> Result<(usize, bool), Error> {
+        let labels = self.split_labels(pieces, slots)?;
+        let mut longest = 0;
+        let mut unicode = false;
+        for (k, label) in labels.iter().enumerate() {
+            longest += usize::from(k > 0);
+            let label_span = (
+                label.first().map_or(0, |s| s.span.0),
+                label.last().map_or(0, |s| s.span.1),
+            );
+            if let [
+                Seg {
+                    source: SegSource::Tld,
+                    ..
+                },
+            ] = label.as_slice()
+            {
+                longest += tables[TLDS]
+                    .values
+                    .iter()
+                    .map(|v| v.len())
+                    .max()
+                    .unwrap_or(0);
+                continue;
+            }
+            let segs: Vec<Vec<Variant<'_>>> =
+                label.iter().map(|s| s.variants(slots, tables)).collect();
+            self.check_hyphens(k, label_span, &segs)?;
+            let (len, encoded) = self.label_length(k, label_span, &segs)?;
+            unicode |= encoded;
+            longest += len;
+        }
+        if longest > MAX_NAME_LEN {
+            return Err(Error::new(
+                ErrorKind::InvalidName,
+                format!(
+                    "pattern {} `{}` can make names {longest} octets long, over the limit of {MAX_NAME_LEN}; shorten its pieces",
+                    self.number, self.text
+                ),
+            ));
+        }
+        Ok((longest, unicode))
+    }
+
+    /// Splits the pattern into labels of segments.
+    fn split_labels(&self, pieces: &[Piece], slots: &[Slot]) -> Result<Vec<Vec<Seg>>, Error> {
+        let mut labels: Vec<Vec<Seg>> = vec![Vec::new()];
+        for (i, (piece, slot)) in pieces.iter().zip(slots).enumerate() {
+            match slot {
+                Slot::Literal(bytes) => {
+                    let text = std::str::from_utf8(bytes).expect("literals are ASCII");
+                    let mut offset = piece.span.0;
+                    for (j, part) in text.split('.').enumerate() {
+                        if j > 0 {
+                            labels.push(Vec::new());
+                            offset += 1;
+                        }
+                        let span = (offset, offset + part.len());
+                        if !part.is_empty() || labels.last().is_some_and(Vec::is_empty) {
+                            labels.last_mut().expect("at least one label").push(Seg {
+                                source: SegSource::Literal(part.to_owned()),
+                                span,
+                            });
+                        }
+                        offset += part.len();
+                    }
+                }
+                Slot::Words { table: TLDS } => {
+                    let current = labels.last().expect("at least one label");
+                    let alone_before =
+                        labels.len() > 1 && current.iter().all(|s| s.is_empty_literal());
+                    if !alone_before || i + 1 != slots.len() {
+                        return Err(self.fail(
+                            ErrorKind::PatternSyntax,
+                            piece.span,
+                            "{tld} must end the pattern, after a dot",
+                            "write the pattern as ….{tld}, e.g. {keyword}.{tld}",
+                        ));
+                    }
+                    let last = labels.last_mut().expect("at least one label");
+                    last.clear();
+                    last.push(Seg {
+                        source: SegSource::Tld,
+                        span: piece.span,
+                    });
+                }
+                _ => {
+                    let last = labels.last_mut().expect("at least one label");
+                    last.retain(|s| !s.is_empty_literal());
+                    last.push(Seg {
+                        source: SegSource::Slot(i),
+                        span: piece.span,
+                    });
+                }
+            }
+        }
+        for (k, label) in labels.iter().enumerate() {
+            if label.iter().all(Seg::is_empty_literal) {
+                let span = label.first().map_or((0, 0), |s| s.span);
+                return Err(self.fail(
+                    ErrorKind::InvalidName,
+                    span,
+                    &format!(
+                        "label {} is empty: a dot at the start or end, or two dots in a row",
+                        k + 1
+                    ),
+                    "remove the extra dot",
+                ));
+            }
+        }
+        // The name must end in a TLD: {tld}, or literal labels whose suffix
+        // is public.
+        let tail: Vec<&str> = labels
+            .iter()
+            .rev()
+            .take_while(|l| l.iter().all(|s| matches!(s.source, SegSource::Literal(_))))
+            .map(|l| match l.as_slice() {
+                [
+                    Seg {
+                        source: SegSource::Literal(t),
+                        ..
+                    },
+                ] => t.as_str(),
+                _ => "",
+            })
+            .collect();
+        let ends_in_tld = matches!(
+            labels.last().map(Vec::as_slice),
+            Some([Seg {
+                source: SegSource::Tld,
+                ..
+            }])
+        );
+        if !ends_in_tld {
+            let last_span = labels
+                .last()
+                .and_then(|l| l.last())
+                .map_or((0, 0), |s| s.span);
+            if tail.is_empty() || labels.len() < 2 {
+                return Err(self.fail(
+                    ErrorKind::InvalidName,
+                    last_span,
+                    "the pattern does not end with a TLD",
+                    "end it with .{tld} or a literal TLD such as .com",
+                ));
+            }
+            let suffix: Vec<&str> = tail.iter().rev().copied().collect();
+            let suffix = suffix.join(".");
+            if !self.spec.allow_unknown_tlds
+                && !suffix.is_empty()
+                && !words::has_known_suffix(&suffix)
+            {
+                return Err(self.fail(
+                    ErrorKind::UnknownTld,
+                    last_span,
+                    &format!("`{suffix}` does not end in a TLD on the Public Suffix List"),
+                    "check the spelling, or pass --allow-unknown-tlds (allow_unknown_tlds = true) to accept it",
+                ));
+            }
+        }
+        Ok(labels)
+    }
+
+    /// No label starts or ends with '-', and none has "--" at positions 3-4.
+    fn check_hyphens(
+        &self,
+        k: usize,
+        span: (usize, usize),
+        segs: &[Vec<Variant<'_>>],
+    ) -> Result<(), Error> {
+        let edge = |variants: &[Variant<'_>], first: bool| {
+            variants
+                .iter()
+                .find(|v| {
+                    if first {
+                        v.text.starts_with('-')
+                    } else {
+                        v.text.ends_with('-')
+                    }
+                })
+                .map(|v| v.what.to_string())
+        };
+        let hyphen_help = "a label may not start or end with '-': remove the hyphen from that value or move it inside the label";
+        if let Some(what) = segs.first().and_then(|s| edge(s, true)) {
+            return Err(self.fail(
+                ErrorKind::InvalidName,
+                span,
+                &format!("label {} can start with a hyphen, from {what}", k + 1),
+                hyphen_help,
+            ));
+        }
+        if let Some(what) = segs.last().and_then(|s| edge(s, false)) {
+            return Err(self.fail(
+                ErrorKind::InvalidName,
+                span,
+                &format!("label {} can end with a hyphen, from {what}", k + 1),
+                hyphen_help,
+            ));
+        }
+        let mut visited = HashSet::new();
+        let mut path = Vec::new();
+        if double_hyphen(segs, 0, 0, 0, &mut visited, &mut path) {
+            let prefix: String = path
+                .iter()
+                .map(|v: &&Variant<'_>| v.text.as_ref())
+                .collect();
+            let from: Vec<String> = path.iter().map(|v| v.what.to_string()).collect();
+            return Err(self.fail(
+                ErrorKind::InvalidName,
+                span,
+                &format!(
+                    "label {} can have \"--\" at positions 3-4 (`{}…`, from {}), which only A-labels (xn--) may have",
+                    k + 1,
+                    prefix.chars().take(4).collect::<String>(),
+                    from.join(" + ")
+                ),
+                "change the hyphens; write Unicode words as they are and domgen will encode them",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The longest this label can be once encoded, and whether it may need
+    /// encoding at all.
+    fn label_length(
+        &self,
+        k: usize,
+        span: (usize, usize),
+        segs: &[Vec<Variant<'_>>],
+    ) -> Result<(usize, bool), Error> {
+        let wide: Vec<usize> = (0..segs.len())
+            .filter(|&i| segs[i].iter().any(|v| !v.text.is_ascii()))
+            .collect();
+        let too_long = |len: usize, example: String| {
+            self.fail(
+                ErrorKind::InvalidName,
+                span,
+                &format!(
+                    "label {} can be {len} octets long, over the limit of {MAX_LABEL} (e.g. `{example}`)",
+                    k + 1
+                ),
+                "shorten the pieces of this label, or split it with a dot",
+            )
+        };
+        match wide.as_slice() {
+            [] => {
+                let longest: Vec<&Variant<'_>> = segs
+                    .iter()
+                    .map(|s| s.iter().max_by_key(|v| v.text.len()).expect("segments have values"))
+                    .collect();
+                let len: usize = longest.iter().map(|v| v.text.len()).sum();
+                if len > MAX_LABEL {
+                    let example: String = longest.iter().map(|v| v.text.as_ref()).collect();
+                    return Err(too_long(len, example));
+                }
+                Ok((len, false))
+            }
+            &[w] => {
+                // Punycode's length depends on the Unicode word and on how
+                // many ASCII characters stand where, not on which: try every
+                // word with every combination of the other pieces' lengths.
+                let choices: Vec<Vec<&Variant<'_>>> = segs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        if i == w {
+                            let mut seen = BTreeSet::new();
+                            s.iter().filter(|v| !v.text.is_ascii() || seen.insert(v.text.len())).collect()
+                        } else {
+                            let mut seen = BTreeSet::new();
+                            s.iter().filter(|v| seen.insert(v.text.len())).collect()
+                        }
+                    })
+                    .collect();
+                let shapes = choices.iter().try_fold(1u64, |a, c| a.checked_mul(c.len() as u64));
+                if shapes.is_none_or(|n| n > MAX_SHAPES) {
+                    return Err(self.fail(
+                        ErrorKind::InvalidName,
+                        span,
+                        &format!("label {} composes a Unicode word with too many shapes to verify", k + 1),
+                        "put the Unicode words in a label of their own, or use fewer length ranges beside them",
+                    ));
+                }
+                let mut longest = 0;
+                let mut label = String::new();
+                let mut encoded = Vec::new();
+                let mut pick = vec![0usize; choices.len()];
+                loop {
+                    label.clear();
+                    for (c, &p) in choices.iter().zip(&pick) {
+                        label.push_str(&c[p].text);
+                    }
+                    let len = if label.is_ascii() {
+                        label.len()
+                    } else {
+                        encoded.clear();
+                        punycode::encode(&label, &mut encoded);
+                        encoded.len() + 4
+                    };
+                    if len > MAX_LABEL {
+                        let example = if label.is_ascii() {
+                            label.clone()
+                        } else {
+                            format!("xn--{}", String::from_utf8_lossy(&encoded))
+                        };
+                        return Err(too_long(len, example));
+                    }
+                    longest = longest.max(len);
+                    // Next combination, rightmost fastest.
+                    let mut i = pick.len();
+                    loop {
+                        if i == 0 {
+                            return Ok((longest, true));
+                        }
+                        i -= 1;
+                        pick[i] += 1;
+                        if pick[i] < choices[i].len() {
+                            break;
+                        }
+                        pick[i] = 0;
+                    }
+                }
+            }
+            &[a, b, ..] => Err(self.fail(
+                ErrorKind::InvalidName,
+                span,
+                &format!(
+                    "label {} joins two pieces with Unicode words ({} and {}); domgen composes at most one per label",
+                    k + 1,
+                    segs[a].iter().find(|v| !v.text.is_ascii()).map_or(Cow::Borrowed(""), |v| v.what.clone()),
+                    segs[b].iter().find(|v| !v.text.is_ascii()).map_or(Cow::Borrowed(""), |v| v.what.clone()),
+                ),
+                "put them in separate labels, or keep one of the lists ASCII",
+            )),
+        }
+    }
+}
+
+/// Depth-first search for a way to put '-' at both character positions 2
+/// and 3 (0-based) of a label; `path` receives the values that do it.
+fn double_hyphen<'v, 'a>(
+    segs: &'v [Vec<Variant<'a>>],
+    seg: usize,
+    pos: usize,
+    bits: u8,
+    visited: &mut HashSet<(usize, usize, u8)>,
+    path: &mut Vec<&'v Variant<'a>>,
+) -> bool {
+    if seg == segs.len() || pos >= 4 {
+        return bits == 0b11;
+    }
+    if !visited.insert((seg, pos, bits)) {
+        return false;
+    }
+    for v in &segs[seg] {
+        let mut b = bits;
+        let mut p = pos;
+        for c in v.text.chars() {
+            if p >= 4 {
+                break;
+            }
+            if c == '-' && (p == 2 || p == 3) {
+                b |= 1 << (p - 2);
+            }
+            p += 1;
+        }
+        let p = pos + v.text.chars().count();
+        path.push(v);
+        if double_hyphen(segs, seg + 1, p, b, visited, path) {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+/// A part of one label: a literal's text between dots, or a whole slot.
+#[derive(Debug)]
+struct Seg {
+    source: SegSource,
+    span: (usize, usize),
+}
+
+#[derive(Debug)]
+enum SegSource {
+    Literal(String),
+    Slot(usize),
+    Tld,
+}
+
+impl Seg {
+    fn is_empty_literal(&self) -> bool {
+        matches!(&self.source, SegSource::Literal(t) if t.is_empty())
+    }
+
+    /// Representative values: every word, and one string per length for
+    /// charsets and numbers (whose characters are never '-' nor Unicode,
+    /// so only their lengths matter to the hostname rules).
+    fn variants<'a>(&'a self, slots: &'a [Slot], tables: &'a [Table]) -> Vec<Variant<'a>> {
+        match &self.source {
+            SegSource::Literal(text) => vec![Variant {
+                text: Cow::Borrowed(text),
+                what: Cow::Owned(format!("literal `{text}`")),
+            }],
+            SegSource::Tld => Vec::new(),
+            SegSource::Slot(i) => match &slots[*i] {
+                Slot::Literal(_) => unreachable!("literals are split into segments"),
+                Slot::Words { table } => tables[*table]
+                    .values
+                    .iter()
+                    .zip(&tables[*table].origins)
+                    .map(|(v, o)| Variant {
+                        text: Cow::Borrowed(v),
+                        what: Cow::Borrowed(o),
+                    })
+                    .collect(),
+                Slot::Chars(chars) => (chars.min..=chars.max)
+                    .map(|len| {
+                        let text = String::from_utf8(vec![chars.chars[0]; len])
+                            .expect("charsets are ASCII");
+                        Variant {
+                            what: Cow::Owned(format!("a charset piece of length {len}")),
+                            text: Cow::Owned(text),
+                        }
+                    })
+                    .collect(),
+                Slot::Number { lo, hi, width } => {
+                    let digits = |v: u64| v.checked_ilog10().unwrap_or(0) + 1;
+                    let mut out = Vec::new();
+                    let mut value = *lo;
+                    loop {
+                        let text = format!("{value:0width$}");
+                        out.push(Variant {
+                            what: Cow::Owned(format!("number {text}")),
+                            text: Cow::Owned(text),
+                        });
+                        let d = digits(value);
+                        match 10u64.checked_pow(d) {
+                            Some(next) if next <= *hi => value = next,
+                            _ => break,
+                        }
+                    }
+                    out
+                }
+            },
+        }
+    }
+}
+
+/// A value (or a representative of equally shaped values) of a segment.
+#[derive(Debug)]
+struct Variant<'a> {
+    text: Cow<'a, str>,
+    /// What it is and where it came from, for messages.
+    what: Cow<'a, str>,
+}

@@ -1,0 +1,84 @@
+/*!
+The exact space of domain names behind a domgen spec.
+
+A [`Spec`] says what to combine: keywords, TLDs, named lists, charsets and
+patterns such as `{keyword}-{random:3}.{tld}`. [`Space::compile`] turns it
+into a [`Space`], which knows its exact [`total`](Space::total) before a
+single name is made, maps every index in `[0, total)` to one name without
+allocating ([`Space::write_name`]), and walks any range of positions in
+sequential or shuffled [`Order`] with a [`Cursor`].
+
+Compilation decides validity once: a spec that could produce an invalid
+hostname (a label over 63 octets, a name over 253, a hyphen at a label's
+edge, `--` at positions 3–4 outside an A-label, a TLD missing from the Public
+Suffix List) is refused with an [`Error`] that names the pattern, the
+position and the value. So every index of a compiled space is a valid name,
+and the count is exact.
+
+This crate does no I/O and starts no threads. Spec files are parsed from
+text ([`SpecFile::from_toml`]); word files are read through a closure the
+caller passes to [`SpecFile::resolve`].
+
+# Example
+
+```
+use domgen_pattern::{Order, Space, Spec, WordList};
+
+let spec = Spec {
+    keywords: WordList::inline(["shop", "Café", "SHOP"]),
+    tlds: WordList::inline(["com", "co.uk"]),
+    patterns: vec!["{keyword}.{tld}".into(), "{keyword}{digit:1}.com".into()],
+    ..Spec::default()
+};
+let space = Space::compile(&spec)?;
+// "SHOP" repeats "shop" once lowercased: 2 keywords × 2 TLDs + 2 × 10.
+assert_eq!(space.total(), 24);
+assert_eq!(space.name(0), "shop.com");
+assert_eq!(space.name(2), "xn--caf-dma.com");
+assert_eq!(space.name(23), "xn--caf9-dpa.com");
+
+let mut out = Vec::new();
+let mut cursor = space.cursor(4..7);
+while cursor.write_next(&mut out).is_some() {
+    out.push(b'\n');
+}
+assert_eq!(out, b"shop0.com\nshop1.com\nshop2.com\n");
+
+let shuffled = Space::compile(&Spec { order: Order::Shuffled, seed: 7, ..spec })?;
+let mut names: Vec<String> = (0..24).map(|p| shuffled.name(shuffled.index_at(p))).collect();
+names.sort();
+let mut all: Vec<String> = (0..24).map(|i| space.name(i)).collect();
+all.sort();
+assert_eq!(names, all);
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+
+# Crate features
+
+This crate has no optional features.
+*/
+
+#![deny(missing_docs)]
+
+mod compile;
+mod domainflow;
+mod error;
+mod parse;
+mod punycode;
+mod shuffle;
+mod space;
+mod spec;
+mod words;
+
+pub use crate::domainflow::{DOMAINFLOW_CHARSET, DomainflowConfig};
+pub use crate::error::{Error, ErrorKind};
+pub use crate::space::{Cursor, MAX_NAME_LEN, PatternInfo, Space};
+pub use crate::spec::{ListDef, Order, Spec, SpecFile, WordList};
+
+impl Space {
+    /// Validates `spec` and builds its space. See the crate docs for what
+    /// is checked.
+    pub fn compile(spec: &Spec) -> Result<Space, Error> {
+        compile::compile(spec)
+    }
+}

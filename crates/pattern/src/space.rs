@@ -1,0 +1,630 @@
+//! The compiled space: exact count, index → name, and cursors over positions.
+
+use std::ops::Range;
+
+use crate::punycode;
+use crate::shuffle::Permutation;
+use crate::spec::Order;
+use crate::words::Table;
+
+/// The longest name a space can produce, in octets.
+pub const MAX_NAME_LEN: usize = 253;
+
+/// Room for the Unicode form of a name before its labels are encoded.
+const MAX_UNICODE_LEN: usize = 4 * MAX_NAME_LEN;
+
+/// One piece of a compiled pattern.
+#[derive(Clone, Debug)]
+pub(crate) enum Slot {
+    Literal(Box<[u8]>),
+    /// A word from `Space::tables[table]`.
+    Words {
+        table: usize,
+    },
+    Chars(Box<Chars>),
+    Number {
+        lo: u64,
+        hi: u64,
+        width: usize,
+    },
+}
+
+/// A charset piece of lengths `min..=max`.
+#[derive(Clone, Debug)]
+pub(crate) struct Chars {
+    pub chars: Box<[u8]>,
+    /// `next[c]` is the character after `c` in the charset, or 0 after the last.
+    pub next: [u8; 256],
+    pub min: usize,
+    pub max: usize,
+    /// `blocks[l - min]` = number of strings of length `l`.
+    pub blocks: Box<[u64]>,
+}
+
+impl Chars {
+    pub fn new(chars: &[u8], min: usize, max: usize, blocks: Box<[u64]>) -> Chars {
+        let mut next = [0u8; 256];
+        for pair in chars.windows(2) {
+            next[usize::from(pair[0])] = pair[1];
+        }
+        Chars {
+            chars: chars.into(),
+            next,
+            min,
+            max,
+            blocks,
+        }
+    }
+
+    fn first(&self) -> u8 {
+        self.chars[0]
+    }
+}
+
+/// A compiled pattern.
+#[derive(Clone, Debug)]
+pub(crate) struct Pattern {
+    pub text: String,
+    pub slots: Vec<Slot>,
+    /// Number of values of each slot.
+    pub cards: Vec<u64>,
+    /// `places[i]` = product of `cards[i + 1..]`: the index stride of slot `i`.
+    pub places: Vec<u64>,
+    pub count: u64,
+    /// Some label composes a Unicode word and must be written as an A-label.
+    pub unicode: bool,
+}
+
+/// An exact, compiled space of domain names.
+///
+/// Every name has an index in `[0, total)`: pattern 1's names first, each
+/// pattern in lexicographic order over its pieces with the rightmost piece
+/// varying fastest. The [`Order`] maps *positions* to indexes (identity when
+/// sequential, a keyed permutation when shuffled), and the spec's
+/// `offset`/`limit` select a range of positions, [`Space::selection`].
+///
+/// A `Space` is immutable and `Sync`: share it between threads and give
+/// each its own [`Cursor`].
+#[derive(Clone, Debug)]
+pub struct Space {
+    pub(crate) patterns: Vec<Pattern>,
+    /// `starts[p]` = index of pattern `p`'s first name.
+    pub(crate) starts: Vec<u64>,
+    pub(crate) tables: Vec<Table>,
+    pub(crate) total: u64,
+    pub(crate) order: Order,
+    pub(crate) seed: u64,
+    pub(crate) permutation: Option<Permutation>,
+    pub(crate) selection: Range<u64>,
+    pub(crate) max_name_len: usize,
+}
+
+/// A pattern of a compiled [`Space`], for summaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PatternInfo<'a> {
+    /// The pattern as written.
+    pub text: &'a str,
+    /// How many names it makes.
+    pub count: u64,
+    /// The index of its first name.
+    pub start: u64,
+}
+
+impl Space {
+    /// Number of names in the whole space (before `offset`/`limit`).
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The positions selected by the spec's `offset` and `limit`.
+    pub fn selection(&self) -> Range<u64> {
+        self.selection.clone()
+    }
+
+    /// Number of selected positions: what a full generation writes.
+    pub fn len(&self) -> u64 {
+        self.selection.end - self.selection.start
+    }
+
+    /// Whether no position is selected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The order of positions.
+    pub fn order(&self) -> Order {
+        self.order
+    }
+
+    /// The shuffle key (meaningful for [`Order::Shuffled`]).
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The longest name this space can produce, in octets.
+    pub fn max_name_len(&self) -> usize {
+        self.max_name_len
+    }
+
+    /// The compiled patterns with their counts.
+    pub fn patterns(&self) -> impl ExactSizeIterator<Item = PatternInfo<'_>> {
+        self.patterns
+            .iter()
+            .zip(&self.starts)
+            .map(|(p, &start)| PatternInfo {
+                text: &p.text,
+                count: p.count,
+                start,
+            })
+    }
+
+    /// The index of the name at `position` of the order.
+    ///
+    /// # Panics
+    ///
+    /// If `position >= total()`.
+    pub fn index_at(&self, position: u64) -> u64 {
+        assert!(position < self.total, "position {position} out of range");
+        match &self.permutation {
+            Some(p) => p.apply(position),
+            None => position,
+        }
+    }
+
+    /// Appends the name with index `index` to `out`. It allocates nothing
+    /// when `out` has room for [`Space::max_name_len`] more bytes.
+    ///
+    /// # Panics
+    ///
+    /// If `index >= total()`.
+    pub fn write_name(&self, index: u64, out: &mut Vec<u8>) {
+        assert!(index < self.total, "index {index} out of range");
+        let p = self.starts.partition_point(|&s| s <= index) - 1;
+        let pattern = &self.patterns[p];
+        let local = index - self.starts[p];
+        if pattern.unicode {
+            let mut scratch = [0u8; MAX_UNICODE_LEN];
+            let mut w = ArrayWriter::new(&mut scratch);
+            self.render_digits(pattern, local, &mut w);
+            encode_labels(w.filled(), out);
+        } else {
+            let start = out.len();
+            out.resize(start + self.max_name_len, 0);
+            let mut w = ArrayWriter::new(&mut out[start..]);
+            self.render_digits(pattern, local, &mut w);
+            let written = w.len;
+            out.truncate(start + written);
+        }
+    }
+
+    /// The name with index `index`, as a new `String` (convenient, not fast).
+    ///
+    /// # Panics
+    ///
+    /// If `index >= total()`.
+    pub fn name(&self, index: u64) -> String {
+        let mut out = Vec::with_capacity(self.max_name_len);
+        self.write_name(index, &mut out);
+        String::from_utf8(out).expect("names are ASCII")
+    }
+
+    /// A cursor over the names at `positions` of the order.
+    ///
+    /// # Panics
+    ///
+    /// If `positions` reaches past `total()`.
+    pub fn cursor(&self, positions: Range<u64>) -> Cursor<'_> {
+        assert!(
+            positions.start <= positions.end && positions.end <= self.total,
+            "positions {positions:?} out of range"
+        );
+        let mut cursor = Cursor {
+            space: self,
+            next: positions.start,
+            end: positions.end,
+            odometer: None,
+        };
+        if self.permutation.is_none() && positions.start < positions.end {
+            cursor.odometer = Some(Odometer::seek(self, positions.start));
+        }
+        cursor
+    }
+
+    fn render_digits(&self, pattern: &Pattern, local: u64, w: &mut ArrayWriter<'_>) {
+        for ((slot, &card), &place) in pattern
+            .slots
+            .iter()
+            .zip(&pattern.cards)
+            .zip(&pattern.places)
+        {
+            let digit = (local / place) % card;
+            self.render_slot(slot, digit, w);
+        }
+    }
+
+    fn render_slot(&self, slot: &Slot, digit: u64, w: &mut ArrayWriter<'_>) {
+        match slot {
+            Slot::Literal(bytes) => w.push_slice(bytes),
+            Slot::Words { table } => w.push_slice(self.word(*table, digit)),
+            Slot::Number { lo, width, .. } => write_number(lo + digit, *width, w),
+            Slot::Chars(chars) => {
+                let mut rest = digit;
+                let mut len = chars.min;
+                for &block in chars.blocks.iter() {
+                    if rest < block {
+                        break;
+                    }
+                    rest -= block;
+                    len += 1;
+                }
+                let k = chars.chars.len() as u64;
+                let region = w.reserve(len);
+                for byte in region.iter_mut().rev() {
+                    *byte = chars.chars[usize::try_from(rest % k).unwrap_or(0)];
+                    rest /= k;
+                }
+            }
+        }
+    }
+
+    fn word(&self, table: usize, digit: u64) -> &[u8] {
+        let i = usize::try_from(digit).expect("word index fits in memory");
+        self.tables[table].values[i].as_bytes()
+    }
+}
+
+/// Writes `value` in decimal, zero-padded to `width`.
+fn write_number(value: u64, width: usize, w: &mut ArrayWriter<'_>) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = value;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + u8::try_from(v % 10).unwrap_or(0);
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - i;
+    for _ in len..width {
+        w.push(b'0');
+    }
+    w.push_slice(&digits[i..]);
+}
+
+/// Appends `unicode` to `out`, writing each non-ASCII label as an A-label.
+fn encode_labels(unicode: &[u8], out: &mut Vec<u8>) {
+    let text = std::str::from_utf8(unicode).expect("names are rendered from UTF-8 pieces");
+    for (i, label) in text.split('.').enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        if label.is_ascii() {
+            out.extend_from_slice(label.as_bytes());
+        } else {
+            out.extend_from_slice(b"xn--");
+            punycode::encode(label, out);
+        }
+    }
+}
+
+/// A bounds-checked writer into a fixed slice: compilation guarantees that
+/// names fit, so running out of room is a bug and panics.
+struct ArrayWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> ArrayWriter<'a> {
+    fn new(buf: &'a mut [u8]) -> ArrayWriter<'a> {
+        ArrayWriter { buf, len: 0 }
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.buf[self.len] = byte;
+        self.len += 1;
+    }
+
+    fn push_slice(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn reserve(&mut self, n: usize) -> &mut [u8] {
+        let start = self.len;
+        self.len += n;
+        &mut self.buf[start..start + n]
+    }
+
+    fn filled(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Walks names in order, producing each in place from the one before.
+///
+/// Sequential cursors keep the current name and the state of every piece,
+/// so the next name costs a character increment (a carry rewrites more);
+/// shuffled cursors render each position's index directly.
+pub struct Cursor<'s> {
+    space: &'s Space,
+    next: u64,
+    end: u64,
+    odometer: Option<Odometer>,
+}
+
+impl Cursor<'_> {
+    /// The position of the next name.
+    pub fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Names left.
+    pub fn remaining(&self) -> u64 {
+        self.end - self.next
+    }
+
+    /// Appends the next name to `out` and returns its index, or `None` at
+    /// the end of the range.
+    pub fn write_next(&mut self, out: &mut Vec<u8>) -> Option<u64> {
+        if self.next == self.end {
+            return None;
+        }
+        let space = self.space;
+        let index = match &mut self.odometer {
+            Some(odo) => {
+                let index = self.next;
+                odo.emit(space, out);
+                if self.next + 1 < self.end {
+                    odo.step(space);
+                }
+                index
+            }
+            None => {
+                let index = space.index_at(self.next);
+                space.write_name(index, out);
+                index
+            }
+        };
+        self.next += 1;
+        Some(index)
+    }
+
+    /// Appends up to `max` names to `out`, each followed by `terminator`,
+    /// and returns how many it wrote. This is the fast path for line output.
+    pub fn write_lines(&mut self, out: &mut Vec<u8>, max: u64, terminator: u8) -> u64 {
+        let count = max.min(self.remaining());
+        let space = self.space;
+        let Some(odo) = &mut self.odometer else {
+            for _ in 0..count {
+                let index = space.index_at(self.next);
+                space.write_name(index, out);
+                out.push(terminator);
+                self.next += 1;
+            }
+            return count;
+        };
+        let mut left = count;
+        while left > 0 {
+            // Names that differ from the current one only in the last
+            // character of the last piece: patch one byte per name.
+            let run = odo.innermost_run(space).min(left);
+            odo.emit_run(space, out, run, terminator);
+            left -= run;
+            self.next += run;
+            if self.next < self.end {
+                odo.step(space);
+            }
+        }
+        count
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct SlotState {
+    start: usize,
+    len: usize,
+    /// Word index or number value; unused for charsets.
+    value: u64,
+}
+
+/// The state of a sequential cursor: the current name (in Unicode form if
+/// the pattern composes Unicode words) and where each slot sits in it.
+struct Odometer {
+    pattern: usize,
+    name: Vec<u8>,
+    slots: Vec<SlotState>,
+    /// The slot whose last character varies fastest, if it is a charset.
+    inner: Option<usize>,
+}
+
+impl Odometer {
+    fn seek(space: &Space, index: u64) -> Odometer {
+        let pattern = space.starts.partition_point(|&s| s <= index) - 1;
+        let mut odo = Odometer {
+            pattern,
+            name: Vec::with_capacity(MAX_UNICODE_LEN),
+            slots: Vec::new(),
+            inner: None,
+        };
+        odo.enter(space, pattern, index - space.starts[pattern]);
+        odo
+    }
+
+    /// Renders `local` of `pattern` from scratch.
+    fn enter(&mut self, space: &Space, pattern: usize, local: u64) {
+        let p = &space.patterns[pattern];
+        self.pattern = pattern;
+        self.name.clear();
+        self.slots.clear();
+        let mut buf = [0u8; MAX_UNICODE_LEN];
+        let mut w = ArrayWriter::new(&mut buf);
+        for ((slot, &card), &place) in p.slots.iter().zip(&p.cards).zip(&p.places) {
+            let digit = (local / place) % card;
+            let start = w.len;
+            space.render_slot(slot, digit, &mut w);
+            let value = match slot {
+                Slot::Number { lo, .. } => lo + digit,
+                _ => digit,
+            };
+            self.slots.push(SlotState {
+                start,
+                len: w.len - start,
+                value,
+            });
+        }
+        self.name.extend_from_slice(w.filled());
+        self.inner = p
+            .slots
+            .iter()
+            .rposition(|s| !matches!(s, Slot::Literal(_)))
+            .filter(|&i| matches!(p.slots[i], Slot::Chars(_)) && !p.unicode);
+    }
+
+    fn emit(&self, space: &Space, out: &mut Vec<u8>) {
+        if space.patterns[self.pattern].unicode {
+            encode_labels(&self.name, out);
+        } else {
+            out.extend_from_slice(&self.name);
+        }
+    }
+
+    /// How many names, starting with the current one, differ only in the
+    /// innermost character (1 when there is no such fast path).
+    fn innermost_run(&self, space: &Space) -> u64 {
+        let Some(i) = self.inner else { return 1 };
+        let Slot::Chars(chars) = &space.patterns[self.pattern].slots[i] else {
+            return 1;
+        };
+        let state = self.slots[i];
+        let last = self.name[state.start + state.len - 1];
+        let at = chars.chars.iter().position(|&c| c == last).unwrap_or(0);
+        (chars.chars.len() - at) as u64
+    }
+
+    /// Emits `run` names (see [`Odometer::innermost_run`]), leaving the
+    /// last one emitted as the current name.
+    fn emit_run(&mut self, space: &Space, out: &mut Vec<u8>, run: u64, terminator: u8) {
+        if run == 1 {
+            self.emit(space, out);
+            out.push(terminator);
+            return;
+        }
+        let Some(i) = self.inner else {
+            unreachable!("runs longer than 1 need a charset")
+        };
+        let Slot::Chars(chars) = &space.patterns[self.pattern].slots[i] else {
+            unreachable!("inner slot is a charset")
+        };
+        let state = self.slots[i];
+        let at = state.start + state.len - 1;
+        let line = self.name.len() + 1;
+        let run = usize::try_from(run).expect("a run is at most a charset long");
+        out.reserve(line * run);
+        for n in 0..run {
+            if n > 0 {
+                self.name[at] = chars.next[usize::from(self.name[at])];
+            }
+            out.extend_from_slice(&self.name);
+            out.push(terminator);
+        }
+    }
+
+    /// Moves to the next name of the sequence, entering the next pattern
+    /// when this one is done. The caller guarantees there is a next name.
+    fn step(&mut self, space: &Space) {
+        let p = &space.patterns[self.pattern];
+        let mut dirty = usize::MAX;
+        let mut i = p.slots.len();
+        loop {
+            if i == 0 {
+                self.enter(space, self.pattern + 1, 0);
+                return;
+            }
+            i -= 1;
+            let state = &mut self.slots[i];
+            match &p.slots[i] {
+                Slot::Literal(_) => continue,
+                Slot::Chars(chars) => {
+                    let region = &mut self.name[state.start..state.start + state.len];
+                    if increment(region, chars) {
+                        break;
+                    }
+                    if state.len < chars.max {
+                        state.len += 1;
+                        dirty = i;
+                        break;
+                    }
+                    if chars.min < chars.max {
+                        state.len = chars.min;
+                        dirty = i;
+                    }
+                }
+                Slot::Words { table } => {
+                    dirty = i;
+                    state.value += 1;
+                    if state.value < space.tables[*table].len() as u64 {
+                        break;
+                    }
+                    state.value = 0;
+                }
+                Slot::Number { lo, hi, .. } => {
+                    dirty = i;
+                    if state.value < *hi {
+                        state.value += 1;
+                        break;
+                    }
+                    state.value = *lo;
+                }
+            }
+        }
+        if dirty != usize::MAX {
+            self.rerender_from(space, dirty);
+        }
+    }
+
+    /// Re-renders slots `from..` after a value or length change. Charset
+    /// slots there are always at the first string of their length: the
+    /// slot that advanced to a longer length, or slots that wrapped.
+    fn rerender_from(&mut self, space: &Space, from: usize) {
+        let p = &space.patterns[self.pattern];
+        let mut pos = self.slots[from].start;
+        self.name.truncate(pos);
+        for (slot, state) in p.slots[from..].iter().zip(&mut self.slots[from..]) {
+            state.start = pos;
+            match slot {
+                Slot::Literal(bytes) => self.name.extend_from_slice(bytes),
+                Slot::Words { table } => {
+                    self.name.extend_from_slice(space.word(*table, state.value))
+                }
+                Slot::Number { width, .. } => {
+                    let mut digits = [0u8; 64];
+                    let mut w = ArrayWriter::new(&mut digits);
+                    write_number(state.value, *width, &mut w);
+                    self.name.extend_from_slice(w.filled());
+                }
+                Slot::Chars(chars) => {
+                    let len = state.len;
+                    self.name.resize(pos + len, chars.first());
+                }
+            }
+            state.len = self.name.len() - pos;
+            pos = self.name.len();
+        }
+    }
+}
+
+/// Increments a charset string in place, rightmost character fastest.
+/// Returns false when it wrapped around to the first string.
+fn increment(region: &mut [u8], chars: &Chars) -> bool {
+    for byte in region.iter_mut().rev() {
+        let next = chars.next[usize::from(*byte)];
+        if next != 0 {
+            *byte = next;
+            return true;
+        }
+        *byte = chars.first();
+    }
+    false
+}

@@ -1,0 +1,45 @@
+/*!
+domgen generates domain names from keywords, TLDs and patterns, exactly and
+in bounded memory.
+
+This crate is the facade over domgen's parts and the home of the `domgen`
+command. The parts:
+
+- [`pattern`] (`domgen-pattern`): the [`Spec`], the pattern language, the
+  hostname rules, and the exact [`Space`] with its index ⇄ name mapping and
+  orders. No I/O.
+- [`load`]: reading spec and word files from disk into a [`Spec`].
+
+# Example
+
+```
+use domgen::{Space, Spec, WordList};
+
+let spec = Spec {
+    patterns: vec!["shop{alpha:2}{digit:1}.com".into()],
+    ..Spec::default()
+};
+let space = Space::compile(&spec)?;
+assert_eq!(space.total(), 26 * 26 * 10);
+
+let mut out = Vec::new();
+let mut cursor = space.cursor(0..3);
+cursor.write_lines(&mut out, u64::MAX, b'\n');
+assert_eq!(out, b"shopaa0.com\nshopaa1.com\nshopaa2.com\n");
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+
+# Crate features
+
+This crate has no optional features.
+*/
+
+#![deny(missing_docs)]
+
+pub mod load;
+
+pub use domgen_pattern as pattern;
+pub use domgen_pattern::{
+    Cursor, DomainflowConfig, Error, ErrorKind, ListDef, Order, PatternInfo, Space, Spec, SpecFile,
+    WordList,
+};
