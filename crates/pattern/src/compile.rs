@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, pattern_error};
 use crate::parse::{self, MAX_LABEL, Piece, PieceKind};
 use crate::punycode;
 use crate::shuffle::Permutation;
-use crate::space::{Chars, MAX_NAME_LEN, Pattern, Slot, Space};
+use crate::space::{Chars, MAX_NAME_LEN, Pattern, Slot, Space, to_u64};
 use crate::spec::{Order, Spec};
 use crate::words::{self, BUILTIN_CHARSETS, Table};
 
@@ -59,7 +59,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             .iter()
             .map(|piece| ctx.slot(piece, &charsets, &list_tables, &tables))
             .collect::<Result<Vec<_>, _>>()?;
-        let (cards, count) = ctx.count(&pieces, &slots, &tables)?;
+        let (cards, count) = ctx.count(&slots, &tables)?;
         let (longest, unicode) = ctx.check_names(&pieces, &slots, &tables)?;
         max_name_len = max_name_len.max(longest);
         let mut places = vec![1u64; slots.len()];
@@ -200,18 +200,17 @@ impl Ctx<'_> {
                         ),
                     ));
                 };
-                let k = u128::from(u8::try_from(chars.len()).unwrap_or(u8::MAX));
-                let mut blocks = Vec::with_capacity(max - min + 1);
-                for len in *min..=*max {
-                    let size = u32::try_from(len)
-                        .ok()
-                        .and_then(|len| k.checked_pow(len))
-                        .and_then(|size| u64::try_from(size).ok());
-                    let Some(size) = size else {
-                        return Err(self.too_large(span, "this piece alone"));
-                    };
-                    blocks.push(size);
-                }
+                // Sizes past u64 saturate here; `count` refuses such patterns
+                // with their exact size.
+                let k = u64::try_from(chars.len()).unwrap_or(u64::MAX);
+                let blocks: Vec<u64> = (*min..=*max)
+                    .map(|len| {
+                        u32::try_from(len)
+                            .ok()
+                            .and_then(|len| k.checked_pow(len))
+                            .unwrap_or(u64::MAX)
+                    })
+                    .collect();
                 Slot::Chars(Box::new(Chars::new(
                     chars.as_bytes(),
                     *min,
@@ -223,52 +222,31 @@ impl Ctx<'_> {
         })
     }
 
-    fn too_large(&self, span: (usize, usize), what: &str) -> Error {
-        self.fail(
-            ErrorKind::TooLarge,
-            span,
-            &format!("{what} holds more than 2^64 - 1 names, the most a space can index"),
-            "lower the lengths or split the pattern",
-        )
-    }
-
     /// The number of values of each slot and of the whole pattern.
-    fn count(
-        &self,
-        pieces: &[Piece],
-        slots: &[Slot],
-        tables: &[Table],
-    ) -> Result<(Vec<u64>, u64), Error> {
-        let mut cards = Vec::with_capacity(slots.len());
-        let mut count: u128 = 1;
-        for (piece, slot) in pieces.iter().zip(slots) {
-            let card = match slot {
-                Slot::Literal(_) => Some(1),
-                Slot::Words { table } => u64::try_from(tables[*table].len()).ok(),
-                Slot::Number { lo, hi, .. } => Some(hi - lo + 1),
-                Slot::Chars(chars) => chars.blocks.iter().try_fold(0u64, |a, &b| a.checked_add(b)),
-            };
-            let Some(card) = card else {
-                return Err(self.too_large(piece.span, "this piece alone"));
-            };
-            cards.push(card);
-            count = count.saturating_mul(u128::from(card));
-        }
-        let Ok(count) = u64::try_from(count) else {
-            let shown = if count == u128::MAX {
-                "more than 2^128".to_owned()
-            } else {
-                count.to_string()
-            };
-            return Err(Error::new(
+    fn count(&self, slots: &[Slot], tables: &[Table]) -> Result<(Vec<u64>, u64), Error> {
+        let sizes: Vec<Size> = slots
+            .iter()
+            .map(|slot| match slot {
+                Slot::Literal(_) => Size::Exact(1),
+                Slot::Words { table } => {
+                    Size::Exact(u128::try_from(tables[*table].len()).unwrap_or(u128::MAX))
+                }
+                Slot::Number { lo, hi, .. } => Size::Exact(u128::from(hi - lo) + 1),
+                Slot::Chars(chars) => Size::strings(chars.chars.len(), chars.min, chars.max),
+            })
+            .collect();
+        let count = sizes.iter().fold(Size::Exact(1), |a, &b| a.times(b));
+        // A pattern that fits has pieces that fit.
+        match (count.to_u64(), sizes.iter().map(|s| s.to_u64()).collect::<Option<Vec<u64>>>()) {
+            (Some(total), Some(cards)) => Ok((cards, total)),
+            _ => Err(Error::new(
                 ErrorKind::TooLarge,
                 format!(
-                    "pattern {} `{}` holds {shown} names, more than the 18446744073709551615 (2^64 - 1) a space can index; lower the lengths or split the pattern",
+                    "pattern {} `{}` holds {count} names, more than the 18446744073709551615 (2^64 - 1) a space can index; lower the lengths or split the pattern",
                     self.number, self.text
                 ),
-            ));
-        };
-        Ok((cards, count))
+            )),
+        }
     }
 
     /// Proves that every name of the pattern is a valid hostname; returns
@@ -553,7 +531,7 @@ impl Ctx<'_> {
                         }
                     })
                     .collect();
-                let shapes = choices.iter().try_fold(1u64, |a, c| a.checked_mul(c.len() as u64));
+                let shapes = choices.iter().try_fold(1u64, |a, c| a.checked_mul(to_u64(c.len())));
                 if shapes.is_none_or(|n| n > MAX_SHAPES) {
                     return Err(self.fail(
                         ErrorKind::InvalidName,
@@ -635,15 +613,10 @@ fn double_hyphen<'v, 'a>(
     }
     for v in &segs[seg] {
         let mut b = bits;
-        let mut p = pos;
-        for c in v.text.chars() {
-            if p >= 4 {
-                break;
-            }
-            if c == '-' && (p == 2 || p == 3) {
+        for (p, c) in (pos..4).zip(v.text.chars()) {
+            if c == '-' && p >= 2 {
                 b |= 1 << (p - 2);
             }
-            p += 1;
         }
         let p = pos + v.text.chars().count();
         path.push(v);
@@ -734,4 +707,116 @@ struct Variant<'a> {
     text: Cow<'a, str>,
     /// What it is and where it came from, for messages.
     what: Cow<'a, str>,
+}
+
+/// The size of a set: exact up to `u128`, else its decimal logarithm.
+#[derive(Clone, Copy, Debug)]
+enum Size {
+    Exact(u128),
+    Log10(f64),
+}
+
+impl Size {
+    /// The number of strings of lengths `min..=max` over `k` characters.
+    fn strings(k: usize, min: usize, max: usize) -> Size {
+        let exact = (min..=max).try_fold(0u128, |sum, len| {
+            let k = u128::try_from(k).ok()?;
+            sum.checked_add(k.checked_pow(u32::try_from(len).ok()?)?)
+        });
+        match exact {
+            Some(n) => Size::Exact(n),
+            // k^max dominates: the sum is below k^max * k / (k - 1).
+            None => {
+                let (k, max) = (f64::from(u32::try_from(k).unwrap_or(u32::MAX)), f64::from(u32::try_from(max).unwrap_or(u32::MAX)));
+                Size::Log10(k.log10() * max + (k / (k - 1.0)).log10())
+            }
+        }
+    }
+
+    fn times(self, other: Size) -> Size {
+        match (self, other) {
+            (Size::Exact(a), Size::Exact(b)) => match a.checked_mul(b) {
+                Some(n) => Size::Exact(n),
+                None => Size::Log10(self.log10() + other.log10()),
+            },
+            _ => Size::Log10(self.log10() + other.log10()),
+        }
+    }
+
+    #[allow(clippy::cast_precision_loss, reason = "an approximate size for a message")]
+    fn log10(self) -> f64 {
+        match self {
+            Size::Exact(n) => (n as f64).log10(),
+            Size::Log10(l) => l,
+        }
+    }
+
+    fn to_u64(self) -> Option<u64> {
+        match self {
+            Size::Exact(n) => u64::try_from(n).ok(),
+            Size::Log10(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Size::Exact(n) => write!(f, "{n}"),
+            Size::Log10(l) => {
+                let exponent = l.floor();
+                write!(f, "about {:.2}e{exponent}", 10f64.powf(l - exponent))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ErrorKind, Space, Spec, WordList};
+
+    fn compile(pattern: &str, keywords: &[&str]) -> Result<Space, crate::Error> {
+        Space::compile(&Spec {
+            keywords: WordList::inline(keywords.iter().copied()),
+            patterns: vec![pattern.to_owned()],
+            charsets: [("one".to_owned(), "a".to_owned())].into_iter().collect(),
+            ..Spec::default()
+        })
+    }
+
+    fn refused(pattern: &str, keywords: &[&str], needle: &str) {
+        let e = compile(pattern, keywords).map(|_| ()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidName, "{e}");
+        assert!(e.to_string().contains(needle), "{e}");
+    }
+
+    #[test]
+    fn double_hyphen_only_where_some_name_has_it() {
+        // "a--x" has '-' at 2-3 (1-based): fine; "ab--x" at 3-4: refused.
+        assert!(compile("{alpha:1}--x.com", &[]).is_ok());
+        refused("{alpha:1-2}--x.com", &[], "\"--\" at positions 3-4");
+        assert!(compile("{alpha:3}--x.com", &[]).is_ok());
+        refused("{keyword}-x.com", &["ab-"], "`ab-`");
+        refused("x{keyword}.com", &["b--c"], "`b--c`");
+        assert!(compile("x{keyword}.com", &["bc--d"]).is_ok());
+    }
+
+    #[test]
+    fn hyphens_at_label_edges_name_their_value() {
+        refused("{keyword}x.com", &["ok", "-bad"], "`-bad`");
+        refused("x{keyword}.com", &["ok", "bad-"], "`bad-`");
+        refused("-{alpha:1}.com", &[], "literal `-`");
+        refused("shop.{alpha:1}-.com", &[], "label 2 can end with a hyphen");
+        assert!(compile("{keyword}x.com", &["mid-dle"]).is_ok());
+    }
+
+    #[test]
+    fn lengths_are_exact_at_the_limits() {
+        assert!(compile("{one:1-60}abc.com", &[]).is_ok());
+        refused("{one:1-61}abc.com", &[], "64 octets");
+        // 4 labels of 63 + 3 dots = 255 > 253; 3 of 63 + "co" = 193 fits.
+        let l63 = "{one:63}";
+        assert!(compile(&format!("{l63}.{l63}.{l63}.co"), &[]).is_ok());
+        refused(&format!("{l63}.{l63}.{l63}.{l63}.co"), &[], "over the limit of 253");
+    }
 }

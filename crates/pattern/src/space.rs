@@ -257,7 +257,7 @@ impl Space {
                     rest -= block;
                     len += 1;
                 }
-                let k = chars.chars.len() as u64;
+                let k = to_u64(chars.chars.len());
                 let region = w.reserve(len);
                 for byte in region.iter_mut().rev() {
                     *byte = chars.chars[usize::try_from(rest % k).unwrap_or(0)];
@@ -271,6 +271,11 @@ impl Space {
         let i = usize::try_from(digit).expect("word index fits in memory");
         self.tables[table].values[i].as_bytes()
     }
+}
+
+/// A length or count as `u64`; lossless on every supported target.
+pub(crate) fn to_u64(n: usize) -> u64 {
+    u64::try_from(n).expect("usize fits in u64")
 }
 
 /// Writes `value` in decimal, zero-padded to `width`.
@@ -500,7 +505,7 @@ impl Odometer {
         let state = self.slots[i];
         let last = self.name[state.start + state.len - 1];
         let at = chars.chars.iter().position(|&c| c == last).unwrap_or(0);
-        (chars.chars.len() - at) as u64
+        to_u64(chars.chars.len() - at)
     }
 
     /// Emits `run` names (see [`Odometer::innermost_run`]), leaving the
@@ -564,7 +569,7 @@ impl Odometer {
                 Slot::Words { table } => {
                     dirty = i;
                     state.value += 1;
-                    if state.value < space.tables[*table].len() as u64 {
+                    if state.value < to_u64(space.tables[*table].len()) {
                         break;
                     }
                     state.value = 0;

@@ -1,0 +1,396 @@
+//! The Space checked against a naive nested-loop enumerator, and the laws
+//! of the index space: bijection, permutation, slices, validity.
+
+use std::collections::{BTreeMap, HashSet};
+
+use domgen_pattern::{Order, Space, Spec, WordList};
+use proptest::prelude::*;
+
+/// Every name of `spec`, in order, by brute force: each pattern's pieces
+/// expand to their value lists and the cartesian product is walked with
+/// the rightmost piece fastest. Knows only ASCII words.
+fn naive(spec: &Spec) -> Vec<String> {
+    let mut names = Vec::new();
+    for pattern in &spec.patterns {
+        let pieces: Vec<Vec<String>> = pieces(pattern)
+            .into_iter()
+            .map(|p| expand(&p, spec))
+            .collect();
+        let mut current = vec![String::new()];
+        for values in &pieces {
+            let mut next = Vec::with_capacity(current.len() * values.len());
+            for prefix in &current {
+                for v in values {
+                    next.push(format!("{prefix}{v}"));
+                }
+            }
+            current = next;
+        }
+        names.extend(current);
+    }
+    names
+}
+
+/// Splits a pattern into literal text and `{...}` bodies.
+fn pieces(pattern: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = pattern;
+    while !rest.is_empty() {
+        if let Some(body) = rest.strip_prefix('{') {
+            let end = body.find('}').unwrap();
+            out.push(format!("{{{}}}", &body[..end]));
+            rest = &body[end + 1..];
+        } else {
+            let end = rest.find('{').unwrap_or(rest.len());
+            out.push(rest[..end].to_lowercase());
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+fn dedup_lower(words: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    words
+        .iter()
+        .map(|w| w.trim().to_lowercase())
+        .filter(|w| seen.insert(w.clone()))
+        .collect()
+}
+
+fn expand(piece: &str, spec: &Spec) -> Vec<String> {
+    let Some(body) = piece.strip_prefix('{').and_then(|p| p.strip_suffix('}')) else {
+        return vec![piece.to_owned()];
+    };
+    let builtin: BTreeMap<&str, &str> = [
+        ("alpha", "abcdefghijklmnopqrstuvwxyz"),
+        ("digit", "0123456789"),
+        ("alnum", "abcdefghijklmnopqrstuvwxyz0123456789"),
+        ("hex", "0123456789abcdef"),
+        ("vowel", "aeiou"),
+        ("consonant", "bcdfghjklmnpqrstvwxyz"),
+    ]
+    .into_iter()
+    .collect();
+    match body.split_once(':') {
+        None if body == "keyword" => dedup_lower(&spec.keywords.words),
+        None if body == "tld" => dedup_lower(&spec.tlds.words),
+        None if body == "random" => strings("abcdefghijklmnopqrstuvwxyz0123456789", 4),
+        Some(("list", name)) => dedup_lower(&spec.lists[name].words),
+        Some(("number", range)) => {
+            let (a, b) = range.split_once('-').unwrap();
+            let (lo, hi): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
+            let pad = a.len() > 1 && a.starts_with('0');
+            (lo..=hi)
+                .map(|n| if pad { format!("{n:0w$}", w = b.len()) } else { n.to_string() })
+                .collect()
+        }
+        Some((cs, lengths)) => {
+            let chars = builtin
+                .get(cs)
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| spec.charsets[if cs == "random" { "alnum" } else { cs }].clone());
+            let chars = if cs == "random" { builtin["alnum"].to_owned() } else { chars };
+            let (m, n) = match lengths.split_once('-') {
+                Some((m, n)) => (m.parse().unwrap(), n.parse().unwrap()),
+                None => (lengths.parse().unwrap(), lengths.parse().unwrap()),
+            };
+            (m..=n).flat_map(|len| strings(&chars, len)).collect()
+        }
+        _ => panic!("oracle does not know {piece}"),
+    }
+}
+
+/// All strings of length `len` over `chars`, rightmost character fastest.
+fn strings(chars: &str, len: usize) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for _ in 0..len {
+        out = out
+            .iter()
+            .flat_map(|p| chars.chars().map(move |c| format!("{p}{c}")))
+            .collect();
+    }
+    out
+}
+
+/// An independent hostname check: LDH labels of 1–63 octets, no hyphen at
+/// an edge, `--` at 3–4 only in a decodable A-label, at most 253 octets.
+fn assert_valid_hostname(name: &str) {
+    assert!(name.len() <= 253, "{name}: longer than 253");
+    let labels: Vec<&str> = name.split('.').collect();
+    assert!(labels.len() >= 2, "{name}: a single label");
+    for label in labels {
+        assert!((1..=63).contains(&label.len()), "{name}: label `{label}` length");
+        assert!(
+            label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            "{name}: label `{label}` is not LDH"
+        );
+        assert!(!label.starts_with('-') && !label.ends_with('-'), "{name}: hyphen at an edge");
+        if label.get(2..4) == Some("--") {
+            let rest = label.strip_prefix("xn--").unwrap_or_else(|| panic!("{name}: `--` at 3-4"));
+            let decoded = idna::punycode::decode_to_string(rest).expect("A-label decodes");
+            assert!(!decoded.is_ascii(), "{name}: A-label of ASCII");
+        }
+    }
+}
+
+fn us(x: u64) -> usize {
+    usize::try_from(x).unwrap()
+}
+
+fn spec(patterns: &[&str]) -> Spec {
+    Spec {
+        keywords: WordList::inline(["shop", "Cloud", "SHOP", "ab-c", "x"]),
+        tlds: WordList::inline(["com", "co.uk", "io"]),
+        patterns: patterns.iter().map(|p| p.to_string()).collect(),
+        lists: [
+            ("pre".to_owned(), WordList::inline(["get", "try", "my"])),
+            ("one".to_owned(), WordList::inline(["z"])),
+        ]
+        .into_iter()
+        .collect(),
+        charsets: [("vv".to_owned(), "yae".to_owned())].into_iter().collect(),
+        ..Spec::default()
+    }
+}
+
+fn all_names(space: &Space) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = space.cursor(0..space.total());
+    cursor.write_lines(&mut out, u64::MAX, b'\n');
+    String::from_utf8(out).unwrap().lines().map(str::to_owned).collect()
+}
+
+fn check_against_oracle(spec: &Spec) {
+    let space = Space::compile(spec).unwrap_or_else(|e| panic!("{e}"));
+    let expected = naive(spec);
+    assert_eq!(space.total(), expected.len() as u64);
+    // Random access.
+    for (i, name) in expected.iter().enumerate() {
+        assert_eq!(&space.name(i as u64), name, "index {i}");
+    }
+    // The sequential cursor, from the start and from every offset.
+    assert_eq!(all_names(&space), expected);
+    for start in 0..expected.len() {
+        let mut out = Vec::new();
+        let mut cursor = space.cursor(start as u64..expected.len() as u64);
+        let mut n = 0;
+        while let Some(index) = cursor.write_next(&mut out) {
+            assert_eq!(index, (start + n) as u64);
+            assert_eq!(std::str::from_utf8(&out).unwrap(), expected[start + n]);
+            out.clear();
+            n += 1;
+        }
+    }
+    for name in &expected {
+        assert_valid_hostname(name);
+    }
+}
+
+#[test]
+fn mixed_spec_matches_the_oracle() {
+    check_against_oracle(&spec(&[
+        "{keyword}.{tld}",
+        "{list:pre}{keyword}.{tld}",
+        "{alpha:1-2}{digit:1}.com",
+        "{keyword}-{number:8-11}.io",
+        "{number:01-12}x.{tld}",
+        "a{vv:1-3}b.co.uk",
+        "{vowel:2}.{keyword}.net",
+        "{hex:1}{list:one}{consonant:1}.com",
+        "plain.com",
+    ]));
+}
+
+#[test]
+fn maskprocessor_order_for_charset_runs() {
+    let s = spec(&["shop{alpha:2}{digit:1}.com"]);
+    let space = Space::compile(&s).unwrap();
+    let names = all_names(&space);
+    assert_eq!(names[0], "shopaa0.com");
+    assert_eq!(names[9], "shopaa9.com");
+    assert_eq!(names[10], "shopab0.com");
+    assert_eq!(names.last().unwrap(), "shopzz9.com");
+    check_against_oracle(&s);
+}
+
+#[test]
+fn unicode_keywords_become_a_labels_of_the_composed_label() {
+    let s = Spec {
+        keywords: WordList::inline(["café", "xn--caf-dma", "shop", "Bücher"]),
+        tlds: WordList::inline(["com", "рф"]),
+        patterns: vec!["{keyword}-{digit:1}.{tld}".into()],
+        ..Spec::default()
+    };
+    let space = Space::compile(&s).unwrap();
+    // "xn--caf-dma" is café again and is dropped as a repeat.
+    assert_eq!(space.total(), 3 * 10 * 2);
+    let names = all_names(&space);
+    assert_eq!(names[0], "xn--caf-0-dsa.com");
+    assert_eq!(names[1], "xn--caf-0-dsa.xn--p1ai");
+    assert_eq!(names[20], "shop-0.com");
+    for (i, name) in names.iter().enumerate() {
+        assert_valid_hostname(name);
+        assert_eq!(&space.name(i as u64), name);
+        let unicode = idna::domain_to_unicode(name).0;
+        let back = idna::domain_to_ascii(&unicode).unwrap();
+        assert_eq!(&back, name, "{name} is the A-label form of {unicode}");
+    }
+    assert_eq!(idna::domain_to_unicode(&names[0]).0, "café-0.com");
+}
+
+#[test]
+fn unicode_label_length_counts_the_encoding() {
+    // 55 ASCII octets of charset plus "ü" fits as Unicode but not as an
+    // A-label: refuse it.
+    let s = Spec {
+        keywords: WordList::inline(["ü"]),
+        patterns: vec!["{keyword}{a:56}.com".into()],
+        charsets: [("a".to_owned(), "a".to_owned())].into_iter().collect(),
+        ..Spec::default()
+    };
+    let e = Space::compile(&s).unwrap_err();
+    assert!(e.to_string().contains("over the limit of 63"), "{e}");
+}
+
+#[test]
+fn shuffled_is_a_seeded_permutation_with_independent_slices() {
+    let base = spec(&["{keyword}.{tld}", "{alpha:1-2}.com"]);
+    let sequential = Space::compile(&base).unwrap();
+    let shuffled = Space::compile(&Spec { order: Order::Shuffled, seed: 9, ..base.clone() }).unwrap();
+    let all = all_names(&shuffled);
+    let mut sorted = all.clone();
+    sorted.sort();
+    let mut expected = all_names(&sequential);
+    expected.sort();
+    assert_eq!(sorted, expected);
+    assert_ne!(all, all_names(&sequential));
+    for (start, end) in [(0, 1), (5, 40), (100, 714), (713, 714)] {
+        let mut out = Vec::new();
+        shuffled.cursor(start..end).write_lines(&mut out, u64::MAX, b'\n');
+        let slice: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
+        assert_eq!(slice, all[us(start)..us(end)]);
+    }
+    let again = Space::compile(&Spec { order: Order::Shuffled, seed: 9, ..base.clone() }).unwrap();
+    assert_eq!(all_names(&again), all);
+    let other = Space::compile(&Spec { order: Order::Shuffled, seed: 10, ..base }).unwrap();
+    assert_ne!(all_names(&other), all);
+}
+
+#[test]
+fn offset_and_limit_select_positions() {
+    let base = spec(&["{alpha:1-2}.com"]);
+    let space = Space::compile(&Spec { offset: 20, limit: Some(10), ..base.clone() }).unwrap();
+    assert_eq!(space.selection(), 20..30);
+    assert_eq!(space.len(), 10);
+    let past = Space::compile(&Spec { offset: 700, limit: Some(100), ..base.clone() }).unwrap();
+    assert_eq!(past.selection(), 700..702);
+    let err = Space::compile(&Spec { offset: 703, ..base }).unwrap_err();
+    assert!(err.to_string().contains("offset 703"), "{err}");
+}
+
+#[test]
+fn huge_spaces_are_exact_and_addressable() {
+    let s = spec(&["{alnum:12}.com", "{alnum:12}.net"]);
+    let space = Space::compile(&s).unwrap();
+    let each = 36u64.pow(12);
+    assert_eq!(space.total(), 2 * each);
+    assert_eq!(space.name(0), "aaaaaaaaaaaa.com");
+    assert_eq!(space.name(each - 1), "999999999999.com");
+    assert_eq!(space.name(each), "aaaaaaaaaaaa.net");
+    let mut out = Vec::new();
+    space.cursor(each - 2..each + 2).write_lines(&mut out, u64::MAX, b'\n');
+    assert_eq!(out, b"999999999998.com\n999999999999.com\naaaaaaaaaaaa.net\naaaaaaaaaaab.net\n");
+    let too_big = Space::compile(&spec(&["{alnum:13}.com"])).map(|_| ()).unwrap_err();
+    assert!(too_big.to_string().contains("170581728179578208256"), "{too_big}");
+}
+
+// Random small specs. Pieces inside a label are joined with '-' and never
+// hold '-' themselves, so each name parses back to one tuple of values:
+// names must be distinct.
+fn piece() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec![
+        "{keyword}",
+        "{list:pre}",
+        "{list:one}",
+        "{alpha:1}",
+        "{digit:1-2}",
+        "{vv:1-2}",
+        "{vowel:2}",
+        "{hex:1}",
+        "{number:8-11}",
+        "{number:01-03}",
+        "q",
+        "k9",
+    ])
+}
+
+fn label() -> impl Strategy<Value = String> {
+    prop::collection::vec(piece(), 1..=3).prop_map(|p| p.join("-"))
+}
+
+fn pattern() -> impl Strategy<Value = String> {
+    (prop::collection::vec(label(), 1..=2), prop::sample::select(vec![".{tld}", ".com", ".co.uk"]))
+        .prop_map(|(labels, tld)| format!("{}{tld}", labels.join(".")))
+}
+
+fn word_list() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec("[a-z][a-z0-9]{0,3}|[A-Z]{1,2}", 1..4)
+}
+
+prop_compose! {
+    fn small_spec()(
+        keywords in word_list(),
+        patterns in prop::collection::vec(pattern(), 1..=3),
+        pre in word_list(),
+        seed in any::<u64>(),
+    ) -> Spec {
+        let mut s = spec(&[]);
+        s.keywords = WordList::inline(keywords);
+        s.lists.insert("pre".into(), WordList::inline(pre));
+        // Each pattern gets its own literal first label so that names of
+        // different patterns differ too.
+        s.patterns = patterns.iter().enumerate().map(|(i, p)| format!("p{i}.{p}")).collect();
+        s.seed = seed;
+        s
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn random_specs_match_the_oracle(s in small_spec()) {
+        prop_assume!(naive(&s).len() <= 20_000);
+        check_against_oracle(&s);
+    }
+
+    #[test]
+    fn index_to_name_is_injective(s in small_spec()) {
+        let space = Space::compile(&s).unwrap();
+        prop_assume!(space.total() <= 50_000);
+        let names = all_names(&space);
+        let distinct: HashSet<&String> = names.iter().collect();
+        prop_assert_eq!(distinct.len(), names.len());
+    }
+
+    #[test]
+    fn shuffled_slices_agree_with_the_whole(s in small_spec(), a in any::<u64>(), b in any::<u64>()) {
+        let shuffled = Space::compile(&Spec { order: Order::Shuffled, ..s.clone() }).unwrap();
+        let total = shuffled.total();
+        prop_assume!(total <= 50_000);
+        let all = all_names(&shuffled);
+        let mut sorted = all.clone();
+        sorted.sort();
+        let mut seq = all_names(&Space::compile(&s).unwrap());
+        seq.sort();
+        prop_assert_eq!(sorted, seq);
+        let (x, y) = (a % (total + 1), b % (total + 1));
+        let (start, end) = (x.min(y), x.max(y));
+        let mut out = Vec::new();
+        shuffled.cursor(start..end).write_lines(&mut out, u64::MAX, b'\n');
+        let text = String::from_utf8(out).unwrap();
+        let slice: Vec<&str> = text.lines().collect();
+        prop_assert_eq!(slice, &all[us(start)..us(end)]);
+    }
+}
