@@ -1,0 +1,18 @@
+//! Integration tests of the `domgen` binary: one test binary, its modules
+//! listed here (as ripgrep's `tests/tests.rs` does).
+
+// Helpers that run the built binary in a fresh temporary directory.
+mod util;
+
+// A naive enumerator, written without the library, used as the oracle.
+mod naive;
+
+// Bad specs: refused with exit code 2 and a message naming the value and place.
+mod bad_spec;
+
+// `check`, `count` and `generate`: output against the oracle, offset/limit,
+// shuffled order, flags over file values, output files, broken pipes.
+mod cli;
+
+// Byte-for-byte agreement with maskprocessor (`mp64`) on the same masks.
+mod maskprocessor;
