@@ -237,7 +237,13 @@ impl Ctx<'_> {
             .collect();
         let count = sizes.iter().fold(Size::Exact(1), |a, &b| a.times(b));
         // A pattern that fits has pieces that fit.
-        match (count.to_u64(), sizes.iter().map(|s| s.to_u64()).collect::<Option<Vec<u64>>>()) {
+        match (
+            count.to_u64(),
+            sizes
+                .iter()
+                .map(|s| s.to_u64())
+                .collect::<Option<Vec<u64>>>(),
+        ) {
             (Some(total), Some(cards)) => Ok((cards, total)),
             _ => Err(Error::new(
                 ErrorKind::TooLarge,
@@ -727,7 +733,10 @@ impl Size {
             Some(n) => Size::Exact(n),
             // k^max dominates: the sum is below k^max * k / (k - 1).
             None => {
-                let (k, max) = (f64::from(u32::try_from(k).unwrap_or(u32::MAX)), f64::from(u32::try_from(max).unwrap_or(u32::MAX)));
+                let (k, max) = (
+                    f64::from(u32::try_from(k).unwrap_or(u32::MAX)),
+                    f64::from(u32::try_from(max).unwrap_or(u32::MAX)),
+                );
                 Size::Log10(k.log10() * max + (k / (k - 1.0)).log10())
             }
         }
@@ -743,7 +752,10 @@ impl Size {
         }
     }
 
-    #[allow(clippy::cast_precision_loss, reason = "an approximate size for a message")]
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "an approximate size for a message"
+    )]
     fn log10(self) -> f64 {
         match self {
             Size::Exact(n) => (n as f64).log10(),
@@ -817,6 +829,10 @@ mod tests {
         // 4 labels of 63 + 3 dots = 255 > 253; 3 of 63 + "co" = 193 fits.
         let l63 = "{one:63}";
         assert!(compile(&format!("{l63}.{l63}.{l63}.co"), &[]).is_ok());
-        refused(&format!("{l63}.{l63}.{l63}.{l63}.co"), &[], "over the limit of 253");
+        refused(
+            &format!("{l63}.{l63}.{l63}.{l63}.co"),
+            &[],
+            "over the limit of 253",
+        );
     }
 }

@@ -39,7 +39,14 @@ fn theirs(config: &DomainflowConfig, offset: u64) -> String {
     name.to_ascii_lowercase()
 }
 
-fn config(kind: &str, p: Option<i64>, s: Option<i64>, legacy: Option<i64>, chars: &str, constant: &str) -> DomainflowConfig {
+fn config(
+    kind: &str,
+    p: Option<i64>,
+    s: Option<i64>,
+    legacy: Option<i64>,
+    chars: &str,
+    constant: &str,
+) -> DomainflowConfig {
     DomainflowConfig {
         pattern_type: kind.into(),
         prefix_variable_length: p,
@@ -58,7 +65,10 @@ fn assert_same_names(config: &DomainflowConfig) {
     let offsets: Vec<u64> = if total <= 3000 {
         (0..total).collect()
     } else {
-        (0..1000).chain(total - 1000..total).chain((0..1000).map(|i| i * (total / 1000))).collect()
+        (0..1000)
+            .chain(total - 1000..total)
+            .chain((0..1000).map(|i| i * (total / 1000)))
+            .collect()
     };
     for o in offsets {
         assert_eq!(space.name(o), theirs(config, o), "offset {o} of {config:?}");
@@ -67,18 +77,27 @@ fn assert_same_names(config: &DomainflowConfig) {
 
 #[test]
 fn each_pattern_type_and_legacy_name() {
-    for kind in ["prefix_variable", "prefix", "suffix_variable", "suffix", "both_variable", "both"] {
+    for kind in [
+        "prefix_variable",
+        "prefix",
+        "suffix_variable",
+        "suffix",
+        "both_variable",
+        "both",
+    ] {
         assert_same_names(&config(kind, Some(2), Some(1), None, "abca1", "shop"));
         assert_same_names(&config(kind, None, None, Some(2), "xyz", "go"));
     }
-    let spec = Spec::from_domainflow(&config("both_variable", Some(2), Some(3), None, "ab", "x")).unwrap();
+    let spec =
+        Spec::from_domainflow(&config("both_variable", Some(2), Some(3), None, "ab", "x")).unwrap();
     assert_eq!(spec.patterns, ["{domainflow:2}x{domainflow:3}.com"]);
 }
 
 #[test]
 fn upper_case_is_folded_and_case_twins_are_refused() {
     assert_same_names(&config("prefix", Some(2), None, None, "ABc", "Shop"));
-    let e = Spec::from_domainflow(&config("prefix", Some(2), None, None, "aA", "shop")).unwrap_err();
+    let e =
+        Spec::from_domainflow(&config("prefix", Some(2), None, None, "aA", "shop")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Domainflow);
     assert!(e.to_string().contains("both `a` and `A`"), "{e}");
 }
@@ -86,8 +105,12 @@ fn upper_case_is_folded_and_case_twins_are_refused() {
 #[test]
 fn a_hyphen_in_the_charset_is_refused() {
     for kind in ["prefix", "suffix", "both"] {
-        let e = Spec::from_domainflow(&config(kind, Some(2), Some(2), None, "ab-", "shop")).unwrap_err();
-        assert!(e.to_string().contains("character_set") && e.to_string().contains("'-'"), "{e}");
+        let e = Spec::from_domainflow(&config(kind, Some(2), Some(2), None, "ab-", "shop"))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("character_set") && e.to_string().contains("'-'"),
+            "{e}"
+        );
     }
 }
 
@@ -102,16 +125,33 @@ fn labels_over_63_are_refused() {
 #[test]
 fn totals_past_i64_max_are_refused_not_saturated() {
     // 36^13 > i64::MAX: the service capped it silently.
-    let e = Spec::from_domainflow(&config("prefix", Some(13), None, None, "abcdefghijklmnopqrstuvwxyz0123456789", "")).unwrap_err();
+    let e = Spec::from_domainflow(&config(
+        "prefix",
+        Some(13),
+        None,
+        None,
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+        "",
+    ))
+    .unwrap_err();
     assert!(e.to_string().contains(&i64::MAX.to_string()), "{e}");
     // 36^12 fits.
-    let spec = Spec::from_domainflow(&config("prefix", Some(12), None, None, "abcdefghijklmnopqrstuvwxyz0123456789", "")).unwrap();
+    let spec = Spec::from_domainflow(&config(
+        "prefix",
+        Some(12),
+        None,
+        None,
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+        "",
+    ))
+    .unwrap();
     assert_eq!(Space::compile(&spec).unwrap().total(), 36u64.pow(12));
 }
 
 #[test]
 fn zero_length_makes_the_constant_alone() {
-    let spec = Spec::from_domainflow(&config("prefix", Some(0), None, None, "abc", "shop")).unwrap();
+    let spec =
+        Spec::from_domainflow(&config("prefix", Some(0), None, None, "abc", "shop")).unwrap();
     let space = Space::compile(&spec).unwrap();
     assert_eq!(space.total(), 1);
     assert_eq!(space.name(0), "shop.com");

@@ -82,15 +82,24 @@ fn expand(piece: &str, spec: &Spec) -> Vec<String> {
             let (lo, hi): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
             let pad = a.len() > 1 && a.starts_with('0');
             (lo..=hi)
-                .map(|n| if pad { format!("{n:0w$}", w = b.len()) } else { n.to_string() })
+                .map(|n| {
+                    if pad {
+                        format!("{n:0w$}", w = b.len())
+                    } else {
+                        n.to_string()
+                    }
+                })
                 .collect()
         }
         Some((cs, lengths)) => {
-            let chars = builtin
-                .get(cs)
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| spec.charsets[if cs == "random" { "alnum" } else { cs }].clone());
-            let chars = if cs == "random" { builtin["alnum"].to_owned() } else { chars };
+            let chars = builtin.get(cs).map(|c| c.to_string()).unwrap_or_else(|| {
+                spec.charsets[if cs == "random" { "alnum" } else { cs }].clone()
+            });
+            let chars = if cs == "random" {
+                builtin["alnum"].to_owned()
+            } else {
+                chars
+            };
             let (m, n) = match lengths.split_once('-') {
                 Some((m, n)) => (m.parse().unwrap(), n.parse().unwrap()),
                 None => (lengths.parse().unwrap(), lengths.parse().unwrap()),
@@ -120,14 +129,24 @@ fn assert_valid_hostname(name: &str) {
     let labels: Vec<&str> = name.split('.').collect();
     assert!(labels.len() >= 2, "{name}: a single label");
     for label in labels {
-        assert!((1..=63).contains(&label.len()), "{name}: label `{label}` length");
         assert!(
-            label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+            (1..=63).contains(&label.len()),
+            "{name}: label `{label}` length"
+        );
+        assert!(
+            label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
             "{name}: label `{label}` is not LDH"
         );
-        assert!(!label.starts_with('-') && !label.ends_with('-'), "{name}: hyphen at an edge");
+        assert!(
+            !label.starts_with('-') && !label.ends_with('-'),
+            "{name}: hyphen at an edge"
+        );
         if label.get(2..4) == Some("--") {
-            let rest = label.strip_prefix("xn--").unwrap_or_else(|| panic!("{name}: `--` at 3-4"));
+            let rest = label
+                .strip_prefix("xn--")
+                .unwrap_or_else(|| panic!("{name}: `--` at 3-4"));
             let decoded = idna::punycode::decode_to_string(rest).expect("A-label decodes");
             assert!(!decoded.is_ascii(), "{name}: A-label of ASCII");
         }
@@ -158,7 +177,11 @@ fn all_names(space: &Space) -> Vec<String> {
     let mut out = Vec::new();
     let mut cursor = space.cursor(0..space.total());
     cursor.write_lines(&mut out, u64::MAX, b'\n');
-    String::from_utf8(out).unwrap().lines().map(str::to_owned).collect()
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn check_against_oracle(spec: &Spec) {
@@ -257,7 +280,12 @@ fn unicode_label_length_counts_the_encoding() {
 fn shuffled_is_a_seeded_permutation_with_independent_slices() {
     let base = spec(&["{keyword}.{tld}", "{alpha:1-2}.com"]);
     let sequential = Space::compile(&base).unwrap();
-    let shuffled = Space::compile(&Spec { order: Order::Shuffled, seed: 9, ..base.clone() }).unwrap();
+    let shuffled = Space::compile(&Spec {
+        order: Order::Shuffled,
+        seed: 9,
+        ..base.clone()
+    })
+    .unwrap();
     let all = all_names(&shuffled);
     let mut sorted = all.clone();
     sorted.sort();
@@ -267,25 +295,51 @@ fn shuffled_is_a_seeded_permutation_with_independent_slices() {
     assert_ne!(all, all_names(&sequential));
     for (start, end) in [(0, 1), (5, 40), (100, 714), (713, 714)] {
         let mut out = Vec::new();
-        shuffled.cursor(start..end).write_lines(&mut out, u64::MAX, b'\n');
+        shuffled
+            .cursor(start..end)
+            .write_lines(&mut out, u64::MAX, b'\n');
         let slice: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
         assert_eq!(slice, all[us(start)..us(end)]);
     }
-    let again = Space::compile(&Spec { order: Order::Shuffled, seed: 9, ..base.clone() }).unwrap();
+    let again = Space::compile(&Spec {
+        order: Order::Shuffled,
+        seed: 9,
+        ..base.clone()
+    })
+    .unwrap();
     assert_eq!(all_names(&again), all);
-    let other = Space::compile(&Spec { order: Order::Shuffled, seed: 10, ..base }).unwrap();
+    let other = Space::compile(&Spec {
+        order: Order::Shuffled,
+        seed: 10,
+        ..base
+    })
+    .unwrap();
     assert_ne!(all_names(&other), all);
 }
 
 #[test]
 fn offset_and_limit_select_positions() {
     let base = spec(&["{alpha:1-2}.com"]);
-    let space = Space::compile(&Spec { offset: 20, limit: Some(10), ..base.clone() }).unwrap();
+    let space = Space::compile(&Spec {
+        offset: 20,
+        limit: Some(10),
+        ..base.clone()
+    })
+    .unwrap();
     assert_eq!(space.selection(), 20..30);
     assert_eq!(space.len(), 10);
-    let past = Space::compile(&Spec { offset: 700, limit: Some(100), ..base.clone() }).unwrap();
+    let past = Space::compile(&Spec {
+        offset: 700,
+        limit: Some(100),
+        ..base.clone()
+    })
+    .unwrap();
     assert_eq!(past.selection(), 700..702);
-    let err = Space::compile(&Spec { offset: 703, ..base }).unwrap_err();
+    let err = Space::compile(&Spec {
+        offset: 703,
+        ..base
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("offset 703"), "{err}");
 }
 
@@ -299,10 +353,20 @@ fn huge_spaces_are_exact_and_addressable() {
     assert_eq!(space.name(each - 1), "999999999999.com");
     assert_eq!(space.name(each), "aaaaaaaaaaaa.net");
     let mut out = Vec::new();
-    space.cursor(each - 2..each + 2).write_lines(&mut out, u64::MAX, b'\n');
-    assert_eq!(out, b"999999999998.com\n999999999999.com\naaaaaaaaaaaa.net\naaaaaaaaaaab.net\n");
-    let too_big = Space::compile(&spec(&["{alnum:13}.com"])).map(|_| ()).unwrap_err();
-    assert!(too_big.to_string().contains("170581728179578208256"), "{too_big}");
+    space
+        .cursor(each - 2..each + 2)
+        .write_lines(&mut out, u64::MAX, b'\n');
+    assert_eq!(
+        out,
+        b"999999999998.com\n999999999999.com\naaaaaaaaaaaa.net\naaaaaaaaaaab.net\n"
+    );
+    let too_big = Space::compile(&spec(&["{alnum:13}.com"]))
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        too_big.to_string().contains("170581728179578208256"),
+        "{too_big}"
+    );
 }
 
 // Random small specs. Pieces inside a label are joined with '-' and never
@@ -330,7 +394,10 @@ fn label() -> impl Strategy<Value = String> {
 }
 
 fn pattern() -> impl Strategy<Value = String> {
-    (prop::collection::vec(label(), 1..=2), prop::sample::select(vec![".{tld}", ".com", ".co.uk"]))
+    (
+        prop::collection::vec(label(), 1..=2),
+        prop::sample::select(vec![".{tld}", ".com", ".co.uk"]),
+    )
         .prop_map(|(labels, tld)| format!("{}{tld}", labels.join(".")))
 }
 
