@@ -8,6 +8,10 @@ command. The parts:
 - [`pattern`] (`domgen-pattern`): the [`Spec`], the pattern language, the
   hostname rules, and the exact [`Space`] with its index ⇄ name mapping and
   orders. No I/O.
+- [`engine`] (`domgen-engine`): the parallel, memory-bounded generator:
+  planner, workers, pooled buffers, sinks, cancellation, run reports.
+- [`alloc`] (`domgen-alloc`): the counting allocator over mimalloc and
+  process memory figures. A host installs it with `#[global_allocator]`.
 - [`load`]: reading spec and word files from disk into a [`Spec`].
 
 # Example
@@ -38,6 +42,8 @@ This crate has no optional features.
 
 pub mod load;
 
+pub use domgen_alloc as alloc;
+pub use domgen_engine as engine;
 pub use domgen_pattern as pattern;
 pub use domgen_pattern::{
     Cursor, DomainflowConfig, Error, ErrorKind, ListDef, Order, PatternInfo, Space, Spec, SpecFile,

@@ -3,11 +3,14 @@
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use domgen::engine::{CancelToken, GeneratorBuilder, Lines, WriteSink};
 use domgen::{Order, Space, Spec, WordList};
+
+#[global_allocator]
+static ALLOC: domgen::alloc::CountingAlloc = domgen::alloc::CountingAlloc;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -56,9 +59,8 @@ enum Command {
         /// Where to write: a file path, or `-` for standard output.
         #[arg(long, value_name = "PATH|-")]
         out: PathBuf,
-        /// Do not show a progress bar (it is shown only when stderr is a terminal).
-        #[arg(long)]
-        no_progress: bool,
+        #[command(flatten)]
+        run: RunArgs,
     },
 }
 
@@ -104,6 +106,27 @@ struct SpecArgs {
     /// How many names to write at most.
     #[arg(long, value_name = "N")]
     limit: Option<u64>,
+}
+
+/// How a generation runs.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Do not show a progress bar (it is shown only when stderr is a terminal).
+    #[arg(long)]
+    no_progress: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// The most heap the run may hold, e.g. 64MiB; batch size and the
+    /// in-flight limit are derived from it.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    memory_budget: bytesize::ByteSize,
+    /// Names per batch (default: derived from the memory budget).
+    #[arg(long, value_name = "N")]
+    batch_size: Option<u64>,
+    /// Write the run report (names, batches, timings, memory) as JSON to PATH.
+    #[arg(long, value_name = "PATH")]
+    stats: Option<PathBuf>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -166,15 +189,16 @@ impl SpecArgs {
 }
 
 /// A failure and the exit code it earns: 2 for a bad spec or bad flags,
-/// 1 for a failure while running.
+/// 1 for a failure while running, 130 when interrupted.
 enum Failure {
-    Spec(domgen::Error),
+    Usage(anyhow::Error),
     Run(anyhow::Error),
+    Interrupted,
 }
 
 impl From<domgen::Error> for Failure {
     fn from(e: domgen::Error) -> Failure {
-        Failure::Spec(e)
+        Failure::Usage(e.into())
     }
 }
 
@@ -189,18 +213,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { spec, show } => check(&spec, show),
         Command::Count { spec } => count(&spec),
-        Command::Generate {
-            spec,
-            out,
-            no_progress,
-        } => generate(&spec, &out, !no_progress),
+        Command::Generate { spec, out, run } => generate(&spec, &out, &run),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Spec(e)) => {
+        Err(Failure::Usage(e)) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+        Err(Failure::Interrupted) => ExitCode::from(130),
         Err(Failure::Run(e)) => {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
@@ -283,54 +304,93 @@ fn count(args: &SpecArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Output is built in chunks of this size and written whole.
-const CHUNK: usize = 1 << 20;
-
-fn generate(args: &SpecArgs, out: &std::path::Path, progress: bool) -> Result<(), Failure> {
+fn generate(args: &SpecArgs, out: &std::path::Path, run: &RunArgs) -> Result<(), Failure> {
     let space = args.compile()?;
-    let (mut sink, shown): (Box<dyn Write>, String) = if out.as_os_str() == "-" {
+    let mut builder = GeneratorBuilder::new();
+    builder.memory_budget(run.memory_budget.as_u64());
+    if let Some(threads) = run.threads {
+        builder.threads(threads);
+    }
+    if let Some(names) = run.batch_size {
+        builder.batch_names(names);
+    }
+    let generator = builder.build().map_err(|e| Failure::Usage(e.into()))?;
+
+    let (writer, shown): (Box<dyn Write>, String) = if out.as_os_str() == "-" {
         (Box::new(io::stdout().lock()), "standard output".to_owned())
     } else {
         let file = std::fs::File::create(out).with_context(|| {
-            format!(
-                "cannot create {}; check the directory exists and is writable",
-                out.display()
-            )
+            format!("cannot create {}; check that the directory exists and is writable", out.display())
         })?;
         (Box::new(file), out.display().to_string())
     };
-    let bar = (progress && io::stderr().is_terminal()).then(|| {
+    let mut sink = WriteSink::new(writer);
+
+    let cancel = CancelToken::new();
+    let on_interrupt = cancel.clone();
+    // Ctrl-C stops at a batch boundary; a second one kills as usual.
+    let _ = ctrlc::set_handler(move || {
+        if on_interrupt.is_cancelled() {
+            std::process::exit(130);
+        }
+        on_interrupt.cancel();
+    });
+
+    let bar = (!run.no_progress && io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(space.len());
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:30} {human_pos}/{human_len} names  {per_sec}  ETA {eta}",
+                "{bar:30} {human_pos}/{human_len} names  {per_sec}  ETA {eta}  {msg}",
             )
             .expect("the template is valid"),
         );
         bar
     });
-    let started = Instant::now();
-    let line = u64::try_from(space.max_name_len() + 1).expect("names are short");
-    let per_chunk = (u64::try_from(CHUNK).expect("chunk fits") / line).max(1);
-    let mut buf = Vec::with_capacity(CHUNK + 2 * usize::try_from(line).expect("names are short"));
-    let mut cursor = space.cursor(space.selection());
-    while cursor.remaining() > 0 {
-        buf.clear();
-        let written = cursor.write_lines(&mut buf, per_chunk, b'\n');
-        sink.write_all(&buf)
-            .with_context(|| format!("cannot write to {shown}"))?;
+    let mut progress = |p: &domgen::engine::Progress| {
         if let Some(bar) = &bar {
-            bar.inc(written);
+            bar.set_position(p.written);
+            if let Some(live) = p.live_bytes {
+                bar.set_message(format!("heap {}", bytesize::ByteSize::b(live).display().iec()));
+            }
         }
-    }
-    sink.flush()
-        .with_context(|| format!("cannot write to {shown}"))?;
-    if let Some(bar) = bar {
+    };
+    let result = generator.run(&space, space.selection(), &Lines, &mut sink, Some(&cancel), &mut progress);
+    if let Some(bar) = &bar {
         bar.finish_and_clear();
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            let written = e.written();
+            return Err(Failure::Run(anyhow::Error::new(e).context(format!(
+                "writing to {shown} failed after positions {}..{} were written",
+                written.start, written.end
+            ))));
+        }
+    };
+    if let Some(path) = &run.stats {
+        let json = serde_json::to_vec_pretty(&report).context("cannot encode the run report")?;
+        std::fs::write(path, json).with_context(|| format!("cannot write the run report to {}", path.display()))?;
+    }
+    if report.stopped_early {
+        let end = report.written.first().map_or(report.requested.start, |w| w.end);
         eprintln!(
-            "wrote {} names to {shown} in {:.1?}",
-            space.len(),
-            started.elapsed()
+            "interrupted: wrote positions {}..{end} ({} names) to {shown}; to go on, run again with --offset {end}{}",
+            report.requested.start,
+            report.names,
+            space
+                .selection()
+                .end
+                .checked_sub(end)
+                .map(|left| format!(" --limit {left}"))
+                .unwrap_or_default(),
+        );
+        return Err(Failure::Interrupted);
+    }
+    if bar.is_some() {
+        eprintln!(
+            "wrote {} names to {shown} in {:.1}s ({:.0} names/s)",
+            report.names, report.duration_secs, report.names_per_sec
         );
     }
     Ok(())
