@@ -315,12 +315,19 @@ fn generate(args: &SpecArgs, out: &std::path::Path, run: &RunArgs) -> Result<(),
         builder.batch_names(names);
     }
     let generator = builder.build().map_err(|e| Failure::Usage(e.into()))?;
+    // Before the output is created: a bad budget must not truncate a file.
+    generator
+        .check(&space, &Lines)
+        .map_err(|e| Failure::Usage(e.into()))?;
 
     let (writer, shown): (Box<dyn Write>, String) = if out.as_os_str() == "-" {
         (Box::new(io::stdout().lock()), "standard output".to_owned())
     } else {
         let file = std::fs::File::create(out).with_context(|| {
-            format!("cannot create {}; check that the directory exists and is writable", out.display())
+            format!(
+                "cannot create {}; check that the directory exists and is writable",
+                out.display()
+            )
         })?;
         (Box::new(file), out.display().to_string())
     };
@@ -350,11 +357,21 @@ fn generate(args: &SpecArgs, out: &std::path::Path, run: &RunArgs) -> Result<(),
         if let Some(bar) = &bar {
             bar.set_position(p.written);
             if let Some(live) = p.live_bytes {
-                bar.set_message(format!("heap {}", bytesize::ByteSize::b(live).display().iec()));
+                bar.set_message(format!(
+                    "heap {}",
+                    bytesize::ByteSize::b(live).display().iec()
+                ));
             }
         }
     };
-    let result = generator.run(&space, space.selection(), &Lines, &mut sink, Some(&cancel), &mut progress);
+    let result = generator.run(
+        &space,
+        space.selection(),
+        &Lines,
+        &mut sink,
+        Some(&cancel),
+        &mut progress,
+    );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -370,10 +387,14 @@ fn generate(args: &SpecArgs, out: &std::path::Path, run: &RunArgs) -> Result<(),
     };
     if let Some(path) = &run.stats {
         let json = serde_json::to_vec_pretty(&report).context("cannot encode the run report")?;
-        std::fs::write(path, json).with_context(|| format!("cannot write the run report to {}", path.display()))?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the run report to {}", path.display()))?;
     }
     if report.stopped_early {
-        let end = report.written.first().map_or(report.requested.start, |w| w.end);
+        let end = report
+            .written
+            .first()
+            .map_or(report.requested.start, |w| w.end);
         eprintln!(
             "interrupted: wrote positions {}..{end} ({} names) to {shown}; to go on, run again with --offset {end}{}",
             report.requested.start,

@@ -16,3 +16,7 @@ mod cli;
 
 // Byte-for-byte agreement with maskprocessor (`mp64`) on the same masks.
 mod maskprocessor;
+
+// `generate` on the parallel engine: threads, batch sizes, reports,
+// budgets, interruption.
+mod engine;

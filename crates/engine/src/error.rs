@@ -45,12 +45,18 @@ impl Error {
     pub(crate) fn worker(message: String) -> Error {
         Error::new(
             ErrorKind::Worker,
-            format!("a worker panicked while encoding a batch: {message} (this is a bug; please report it)"),
+            format!(
+                "a worker panicked while encoding a batch: {message} (this is a bug; please report it)"
+            ),
             None,
         )
     }
 
-    fn new(kind: ErrorKind, message: String, source: Option<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+    fn new(
+        kind: ErrorKind,
+        message: String,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
         Error {
             kind,
             message,
@@ -84,6 +90,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

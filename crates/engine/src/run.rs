@@ -95,7 +95,9 @@ impl GeneratorBuilder {
             return Err(Error::config("the batch size must be at least 1 name"));
         }
         if self.in_flight == Some(0) {
-            return Err(Error::config("the in-flight limit must be at least 1 batch"));
+            return Err(Error::config(
+                "the in-flight limit must be at least 1 batch",
+            ));
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -271,7 +273,22 @@ impl Generator {
             in_flight: 2 * self.threads + 2,
         };
         let mut sink = crate::sink::NullSink::default();
-        let _ = self.run_plan(plan, &space, 0..space.total(), &crate::encode::Lines, &mut sink, None, &mut |_| {});
+        let _ = self.run_plan(
+            plan,
+            &space,
+            0..space.total(),
+            &crate::encode::Lines,
+            &mut sink,
+            None,
+            &mut |_| {},
+        );
+    }
+
+    /// Checks that a run of `space` through `encoder` fits the settings
+    /// (the memory budget), without running it: call it before opening
+    /// outputs, so that a bad budget costs nothing.
+    pub fn check<E: Encoder>(&self, space: &Space, encoder: &E) -> Result<(), Error> {
+        self.plan(max_bytes(space, encoder)).map(|_| ())
     }
 
     fn plan(&self, max_bytes_per_name: u64) -> Result<Plan, Error> {
@@ -287,7 +304,9 @@ impl Generator {
             }
         };
         let batch_bytes = batch_names.saturating_mul(max_bytes_per_name);
-        let needed = batch_bytes.saturating_mul(in_flight_u64).saturating_add(FIXED_OVERHEAD);
+        let needed = batch_bytes
+            .saturating_mul(in_flight_u64)
+            .saturating_add(FIXED_OVERHEAD);
         if batch_names == 0 || needed > s.memory_budget {
             let minimum = max_bytes_per_name * in_flight_u64 + FIXED_OVERHEAD;
             return Err(Error::budget(format!(
@@ -331,7 +350,8 @@ impl Generator {
             positions.start <= positions.end && positions.end <= space.total(),
             "positions {positions:?} outside the space"
         );
-        let max_bytes = u64::try_from(encoder.max_bytes_per_name(space.max_name_len())).unwrap_or(u64::MAX);
+        let max_bytes =
+            u64::try_from(encoder.max_bytes_per_name(space.max_name_len())).unwrap_or(u64::MAX);
         let plan = self.plan(max_bytes)?;
         self.run_plan(plan, space, positions, encoder, sink, cancel, progress)
     }
@@ -369,7 +389,8 @@ impl Generator {
         let high_water = before.map(|b| b.live_bytes.saturating_add(self.settings.memory_budget));
         let started = Instant::now();
 
-        sink.begin(positions.clone()).map_err(|e| Error::sink(e, positions.start..positions.start))?;
+        sink.begin(positions.clone())
+            .map_err(|e| Error::sink(e, positions.start..positions.start))?;
         let outcome = {
             let mut run = Run {
                 plan,
@@ -429,6 +450,10 @@ impl Generator {
             Err(e) => Err(e.with_written(coalesce(&report.written))),
         }
     }
+}
+
+fn max_bytes<E: Encoder>(space: &Space, encoder: &E) -> u64 {
+    u64::try_from(encoder.max_bytes_per_name(space.max_name_len())).unwrap_or(u64::MAX)
 }
 
 /// The first contiguous written range (the whole of it for ordered runs).
@@ -511,7 +536,9 @@ impl Run<'_, '_> {
             if self.in_workers == 0 {
                 break;
             }
-            let finished = done.recv().expect("workers hold the done channel while batches are out");
+            let finished = done
+                .recv()
+                .expect("workers hold the done channel while batches are out");
             self.in_workers -= 1;
             if let Some(message) = &finished.panic {
                 failure.get_or_insert_with(|| Error::worker(message.clone()));
@@ -568,7 +595,9 @@ impl Run<'_, '_> {
 
     fn dispatch(&mut self, jobs: &Sender<Job>) {
         let start = self.next_start;
-        let end = start.saturating_add(self.plan.batch_names).min(self.positions.end);
+        let end = start
+            .saturating_add(self.plan.batch_names)
+            .min(self.positions.end);
         let buf = match self.free.pop() {
             Some(buf) => {
                 self.report.pool_hits += 1;
@@ -577,8 +606,13 @@ impl Run<'_, '_> {
             None => {
                 self.report.pool_misses += 1;
                 let names = usize::try_from(end - start).unwrap_or(usize::MAX);
-                let line = usize::try_from(self.plan.batch_bytes / self.plan.batch_names.max(1)).unwrap_or(1);
-                Vec::with_capacity(names.saturating_mul(line).min(usize::try_from(self.plan.batch_bytes).unwrap_or(usize::MAX)))
+                let line = usize::try_from(self.plan.batch_bytes / self.plan.batch_names.max(1))
+                    .unwrap_or(1);
+                Vec::with_capacity(
+                    names
+                        .saturating_mul(line)
+                        .min(usize::try_from(self.plan.batch_bytes).unwrap_or(usize::MAX)),
+                )
             }
         };
         let job = Job {

@@ -3,7 +3,9 @@
 
 use std::ops::Range;
 
-use domgen_engine::{CancelToken, Encoder, ErrorKind, Flow, GeneratorBuilder, Lines, NullSink, Sink, WriteSink};
+use domgen_engine::{
+    CancelToken, Encoder, ErrorKind, Flow, GeneratorBuilder, Lines, NullSink, Sink, WriteSink,
+};
 use domgen_pattern::{Order, Space, Spec, WordList};
 
 fn space(order: Order) -> Space {
@@ -35,7 +37,13 @@ fn parallel_output_equals_sequential_output() {
     for order in [Order::Sequential, Order::Shuffled] {
         let space = space(order);
         let total = space.total();
-        for (threads, batch, in_flight) in [(1, 1, 1), (2, 7, 2), (3, 100, 3), (4, 1000, 16), (2, 100_000, 4)] {
+        for (threads, batch, in_flight) in [
+            (1, 1, 1),
+            (2, 7, 2),
+            (3, 100, 3),
+            (4, 1000, 16),
+            (2, 100_000, 4),
+        ] {
             let generator = GeneratorBuilder::new()
                 .threads(threads)
                 .batch_names(batch)
@@ -54,7 +62,11 @@ fn parallel_output_equals_sequential_output() {
                 );
                 assert_eq!(report.names, range.end - range.start);
                 assert!(!report.stopped_early);
-                let expected_written: Vec<Range<u64>> = if range.is_empty() { vec![] } else { vec![range.clone()] };
+                let expected_written: Vec<Range<u64>> = if range.is_empty() {
+                    vec![]
+                } else {
+                    vec![range.clone()]
+                };
                 assert_eq!(report.written, expected_written);
             }
         }
@@ -85,11 +97,28 @@ impl Sink for CancelAfter {
 #[test]
 fn a_cancelled_run_reports_exactly_what_it_wrote() {
     let space = space(Order::Shuffled);
-    let generator = GeneratorBuilder::new().threads(2).batch_names(50).in_flight(4).build().unwrap();
+    let generator = GeneratorBuilder::new()
+        .threads(2)
+        .batch_names(50)
+        .in_flight(4)
+        .build()
+        .unwrap();
     let token = CancelToken::new();
-    let mut sink = CancelAfter { token: token.clone(), after: 3, seen: 0, bytes: Vec::new() };
+    let mut sink = CancelAfter {
+        token: token.clone(),
+        after: 3,
+        seen: 0,
+        bytes: Vec::new(),
+    };
     let report = generator
-        .run(&space, 10..space.total(), &Lines, &mut sink, Some(&token), &mut |_| {})
+        .run(
+            &space,
+            10..space.total(),
+            &Lines,
+            &mut sink,
+            Some(&token),
+            &mut |_| {},
+        )
         .unwrap();
     assert!(report.stopped_early);
     // Batches already in flight when the token fired are still written, in
@@ -97,7 +126,10 @@ fn a_cancelled_run_reports_exactly_what_it_wrote() {
     assert_eq!(report.written.len(), 1);
     let written = report.written[0].clone();
     assert_eq!(written.start, 10);
-    assert!(written.end >= 10 + 3 * 50 && written.end < space.total(), "{written:?}");
+    assert!(
+        written.end >= 10 + 3 * 50 && written.end < space.total(),
+        "{written:?}"
+    );
     assert_eq!((written.end - 10) % 50, 0);
     assert_eq!(report.names, written.end - written.start);
     assert_eq!(sink.bytes, sequential(&space, written));
@@ -110,13 +142,31 @@ fn a_sink_that_stops_ends_the_run_at_its_batch() {
         type Error = std::io::Error;
         fn write_batch(&mut self, r: Range<u64>, _: &[u8]) -> Result<Flow, std::io::Error> {
             self.1 = r.end;
-            Ok(if r.end >= self.0 { Flow::Stop } else { Flow::Continue })
+            Ok(if r.end >= self.0 {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            })
         }
     }
     let space = space(Order::Sequential);
-    let generator = GeneratorBuilder::new().threads(2).batch_names(10).in_flight(3).build().unwrap();
+    let generator = GeneratorBuilder::new()
+        .threads(2)
+        .batch_names(10)
+        .in_flight(3)
+        .build()
+        .unwrap();
     let mut sink = StopAt(30, 0);
-    let report = generator.run(&space, 0..space.total(), &Lines, &mut sink, None, &mut |_| {}).unwrap();
+    let report = generator
+        .run(
+            &space,
+            0..space.total(),
+            &Lines,
+            &mut sink,
+            None,
+            &mut |_| {},
+        )
+        .unwrap();
     assert!(report.stopped_early);
     assert_eq!(report.written, vec![0..30]);
     assert_eq!(sink.1, 30);
@@ -135,16 +185,37 @@ fn a_failing_sink_stops_the_run_with_its_error() {
         }
     }
     let space = space(Order::Sequential);
-    let generator = GeneratorBuilder::new().threads(3).batch_names(25).in_flight(5).build().unwrap();
+    let generator = GeneratorBuilder::new()
+        .threads(3)
+        .batch_names(25)
+        .in_flight(5)
+        .build()
+        .unwrap();
     let err = generator
-        .run(&space, 0..space.total(), &Lines, &mut FailAt(100), None, &mut |_| {})
+        .run(
+            &space,
+            0..space.total(),
+            &Lines,
+            &mut FailAt(100),
+            None,
+            &mut |_| {},
+        )
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Sink);
     assert!(err.to_string().contains("disk full"));
     assert_eq!(err.written(), 0..100);
     // The generator is still usable afterwards.
     let mut null = NullSink::default();
-    let report = generator.run(&space, 0..space.total(), &Lines, &mut null, None, &mut |_| {}).unwrap();
+    let report = generator
+        .run(
+            &space,
+            0..space.total(),
+            &Lines,
+            &mut null,
+            None,
+            &mut |_| {},
+        )
+        .unwrap();
     assert_eq!(report.names, space.total());
 }
 
@@ -163,9 +234,23 @@ fn a_panicking_encoder_is_an_error_not_a_hang() {
         }
     }
     let space = space(Order::Sequential);
-    let generator = GeneratorBuilder::new().threads(2).batch_names(20).in_flight(4).build().unwrap();
+    let generator = GeneratorBuilder::new()
+        .threads(2)
+        .batch_names(20)
+        .in_flight(4)
+        .build()
+        .unwrap();
     let mut sink = WriteSink::new(Vec::new());
-    let err = generator.run(&space, 0..space.total(), &Boom, &mut sink, None, &mut |_| {}).unwrap_err();
+    let err = generator
+        .run(
+            &space,
+            0..space.total(),
+            &Boom,
+            &mut sink,
+            None,
+            &mut |_| {},
+        )
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Worker);
     assert!(err.to_string().contains("boom at"), "{err}");
 }
@@ -173,12 +258,27 @@ fn a_panicking_encoder_is_an_error_not_a_hang() {
 #[test]
 fn a_budget_too_small_is_a_clear_error() {
     let space = space(Order::Sequential);
-    let generator = GeneratorBuilder::new().threads(2).memory_budget(1000).build().unwrap();
+    let generator = GeneratorBuilder::new()
+        .threads(2)
+        .memory_budget(1000)
+        .build()
+        .unwrap();
     let err = generator
-        .run(&space, 0..space.total(), &Lines, &mut NullSink::default(), None, &mut |_| {})
+        .run(
+            &space,
+            0..space.total(),
+            &Lines,
+            &mut NullSink::default(),
+            None,
+            &mut |_| {},
+        )
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Budget);
-    assert!(err.to_string().contains("raise --memory-budget to at least"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("raise --memory-budget to at least"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -195,9 +295,23 @@ fn unordered_sinks_get_every_batch_once() {
         }
     }
     let space = space(Order::Shuffled);
-    let generator = GeneratorBuilder::new().threads(3).batch_names(13).in_flight(6).build().unwrap();
+    let generator = GeneratorBuilder::new()
+        .threads(3)
+        .batch_names(13)
+        .in_flight(6)
+        .build()
+        .unwrap();
     let mut sink = Collect(Vec::new());
-    generator.run(&space, 0..space.total(), &Lines, &mut sink, None, &mut |_| {}).unwrap();
+    generator
+        .run(
+            &space,
+            0..space.total(),
+            &Lines,
+            &mut sink,
+            None,
+            &mut |_| {},
+        )
+        .unwrap();
     sink.0.sort_by_key(|(r, _)| r.start);
     let joined: Vec<u8> = sink.0.iter().flat_map(|(_, b)| b.iter().copied()).collect();
     assert_eq!(joined, sequential(&space, 0..space.total()));
@@ -206,10 +320,21 @@ fn unordered_sinks_get_every_batch_once() {
 #[test]
 fn progress_is_reported_after_every_batch() {
     let space = space(Order::Sequential);
-    let generator = GeneratorBuilder::new().threads(2).batch_names(100).build().unwrap();
+    let generator = GeneratorBuilder::new()
+        .threads(2)
+        .batch_names(100)
+        .build()
+        .unwrap();
     let mut seen = Vec::new();
     let report = generator
-        .run(&space, 0..space.total(), &Lines, &mut NullSink::default(), None, &mut |p| seen.push(p.written))
+        .run(
+            &space,
+            0..space.total(),
+            &Lines,
+            &mut NullSink::default(),
+            None,
+            &mut |p| seen.push(p.written),
+        )
         .unwrap();
     assert_eq!(u64::try_from(seen.len()).unwrap(), report.batches);
     assert!(seen.windows(2).all(|w| w[0] < w[1]));

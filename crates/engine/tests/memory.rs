@@ -44,12 +44,24 @@ fn heap_is_bounded_and_returns_to_its_start() {
     let threads_before = domgen_alloc::process().unwrap().threads;
     let live_before = live();
     {
-        let generator = GeneratorBuilder::new().threads(2).batch_names(10_000).in_flight(4).build().unwrap();
+        let generator = GeneratorBuilder::new()
+            .threads(2)
+            .batch_names(10_000)
+            .in_flight(4)
+            .build()
+            .unwrap();
         assert!(domgen_alloc::process().unwrap().threads >= threads_before + 2);
 
         // A full run: the peak is the in-flight buffers, not the output.
         let report = generator
-            .run(&space, 0..space.total(), &Lines, &mut NullSink::default(), None, &mut |_| {})
+            .run(
+                &space,
+                0..space.total(),
+                &Lines,
+                &mut NullSink::default(),
+                None,
+                &mut |_| {},
+            )
             .unwrap();
         assert_eq!(report.names, 26u64.pow(4) * 10);
         let bound = 4 * report.batch_bytes + (256 << 10);
@@ -63,29 +75,60 @@ fn heap_is_bounded_and_returns_to_its_start() {
         let settled = live();
         for _ in 0..10 {
             generator
-                .run(&space, 0..space.total(), &Lines, &mut NullSink::default(), None, &mut |_| {})
+                .run(
+                    &space,
+                    0..space.total(),
+                    &Lines,
+                    &mut NullSink::default(),
+                    None,
+                    &mut |_| {},
+                )
                 .unwrap();
         }
-        assert!((live() - settled).abs() < SLACK, "{} then {}", settled, live());
+        assert!(
+            (live() - settled).abs() < SLACK,
+            "{} then {}",
+            settled,
+            live()
+        );
 
         // A sink failing mid-run: the error comes back and no batch
         // buffer is left behind.
         let err = generator
-            .run(&space, 0..space.total(), &Lines, &mut FailAt(50_000), None, &mut |_| {})
+            .run(
+                &space,
+                0..space.total(),
+                &Lines,
+                &mut FailAt(50_000),
+                None,
+                &mut |_| {},
+            )
             .unwrap_err();
         assert_eq!(err.written(), 0..50_000);
         drop(err);
-        assert!((live() - settled).abs() < SLACK, "{} then {}", settled, live());
+        assert!(
+            (live() - settled).abs() < SLACK,
+            "{} then {}",
+            settled,
+            live()
+        );
     }
     // Dropping the generator stops its threads and frees what it held.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while domgen_alloc::process().unwrap().threads > threads_before && std::time::Instant::now() < deadline {
+    while domgen_alloc::process().unwrap().threads > threads_before
+        && std::time::Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert_eq!(domgen_alloc::process().unwrap().threads, threads_before);
     // crossbeam-epoch frees the exited threads' records lazily (~4 KiB a
     // thread), so allow twice the slack here: still far below one buffer.
-    assert!((live() - live_before).abs() < 2 * SLACK, "{} then {}", live_before, live());
+    assert!(
+        (live() - live_before).abs() < 2 * SLACK,
+        "{} then {}",
+        live_before,
+        live()
+    );
 }
 
 fn live() -> i64 {
