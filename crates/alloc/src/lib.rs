@@ -26,6 +26,11 @@ its binary crate. Where it is not installed, [`stats`] returns `None` —
 figures are "unavailable", never zero. [`process`] reads the whole
 process's resident set and thread count from `/proc` (Linux).
 
+mimalloc commits its arenas eagerly on Linux by default, which makes even a
+small process some 12 MiB resident. domgen's workspace builds it with lazy
+commit (`.cargo/config.toml`); a host building elsewhere gets the same by
+setting `MIMALLOC_ARENA_EAGER_COMMIT=0` in its environment.
+
 # Crate features
 
 This crate has no optional features.

@@ -121,6 +121,36 @@ fn heap_is_bounded_and_returns_to_its_start() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert_eq!(domgen_alloc::process().unwrap().threads, threads_before);
+    // Memory pressure: a sink that holds 4 MiB for a while pushes the live
+    // heap over a 2 MiB budget; the planner waits instead of adding
+    // batches, and the run still completes with the right output.
+    let generator = GeneratorBuilder::new()
+        .threads(2)
+        .in_flight(4)
+        .memory_budget(2 << 20)
+        .build()
+        .unwrap();
+    let mut hog = Hog {
+        seen: 0,
+        held: None,
+        bytes: 0,
+    };
+    let report = generator
+        .run(
+            &space,
+            0..space.total(),
+            &Lines,
+            &mut hog,
+            None,
+            &mut |_| {},
+        )
+        .unwrap();
+    assert!(report.memory_waits > 0, "{report:?}");
+    assert_eq!(report.names, space.total());
+    assert_eq!(hog.bytes, report.bytes_out);
+    drop(generator);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+
     // crossbeam-epoch frees the exited threads' records lazily (~4 KiB a
     // thread), so allow twice the slack here: still far below one buffer.
     assert!(
@@ -129,6 +159,27 @@ fn heap_is_bounded_and_returns_to_its_start() {
         live_before,
         live()
     );
+}
+
+/// Holds 4 MiB from its 2nd batch to its 20th.
+struct Hog {
+    seen: u64,
+    held: Option<Vec<u8>>,
+    bytes: u64,
+}
+
+impl Sink for Hog {
+    type Error = std::io::Error;
+    fn write_batch(&mut self, _: Range<u64>, bytes: &[u8]) -> Result<Flow, std::io::Error> {
+        self.seen += 1;
+        self.bytes += bytes.len() as u64;
+        match self.seen {
+            2 => self.held = Some(vec![1; 4 << 20]),
+            20 => self.held = None,
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    }
 }
 
 fn live() -> i64 {
