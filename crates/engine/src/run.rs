@@ -350,9 +350,7 @@ impl Generator {
             positions.start <= positions.end && positions.end <= space.total(),
             "positions {positions:?} outside the space"
         );
-        let max_bytes =
-            u64::try_from(encoder.max_bytes_per_name(space.max_name_len())).unwrap_or(u64::MAX);
-        let plan = self.plan(max_bytes)?;
+        let plan = self.plan(max_bytes(space, encoder))?;
         self.run_plan(plan, space, positions, encoder, sink, cancel, progress)
     }
 
