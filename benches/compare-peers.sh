@@ -4,6 +4,7 @@
 # the ratio. Checks first that both print the same bytes.
 #
 #   benches/compare-peers.sh [RUNS]        (default 5 runs per tool and mask)
+#   THREADS=1 benches/compare-peers.sh     (domgen on one worker thread)
 #
 # Needs mp64: apt-get install maskprocessor.
 set -euo pipefail
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 command -v mp64 >/dev/null || { echo "mp64 not found: apt-get install maskprocessor" >&2; exit 1; }
 cargo build --release --quiet
 domgen=target/release/domgen
+threads=(${THREADS:+--threads "$THREADS"})
 
 # mask for mp64 | the same space as a domgen pattern
 masks=(
@@ -35,7 +37,7 @@ for pair in "${masks[@]}"; do
   mp=() dg=()
   for _ in $(seq "$runs"); do
     t0=$(now); mp64 "$mask" >/dev/null; t1=$(now)
-    "$domgen" generate --pattern "$pattern" --no-progress --out /dev/null; t2=$(now)
+    "$domgen" generate --pattern "$pattern" "${threads[@]}" --no-progress --out /dev/null; t2=$(now)
     mp+=($((t1 - t0))) dg+=($((t2 - t1)))
   done
   mp_med=$(printf '%s\n' "${mp[@]}" | median)
