@@ -12,6 +12,8 @@ command. The parts:
   planner, workers, pooled buffers, sinks, cancellation, run reports.
 - [`alloc`] (`domgen-alloc`): the counting allocator over mimalloc and
   process memory figures. A host installs it with `#[global_allocator]`.
+- [`pg`] (`domgen-pg`): migrations, the binary COPY encoder and sink,
+  the batch ledger and resume, the local (embedded) cluster.
 - [`load`]: reading spec and word files from disk into a [`Spec`].
 
 # Example
@@ -49,3 +51,4 @@ pub use domgen_pattern::{
     Cursor, DomainflowConfig, Error, ErrorKind, ListDef, Order, PatternInfo, Space, Spec, SpecFile,
     WordList,
 };
+pub use domgen_pg as pg;

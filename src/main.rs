@@ -14,6 +14,8 @@ static ALLOC: domgen::alloc::CountingAlloc = domgen::alloc::CountingAlloc;
 
 const EXAMPLES: &str = "\
 Examples:
+  domgen generate examples/campaign.toml          # into the local PostgreSQL under ./.domgen
+  domgen generate examples/campaign.toml --database-url postgres://me@db/campaigns --campaign-id UUID --resume
   domgen check examples/campaign.toml
   domgen count --pattern 'shop{alpha:5}{digit:1}.com'
   domgen generate examples/campaign.toml --out names.txt
@@ -51,17 +53,66 @@ enum Command {
         #[command(flatten)]
         spec: SpecArgs,
     },
-    /// Write names, one per line.
+    /// Write names into PostgreSQL (the default) or, with --out, one per line to a file.
     #[command(after_help = EXAMPLES)]
     Generate {
         #[command(flatten)]
         spec: SpecArgs,
-        /// Where to write: a file path, or `-` for standard output.
+        /// Write lines to a file path, or `-` for standard output, instead of PostgreSQL.
         #[arg(long, value_name = "PATH|-")]
-        out: PathBuf,
+        out: Option<PathBuf>,
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        db: DbArgs,
     },
+    /// Apply domgen's migrations to a database (idempotent).
+    Migrate {
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+    /// Manage the local PostgreSQL cluster under ./.domgen.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DbAction {
+    /// Create (if needed) and start the local cluster; print its connection string.
+    Start,
+    /// Stop the local cluster.
+    Stop,
+    /// Say whether the local cluster exists and runs.
+    Status,
+    /// Print the local cluster's connection string.
+    Url,
+}
+
+/// Which database: a URL, DATABASE_URL, libpq's PG* variables, or the
+/// local cluster under ./.domgen, in that order.
+#[derive(Debug, Args)]
+struct ConnArgs {
+    /// A PostgreSQL connection string (postgres://… or key=value …).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+/// The campaign PostgreSQL output belongs to.
+#[derive(Debug, Args)]
+struct DbArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The campaign's id (default: a new one, printed).
+    #[arg(long, value_name = "UUID")]
+    campaign_id: Option<uuid::Uuid>,
+    /// Finish the campaign: write exactly the positions not yet committed.
+    #[arg(long)]
+    resume: bool,
+    /// The table to COPY into (columns campaign_id, offset_index, domain_name).
+    #[arg(long, value_name = "NAME", default_value = "generated_domains")]
+    table: String,
 }
 
 /// The spec: a file and flags that override it.
@@ -213,7 +264,20 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { spec, show } => check(&spec, show),
         Command::Count { spec } => count(&spec),
-        Command::Generate { spec, out, run } => generate(&spec, &out, &run),
+        Command::Generate {
+            spec,
+            out: Some(out),
+            run,
+            ..
+        } => generate(&spec, &out, &run),
+        Command::Generate {
+            spec,
+            out: None,
+            run,
+            db,
+        } => generate_pg(&spec, &run, &db),
+        Command::Migrate { conn } => migrate(&conn),
+        Command::Db { action } => db(&action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -306,15 +370,7 @@ fn count(args: &SpecArgs) -> Result<(), Failure> {
 
 fn generate(args: &SpecArgs, out: &std::path::Path, run: &RunArgs) -> Result<(), Failure> {
     let space = args.compile()?;
-    let mut builder = GeneratorBuilder::new();
-    builder.memory_budget(run.memory_budget.as_u64());
-    if let Some(threads) = run.threads {
-        builder.threads(threads);
-    }
-    if let Some(names) = run.batch_size {
-        builder.batch_names(names);
-    }
-    let generator = builder.build().map_err(|e| Failure::Usage(e.into()))?;
+    let generator = builder(run).build().map_err(|e| Failure::Usage(e.into()))?;
     // Before the output is created: a bad budget must not truncate a file.
     generator
         .check(&space, &Lines)
@@ -415,4 +471,350 @@ fn generate(args: &SpecArgs, out: &std::path::Path, run: &RunArgs) -> Result<(),
         );
     }
     Ok(())
+}
+
+/// The local cluster's directory, relative to where domgen runs.
+const LOCAL_CLUSTER: &str = ".domgen";
+
+/// A database to connect to, and how to name it in messages (never with
+/// its password).
+struct Database {
+    config: tokio_postgres::Config,
+    shown: String,
+    local: bool,
+}
+
+impl ConnArgs {
+    fn resolve(&self) -> Result<Database, Failure> {
+        let url = self
+            .database_url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok());
+        if let Some(url) = url {
+            let config: tokio_postgres::Config = url.parse().map_err(|e| {
+                Failure::Usage(anyhow::anyhow!("the database URL is not valid: {e}"))
+            })?;
+            let shown = describe(&config);
+            return Ok(Database {
+                config,
+                shown,
+                local: false,
+            });
+        }
+        if let Some(config) = libpq_env() {
+            let shown = describe(&config);
+            return Ok(Database {
+                config,
+                shown,
+                local: false,
+            });
+        }
+        let cluster = domgen::pg::cluster::LocalCluster::new(LOCAL_CLUSTER)
+            .map_err(|e| Failure::Run(e.into()))?;
+        let url = cluster
+            .ensure_running()
+            .map_err(|e| Failure::Run(e.into()))?;
+        let config: tokio_postgres::Config = url
+            .parse()
+            .context("the local cluster's connection string")?;
+        Ok(Database {
+            shown: format!("the local cluster under ./{LOCAL_CLUSTER} (psql \"{url}\")"),
+            config,
+            local: true,
+        })
+    }
+}
+
+/// libpq's connection variables, when any is set.
+fn libpq_env() -> Option<tokio_postgres::Config> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let names = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"];
+    if names.iter().all(|n| var(n).is_none()) {
+        return None;
+    }
+    let mut config = tokio_postgres::Config::new();
+    config.host(var("PGHOST").as_deref().unwrap_or("localhost"));
+    if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
+        config.port(port);
+    }
+    let user = var("PGUSER")
+        .or_else(|| var("USER"))
+        .unwrap_or_else(|| "postgres".into());
+    config.user(&user);
+    if let Some(password) = var("PGPASSWORD") {
+        config.password(password);
+    }
+    config.dbname(var("PGDATABASE").as_deref().unwrap_or(&user));
+    Some(config)
+}
+
+/// host, port, user and database: what a message may show.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .collect();
+    format!(
+        "host={} port={} user={} dbname={}",
+        hosts.join(","),
+        config.get_ports().first().copied().unwrap_or(5432),
+        config.get_user().unwrap_or("?"),
+        config.get_dbname().unwrap_or("?"),
+    )
+}
+
+/// A runtime for the client's connection task, and the connected client.
+fn connect(db: &Database) -> Result<(tokio::runtime::Runtime, tokio_postgres::Client), Failure> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("domgen-pg")
+        .enable_all()
+        .build()
+        .context("cannot start the PostgreSQL client's runtime")?;
+    let client = rt
+        .block_on(async {
+            let (client, connection) = db.config.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(async move {
+                // The client's calls report a broken connection themselves.
+                let _ = connection.await;
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        })
+        .map_err(|e| {
+            Failure::Run(anyhow::anyhow!(
+                "cannot connect to PostgreSQL at {}: {}",
+                db.shown,
+                pg_reason(&e)
+            ))
+        })?;
+    Ok((rt, client))
+}
+
+/// The server's words for a failure, or the client's.
+fn pg_reason(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_owned(),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+fn migrate(conn: &ConnArgs) -> Result<(), Failure> {
+    let db = conn.resolve()?;
+    let (rt, mut client) = connect(&db)?;
+    let report = rt
+        .block_on(domgen::pg::migrate::migrate(&mut client))
+        .map_err(|e| Failure::Run(anyhow::anyhow!("migrating {}: {e}", db.shown)))?;
+    println!("{report}");
+    Ok(())
+}
+
+fn db(action: &DbAction) -> Result<(), Failure> {
+    let cluster = domgen::pg::cluster::LocalCluster::new(LOCAL_CLUSTER)
+        .map_err(|e| Failure::Run(e.into()))?;
+    match action {
+        DbAction::Start => {
+            let url = cluster
+                .ensure_running()
+                .map_err(|e| Failure::Run(e.into()))?;
+            let db = Database {
+                config: url
+                    .parse()
+                    .context("the local cluster's connection string")?,
+                shown: url.clone(),
+                local: true,
+            };
+            let (rt, mut client) = connect(&db)?;
+            rt.block_on(domgen::pg::migrate::migrate(&mut client))
+                .map_err(|e| Failure::Run(e.into()))?;
+            println!("running: psql \"{url}\"");
+        }
+        DbAction::Stop => {
+            cluster.stop().map_err(|e| Failure::Run(e.into()))?;
+            println!("stopped");
+        }
+        DbAction::Status => {
+            let status = cluster.status().map_err(|e| Failure::Run(e.into()))?;
+            println!(
+                "{}",
+                match status {
+                    domgen::pg::cluster::Status::NotInitialised =>
+                        "not initialised (domgen db start creates it)",
+                    domgen::pg::cluster::Status::Stopped => "stopped",
+                    domgen::pg::cluster::Status::Running => "running",
+                }
+            );
+        }
+        DbAction::Url => println!("{}", cluster.url()),
+    }
+    Ok(())
+}
+
+fn generate_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), Failure> {
+    use domgen::pg::campaign::{self, CampaignOptions};
+    let spec = args.load()?;
+    let space = args.compile()?;
+    let generator = builder(run).build().map_err(|e| Failure::Usage(e.into()))?;
+    generator
+        .check(&space, &domgen::pg::copy::CopyRows::new(uuid::Uuid::nil()))
+        .map_err(|e| Failure::Usage(e.into()))?;
+    campaign::quote_table(&db_args.table).map_err(|e| Failure::Usage(e.into()))?;
+    let db = db_args.conn.resolve()?;
+    let (rt, mut client) = connect(&db)?;
+    if db.local {
+        rt.block_on(domgen::pg::migrate::migrate(&mut client))
+            .map_err(|e| Failure::Run(e.into()))?;
+    }
+    let campaign_id = db_args.campaign_id.unwrap_or_else(uuid::Uuid::new_v4);
+    let options = CampaignOptions {
+        campaign_id,
+        table: db_args.table.clone(),
+        resume: db_args.resume,
+    };
+    let cancel = interrupt_token();
+    let bar = progress_bar(run, space.len());
+    let mut progress = |p: &domgen::engine::Progress| show_progress(bar.as_ref(), p);
+    let handle = rt.handle().clone();
+    let result = campaign::run(
+        &handle,
+        &db.config,
+        &mut client,
+        &generator,
+        &space,
+        &spec,
+        &options,
+        Some(&cancel),
+        &mut progress,
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(e) if e.kind() == domgen::pg::ErrorKind::Usage => return Err(Failure::Usage(e.into())),
+        Err(e) => {
+            return Err(Failure::Run(anyhow::Error::new(e).context(format!(
+                "campaign {campaign_id} into {} failed; what was committed stays, and `--campaign-id {campaign_id} --resume` finishes it",
+                db.shown
+            ))));
+        }
+    };
+    if let Some(path) = &run.stats {
+        let json =
+            serde_json::to_vec_pretty(&report.report).context("cannot encode the run report")?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the run report to {}", path.display()))?;
+    }
+    let mut out = io::stdout().lock();
+    let mut show = || -> anyhow::Result<()> {
+        writeln!(out, "campaign {campaign_id} in {}", db.shown)?;
+        writeln!(out, "{report}")?;
+        if report.report.stopped_early {
+            writeln!(
+                out,
+                "interrupted: run again with --campaign-id {campaign_id} --resume to finish"
+            )?;
+            return Ok(());
+        }
+        let table = campaign::quote_table(&db_args.table)?;
+        let rows = rt.block_on(client.query(
+            &format!("SELECT offset_index, domain_name FROM {table} WHERE campaign_id = $1 ORDER BY offset_index LIMIT 3"),
+            &[&campaign_id],
+        ))?;
+        for row in rows {
+            writeln!(
+                out,
+                "  {:>12}  {}",
+                row.get::<_, i64>(0),
+                row.get::<_, String>(1)
+            )?;
+        }
+        let alloc = rt.block_on(client.query_one(
+            "SELECT operation_id, allocated_bytes, peak_bytes, duration_ms, memory_leaked_bytes, cleanup_successful
+             FROM memory_allocations WHERE operation_id = $1",
+            &[&report.run_id.to_string()],
+        ))?;
+        writeln!(
+            out,
+            "memory_allocations: operation_id={} allocated_bytes={} peak_bytes={} duration_ms={} memory_leaked_bytes={} cleanup_successful={}",
+            alloc.get::<_, String>(0),
+            alloc
+                .get::<_, Option<i64>>(1)
+                .map_or("unavailable".into(), |v| v.to_string()),
+            alloc
+                .get::<_, Option<i64>>(2)
+                .map_or("unavailable".into(), |v| v.to_string()),
+            alloc.get::<_, Option<i32>>(3).unwrap_or(0),
+            alloc.get::<_, Option<i64>>(4).unwrap_or(0),
+            alloc.get::<_, Option<bool>>(5).unwrap_or(false),
+        )?;
+        Ok(())
+    };
+    show().map_err(Failure::Run)?;
+    if report.report.stopped_early {
+        return Err(Failure::Interrupted);
+    }
+    Ok(())
+}
+
+fn builder(run: &RunArgs) -> GeneratorBuilder {
+    let mut builder = GeneratorBuilder::new();
+    builder.memory_budget(run.memory_budget.as_u64());
+    if let Some(threads) = run.threads {
+        builder.threads(threads);
+    }
+    if let Some(names) = run.batch_size {
+        builder.batch_names(names);
+    }
+    builder
+}
+
+/// A token that Ctrl-C cancels: the run stops at a batch boundary; a second
+/// Ctrl-C exits at once.
+fn interrupt_token() -> CancelToken {
+    let cancel = CancelToken::new();
+    let on_interrupt = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if on_interrupt.is_cancelled() {
+            std::process::exit(130);
+        }
+        on_interrupt.cancel();
+    });
+    cancel
+}
+
+fn progress_bar(run: &RunArgs, len: u64) -> Option<indicatif::ProgressBar> {
+    (!run.no_progress && io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(len);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {human_pos}/{human_len} names  {per_sec}  ETA {eta}  {msg}",
+            )
+            .expect("the template is valid"),
+        );
+        bar
+    })
+}
+
+fn show_progress(bar: Option<&indicatif::ProgressBar>, p: &domgen::engine::Progress) {
+    if let Some(bar) = bar {
+        bar.set_position(p.written);
+        if let Some(live) = p.live_bytes {
+            bar.set_message(format!(
+                "heap {}",
+                bytesize::ByteSize::b(live).display().iec()
+            ));
+        }
+    }
 }

@@ -11,6 +11,11 @@ pub trait Encoder: Sync {
     /// name of the space. Batch sizes are derived from it.
     fn max_bytes_per_name(&self, max_name_len: usize) -> usize;
 
+    /// Bytes a batch takes besides its names (a header and a trailer).
+    fn batch_overhead(&self) -> usize {
+        0
+    }
+
     /// Appends the encoding of the names at `positions` to `out`.
     fn encode(&self, space: &Space, positions: Range<u64>, out: &mut Vec<u8>);
 }

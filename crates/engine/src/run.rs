@@ -217,6 +217,34 @@ pub struct Report {
 }
 
 impl Report {
+    /// Adds a later run's figures to these: counts and times add up,
+    /// peaks take the larger, the heap before stays, the heap after is the
+    /// later run's.
+    pub fn absorb(&mut self, later: Report) {
+        self.names += later.names;
+        self.requested.end = self.requested.end.max(later.requested.end);
+        self.written.extend(later.written);
+        self.stopped_early |= later.stopped_early;
+        self.batches += later.batches;
+        self.duration_secs += later.duration_secs;
+        self.names_per_sec = if self.duration_secs > 0.0 {
+            self.names as f64 / self.duration_secs
+        } else {
+            0.0
+        };
+        self.bytes_out += later.bytes_out;
+        let add = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| a + b);
+        self.allocated_bytes = add(self.allocated_bytes, later.allocated_bytes);
+        self.allocations = add(self.allocations, later.allocations);
+        self.peak_live_bytes = self.peak_live_bytes.max(later.peak_live_bytes);
+        self.live_bytes_after = later.live_bytes_after;
+        self.peak_rss_bytes = self.peak_rss_bytes.max(later.peak_rss_bytes);
+        self.arena_bytes = self.arena_bytes.max(later.arena_bytes);
+        self.pool_hits += later.pool_hits;
+        self.pool_misses += later.pool_misses;
+        self.memory_waits += later.memory_waits;
+    }
+
     /// Live heap after minus before: what the run left behind.
     pub fn leaked_bytes(&self) -> Option<i64> {
         let after = i64::try_from(self.live_bytes_after?).ok()?;
@@ -231,6 +259,8 @@ struct Plan {
     batch_names: u64,
     batch_bytes: u64,
     in_flight: usize,
+    max_bytes_per_name: u64,
+    overhead: u64,
 }
 
 struct Job {
@@ -271,6 +301,8 @@ impl Generator {
             batch_names: 1,
             batch_bytes: 8,
             in_flight: 2 * self.threads + 2,
+            max_bytes_per_name: 8,
+            overhead: 0,
         };
         let mut sink = crate::sink::NullSink::default();
         let _ = self.run_plan(
@@ -284,37 +316,81 @@ impl Generator {
         );
     }
 
+    /// The batch size (names) runs of `space` through `encoder` use.
+    pub fn batch_names_for<E: Encoder>(&self, space: &Space, encoder: &E) -> Result<u64, Error> {
+        self.plan(max_bytes(space, encoder), overhead(encoder), None)
+            .map(|p| p.batch_names)
+    }
+
+    /// [`Generator::run`] with batches of exactly `batch_names` names (the
+    /// last one may be shorter): for callers whose batches must fall on a
+    /// fixed grid, such as a resumed campaign's ledger.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "run's arguments and the batch size"
+    )]
+    pub fn run_with_batch<E, S>(
+        &self,
+        space: &Space,
+        positions: Range<u64>,
+        batch_names: u64,
+        encoder: &E,
+        sink: &mut S,
+        cancel: Option<&CancelToken>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Report, Error>
+    where
+        E: Encoder,
+        S: Sink,
+    {
+        let plan = self.plan(
+            max_bytes(space, encoder),
+            overhead(encoder),
+            Some(batch_names),
+        )?;
+        self.run_plan(plan, space, positions, encoder, sink, cancel, progress)
+    }
+
     /// Checks that a run of `space` through `encoder` fits the settings
     /// (the memory budget), without running it: call it before opening
     /// outputs, so that a bad budget costs nothing.
     pub fn check<E: Encoder>(&self, space: &Space, encoder: &E) -> Result<(), Error> {
-        self.plan(max_bytes(space, encoder)).map(|_| ())
+        self.plan(max_bytes(space, encoder), overhead(encoder), None)
+            .map(|_| ())
     }
 
-    fn plan(&self, max_bytes_per_name: u64) -> Result<Plan, Error> {
+    fn plan(
+        &self,
+        max_bytes_per_name: u64,
+        overhead: u64,
+        fixed: Option<u64>,
+    ) -> Result<Plan, Error> {
         let s = &self.settings;
         let in_flight = s.in_flight.unwrap_or(2 * self.threads + 2);
         let in_flight_u64 = u64::try_from(in_flight).unwrap_or(u64::MAX);
         let data = s.memory_budget.saturating_sub(FIXED_OVERHEAD);
-        let batch_names = match s.batch_names {
+        let fixed = fixed.or(s.batch_names);
+        let batch_names = match fixed {
             Some(n) => n,
             None => {
                 let per_batch = (data / in_flight_u64).min(MAX_BATCH_BYTES);
-                per_batch / max_bytes_per_name
+                per_batch.saturating_sub(overhead) / max_bytes_per_name
             }
         };
-        let batch_bytes = batch_names.saturating_mul(max_bytes_per_name);
+        let batch_bytes = batch_names
+            .saturating_mul(max_bytes_per_name)
+            .saturating_add(overhead);
         let needed = batch_bytes
             .saturating_mul(in_flight_u64)
             .saturating_add(FIXED_OVERHEAD);
         if batch_names == 0 || needed > s.memory_budget {
-            let minimum = max_bytes_per_name * in_flight_u64 + FIXED_OVERHEAD;
+            let minimum = (max_bytes_per_name + overhead) * in_flight_u64 + FIXED_OVERHEAD;
             return Err(Error::budget(format!(
                 "a memory budget of {} bytes cannot hold {in_flight} batches of {} names of up to {max_bytes_per_name} bytes; raise --memory-budget to at least {} bytes{}",
                 s.memory_budget,
                 batch_names.max(1),
                 needed.max(minimum),
-                if s.batch_names.is_some() || s.in_flight.is_some() {
+                if fixed.is_some() || s.in_flight.is_some() {
                     " or lower the batch size / in-flight limit"
                 } else {
                     ""
@@ -325,6 +401,8 @@ impl Generator {
             batch_names,
             batch_bytes,
             in_flight,
+            max_bytes_per_name,
+            overhead,
         })
     }
 
@@ -350,7 +428,7 @@ impl Generator {
             positions.start <= positions.end && positions.end <= space.total(),
             "positions {positions:?} outside the space"
         );
-        let plan = self.plan(max_bytes(space, encoder))?;
+        let plan = self.plan(max_bytes(space, encoder), overhead(encoder), None)?;
         self.run_plan(plan, space, positions, encoder, sink, cancel, progress)
     }
 
@@ -448,6 +526,10 @@ impl Generator {
             Err(e) => Err(e.with_written(coalesce(&report.written))),
         }
     }
+}
+
+fn overhead<E: Encoder>(encoder: &E) -> u64 {
+    u64::try_from(encoder.batch_overhead()).unwrap_or(u64::MAX)
 }
 
 fn max_bytes<E: Encoder>(space: &Space, encoder: &E) -> u64 {
@@ -603,14 +685,12 @@ impl Run<'_, '_> {
             }
             None => {
                 self.report.pool_misses += 1;
-                let names = usize::try_from(end - start).unwrap_or(usize::MAX);
-                let line = usize::try_from(self.plan.batch_bytes / self.plan.batch_names.max(1))
-                    .unwrap_or(1);
-                Vec::with_capacity(
-                    names
-                        .saturating_mul(line)
-                        .min(usize::try_from(self.plan.batch_bytes).unwrap_or(usize::MAX)),
-                )
+                // A short run needs less than a full batch.
+                let bytes = (end - start)
+                    .saturating_mul(self.plan.max_bytes_per_name)
+                    .saturating_add(self.plan.overhead)
+                    .min(self.plan.batch_bytes);
+                Vec::with_capacity(usize::try_from(bytes).unwrap_or(usize::MAX))
             }
         };
         let job = Job {

@@ -146,6 +146,49 @@ impl Space {
         self.max_name_len
     }
 
+    /// A fingerprint of the compiled space: 32 hex digits that change when
+    /// any name at any index would change (patterns, normalised words,
+    /// charsets, ranges) and only then. Order, seed and selection are not
+    /// part of it. Stable across runs and machines (128-bit FNV-1a over a
+    /// canonical encoding).
+    pub fn fingerprint(&self) -> String {
+        let mut h = Fnv128::new();
+        h.bytes(b"domgen-space-v1");
+        h.u64(self.total);
+        for p in &self.patterns {
+            h.u64(p.count);
+            for slot in &p.slots {
+                match slot {
+                    Slot::Literal(bytes) => {
+                        h.u64(1);
+                        h.bytes(bytes);
+                    }
+                    Slot::Words { table } => {
+                        h.u64(2);
+                        let values = &self.tables[*table].values;
+                        h.u64(to_u64(values.len()));
+                        for v in values {
+                            h.bytes(v.as_bytes());
+                        }
+                    }
+                    Slot::Chars(chars) => {
+                        h.u64(3);
+                        h.bytes(&chars.chars);
+                        h.u64(to_u64(chars.min));
+                        h.u64(to_u64(chars.max));
+                    }
+                    Slot::Number { lo, hi, width } => {
+                        h.u64(4);
+                        h.u64(*lo);
+                        h.u64(*hi);
+                        h.u64(to_u64(*width));
+                    }
+                }
+            }
+        }
+        format!("{:032x}", h.0)
+    }
+
     /// The compiled patterns with their counts.
     pub fn patterns(&self) -> impl ExactSizeIterator<Item = PatternInfo<'_>> {
         self.patterns
@@ -270,6 +313,34 @@ impl Space {
     fn word(&self, table: usize, digit: u64) -> &[u8] {
         let i = usize::try_from(digit).expect("word index fits in memory");
         self.tables[table].values[i].as_bytes()
+    }
+}
+
+/// 128-bit FNV-1a; byte strings are length-prefixed so that the encoding
+/// is unambiguous.
+struct Fnv128(u128);
+
+impl Fnv128 {
+    const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
+
+    fn new() -> Fnv128 {
+        Fnv128(0x6c62_272e_07bb_0142_62b8_2175_6295_c58d)
+    }
+
+    fn raw(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u128::from(b);
+            self.0 = self.0.wrapping_mul(Self::PRIME);
+        }
+    }
+
+    fn u64(&mut self, v: u64) {
+        self.raw(&v.to_le_bytes());
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.u64(to_u64(bytes.len()));
+        self.raw(bytes);
     }
 }
 

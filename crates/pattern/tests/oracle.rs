@@ -461,3 +461,27 @@ proptest! {
         prop_assert_eq!(slice, &all[us(start)..us(end)]);
     }
 }
+
+#[test]
+fn fingerprints_follow_the_names_not_the_spelling() {
+    let fp = |s: Spec| Space::compile(&s).unwrap().fingerprint();
+    let base = spec(&["{keyword}.{tld}", "{vv:1-2}.com"]);
+    let same_names = Spec {
+        keywords: WordList::inline(["SHOP", "cloud", "ab-c", "x", "shop"]),
+        order: Order::Shuffled,
+        seed: 5,
+        offset: 3,
+        ..base.clone()
+    };
+    // Case and repeats normalise away; order, seed and selection are not
+    // part of the space.
+    let mut reordered_keywords = base.clone();
+    reordered_keywords.keywords = WordList::inline(["cloud", "shop", "ab-c", "x"]);
+    let mut charset_order = base.clone();
+    charset_order.charsets.insert("vv".into(), "aye".into());
+    assert_eq!(fp(base.clone()).len(), 32);
+    assert_eq!(fp(base.clone()), fp(same_names));
+    assert_ne!(fp(base.clone()), fp(reordered_keywords));
+    assert_ne!(fp(base.clone()), fp(charset_order));
+    assert_ne!(fp(base.clone()), fp(spec(&["{keyword}.{tld}"])));
+}

@@ -1,0 +1,519 @@
+//! Campaigns: register, resume, write batches exactly once, record the run.
+//!
+//! Every batch commits in one transaction with its ledger row in
+//! `generation_batches` (primary key `(campaign_id, batch_start)`): a batch
+//! is either wholly in the target table with its ledger row, or not at all,
+//! and the key makes a second commit of the same batch fail rather than
+//! duplicate rows. Batches sit on a grid fixed when the campaign is
+//! registered (`first_position + k × batch_names`), so `--resume` after any
+//! crash writes exactly the grid cells without a ledger row.
+
+use std::fmt;
+use std::ops::Range;
+
+use bytes::Bytes;
+use domgen_engine::{CancelToken, Flow, Generator, Progress, Report, Sink};
+use domgen_pattern::{Order, Space, Spec};
+use futures_util::SinkExt;
+use tokio::runtime::Handle;
+use tokio_postgres::{Client, Statement};
+use uuid::Uuid;
+
+use crate::copy::CopyRows;
+use crate::error::Error;
+
+/// What to write where.
+#[derive(Clone, Debug)]
+pub struct CampaignOptions {
+    /// The campaign's id: rows carry it in `campaign_id`.
+    pub campaign_id: Uuid,
+    /// The table to COPY into; it needs columns `campaign_id uuid`,
+    /// `offset_index bigint` and `domain_name text` (others take defaults).
+    pub table: String,
+    /// Finish a campaign that was started before (a no-op start if it was
+    /// not).
+    pub resume: bool,
+}
+
+/// What a campaign run did.
+#[derive(Clone, Debug)]
+pub struct CampaignReport {
+    /// This run's id (`generation_runs.run_id`, `memory_allocations.operation_id`).
+    pub run_id: Uuid,
+    /// The engine's report, summed over the ranges written.
+    pub report: Report,
+    /// Rows the campaign had before this run.
+    pub rows_before: u64,
+    /// Rows the campaign has in all, once this run ended.
+    pub rows_total: u64,
+    /// Positions the campaign covers.
+    pub positions: Range<u64>,
+    /// Whether the campaign was complete already and nothing was written.
+    pub already_complete: bool,
+}
+
+/// The state of a campaign in the database, read before writing.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Names per batch: the grid the ledger uses.
+    pub batch_names: u64,
+    /// Positions not yet committed.
+    pub missing: Vec<Range<u64>>,
+    /// Rows already committed.
+    pub committed_rows: u64,
+}
+
+/// Quotes a possibly schema-qualified table name, refusing anything but
+/// plain identifiers.
+pub fn quote_table(name: &str) -> Result<String, Error> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let plain = |p: &&str| {
+        !p.is_empty()
+            && p.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if parts.len() > 2 || !parts.iter().all(plain) {
+        return Err(Error::usage(format!(
+            "table name `{name}` is not a plain identifier (letters, digits, `_`, optionally schema.table)"
+        )));
+    }
+    Ok(parts
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
+/// Registers the campaign or, with `resume`, finds what is left of it.
+pub async fn plan(
+    client: &Client,
+    options: &CampaignOptions,
+    space: &Space,
+    spec: &Spec,
+    batch_names: u64,
+) -> Result<Plan, Error> {
+    crate::migrate::check_migrated(client)
+        .await
+        .map_err(|e| Error::not_ready(e.to_string()))?;
+    let quoted = quote_table(&options.table)?;
+    let exists: Option<String> = client
+        .query_one("SELECT to_regclass($1)::text", &[&quoted])
+        .await
+        .map_err(Error::db)?
+        .get(0);
+    if exists.is_none() {
+        return Err(Error::usage(format!(
+            "table {} does not exist; run `domgen migrate` or create it with columns campaign_id uuid, offset_index bigint, domain_name text",
+            options.table
+        )));
+    }
+    let selection = space.selection();
+    let fingerprint = space.fingerprint();
+    let id = options.campaign_id;
+    let row = client
+        .query_opt(
+            "SELECT fingerprint, order_kind, seed, first_position, end_position, batch_names, target_table
+             FROM generation_campaigns WHERE campaign_id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(Error::db)?;
+    let Some(row) = row else {
+        let spec_json = serde_json::to_value(spec).map_err(|e| Error::usage(e.to_string()))?;
+        client
+            .execute(
+                "INSERT INTO generation_campaigns
+                   (campaign_id, fingerprint, spec, order_kind, seed, first_position, end_position, batch_names, target_table)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    &id,
+                    &fingerprint,
+                    &spec_json,
+                    &space.order().to_string(),
+                    &to_i64(space.seed(), "seed")?,
+                    &to_i64(selection.start, "offset")?,
+                    &to_i64(selection.end, "end position")?,
+                    &to_i64(batch_names, "batch size")?,
+                    &options.table,
+                ],
+            )
+            .await
+            .map_err(Error::db)?;
+        return Ok(Plan {
+            batch_names,
+            missing: if selection.is_empty() {
+                vec![]
+            } else {
+                vec![selection]
+            },
+            committed_rows: 0,
+        });
+    };
+    let stored = Stored {
+        fingerprint: row.get(0),
+        order: row.get(1),
+        seed: row.get(2),
+        first: row.get(3),
+        end: row.get(4),
+        batch_names: row.get(5),
+        table: row.get(6),
+    };
+    if !options.resume {
+        return Err(Error::usage(format!(
+            "campaign {id} already exists; pass --resume to finish it, or use a new --campaign-id"
+        )));
+    }
+    stored.check(space, &fingerprint, &options.table)?;
+    let batch_names = u64::try_from(stored.batch_names)
+        .map_err(|_| Error::usage("corrupt batch size in generation_campaigns"))?;
+    let committed = client
+        .query(
+            "SELECT batch_start, batch_end FROM generation_batches
+             WHERE campaign_id = $1 AND status = 'committed' ORDER BY batch_start",
+            &[&id],
+        )
+        .await
+        .map_err(Error::db)?;
+    let mut missing = Vec::new();
+    let mut at = selection.start;
+    let mut committed_rows = 0;
+    for row in committed {
+        let (start, end): (i64, i64) = (row.get(0), row.get(1));
+        let (start, end) = (
+            u64::try_from(start).unwrap_or(0),
+            u64::try_from(end).unwrap_or(0),
+        );
+        if start > at {
+            missing.push(at..start);
+        }
+        committed_rows += end - start;
+        at = at.max(end);
+    }
+    if at < selection.end {
+        missing.push(at..selection.end);
+    }
+    Ok(Plan {
+        batch_names,
+        missing,
+        committed_rows,
+    })
+}
+
+struct Stored {
+    fingerprint: String,
+    order: String,
+    seed: i64,
+    first: i64,
+    end: i64,
+    batch_names: i64,
+    table: String,
+}
+
+impl Stored {
+    /// Refuses to resume with anything that would change which name sits
+    /// at which position.
+    fn check(&self, space: &Space, fingerprint: &str, table: &str) -> Result<(), Error> {
+        let mut differ = Vec::new();
+        if self.fingerprint != fingerprint {
+            differ.push(format!(
+                "the spec (its names differ: fingerprint {} now, {} stored)",
+                fingerprint, self.fingerprint
+            ));
+        }
+        if self.order != space.order().to_string() {
+            differ.push(format!(
+                "the order ({} now, {} stored)",
+                space.order(),
+                self.order
+            ));
+        }
+        if space.order() == Order::Shuffled && Ok(self.seed) != i64::try_from(space.seed()) {
+            differ.push(format!(
+                "the seed ({} now, {} stored)",
+                space.seed(),
+                self.seed
+            ));
+        }
+        let selection = space.selection();
+        if Ok(self.first) != i64::try_from(selection.start)
+            || Ok(self.end) != i64::try_from(selection.end)
+        {
+            differ.push(format!(
+                "the positions ({}..{} now, {}..{} stored: check --offset/--limit)",
+                selection.start, selection.end, self.first, self.end
+            ));
+        }
+        if self.table != table {
+            differ.push(format!("the table ({table} now, {} stored)", self.table));
+        }
+        if differ.is_empty() {
+            return Ok(());
+        }
+        Err(Error::usage(format!(
+            "cannot resume: {} differ{} from the stored campaign; resume with the same spec and flags, or start a new --campaign-id",
+            differ.join(", "),
+            if differ.len() == 1 { "s" } else { "" }
+        )))
+    }
+}
+
+fn to_i64(v: u64, what: &str) -> Result<i64, Error> {
+    i64::try_from(v)
+        .map_err(|_| Error::usage(format!("{what} {v} does not fit PostgreSQL's bigint")))
+}
+
+/// Writes batches into PostgreSQL, each with its ledger row, one
+/// transaction per batch. Called by the engine's coordinator thread, it
+/// drives the async client with `Handle::block_on`, so it must not run on a
+/// runtime worker thread (use `spawn_blocking` or a plain thread).
+pub struct PgSink<'c> {
+    handle: Handle,
+    client: &'c mut Client,
+    campaign_id: Uuid,
+    copy: String,
+    ledger: Statement,
+    /// Rows committed by this sink.
+    pub committed_rows: u64,
+}
+
+impl<'c> PgSink<'c> {
+    /// A sink writing to `table` for `campaign_id` through `client`.
+    pub async fn new(
+        handle: Handle,
+        client: &'c mut Client,
+        campaign_id: Uuid,
+        table: &str,
+    ) -> Result<PgSink<'c>, Error> {
+        let copy = format!(
+            "COPY {} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)",
+            quote_table(table)?
+        );
+        let ledger = client
+            .prepare(
+                "INSERT INTO generation_batches (campaign_id, batch_start, batch_end, status, rows, committed_at)
+                 VALUES ($1, $2, $3, 'committed', $4, now())",
+            )
+            .await
+            .map_err(Error::db)?;
+        Ok(PgSink {
+            handle,
+            client,
+            campaign_id,
+            copy,
+            ledger,
+            committed_rows: 0,
+        })
+    }
+
+    async fn commit(
+        &mut self,
+        positions: Range<u64>,
+        bytes: Bytes,
+    ) -> Result<(), tokio_postgres::Error> {
+        let rows = i64::try_from(positions.end - positions.start).unwrap_or(i64::MAX);
+        let start = i64::try_from(positions.start).unwrap_or(i64::MAX);
+        let end = i64::try_from(positions.end).unwrap_or(i64::MAX);
+        let tx = self.client.transaction().await?;
+        // The ledger row first: a batch committed before fails here, on its
+        // primary key, before any row is sent.
+        tx.execute(&self.ledger, &[&self.campaign_id, &start, &end, &rows])
+            .await?;
+        let sink = tx.copy_in::<_, Bytes>(self.copy.as_str()).await?;
+        futures_util::pin_mut!(sink);
+        sink.send(bytes).await?;
+        sink.as_mut().finish().await?;
+        tx.commit().await
+    }
+}
+
+impl Sink for PgSink<'_> {
+    type Error = Error;
+
+    fn ordered(&self) -> bool {
+        false
+    }
+
+    fn write_batch(&mut self, positions: Range<u64>, bytes: &[u8]) -> Result<Flow, Error> {
+        let names = positions.end - positions.start;
+        let bytes = Bytes::copy_from_slice(bytes);
+        let handle = self.handle.clone();
+        handle
+            .block_on(self.commit(positions, bytes))
+            .map_err(Error::db)?;
+        self.committed_rows += names;
+        Ok(Flow::Continue)
+    }
+}
+
+/// Runs a campaign to completion (or to cancellation) on the calling
+/// thread: registers or resumes it, writes the missing batches, records a
+/// `generation_runs` row and a `memory_allocations` row.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call that the CLI and hosts make"
+)]
+pub fn run(
+    handle: &Handle,
+    copy_config: &tokio_postgres::Config,
+    client: &mut Client,
+    generator: &Generator,
+    space: &Space,
+    spec: &Spec,
+    options: &CampaignOptions,
+    cancel: Option<&CancelToken>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<CampaignReport, Error> {
+    let batch_names = generator
+        .batch_names_for(space, &CopyRows::new(options.campaign_id))
+        .map_err(Error::engine)?;
+    let plan = handle.block_on(plan(client, options, space, spec, batch_names))?;
+    let run_id = Uuid::new_v4();
+    handle
+        .block_on(client.execute(
+            "INSERT INTO generation_runs (run_id, campaign_id, status) VALUES ($1, $2, 'running')",
+            &[&run_id, &options.campaign_id],
+        ))
+        .map_err(Error::db)?;
+    let encoder = CopyRows::new(options.campaign_id);
+    let mut total: Option<Report> = None;
+    let mut failure = None;
+    {
+        // The batches go over a connection of their own, closed before the
+        // heap is measured again: its buffers grow to a batch and are not a
+        // leak of the run.
+        let mut copy_client = handle.block_on(connect(copy_config))?;
+        let mut sink = handle.block_on(PgSink::new(
+            handle.clone(),
+            &mut copy_client.0,
+            options.campaign_id,
+            &options.table,
+        ))?;
+        for range in &plan.missing {
+            match generator.run_with_batch(
+                space,
+                range.clone(),
+                plan.batch_names,
+                &encoder,
+                &mut sink,
+                cancel,
+                progress,
+            ) {
+                Ok(report) => {
+                    let stopped = report.stopped_early;
+                    match &mut total {
+                        Some(t) => t.absorb(report),
+                        None => total = Some(report),
+                    }
+                    if stopped {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(sink);
+        drop(copy_client.0);
+        // Wait for the connection task to end, so its buffers are freed.
+        let _ = handle.block_on(copy_client.1);
+    }
+    let mut report = total.unwrap_or_default();
+    if let Some(stats) = domgen_alloc::stats() {
+        report.live_bytes_after = Some(stats.live_bytes);
+    }
+
+    let written = report.names;
+    let status = match (&failure, report.stopped_early) {
+        (Some(_), _) => "failed",
+        (None, true) => "interrupted",
+        (None, false) => "complete",
+    };
+    let report_json = serde_json::to_value(&report).map_err(|e| Error::usage(e.to_string()))?;
+    let record = async {
+        client
+            .execute(
+                "UPDATE generation_runs SET finished_at = now(), status = $2, positions_written = $3, report = $4
+                 WHERE run_id = $1",
+                &[&run_id, &status, &to_i64(written, "rows")?, &report_json],
+            )
+            .await
+            .map_err(Error::db)?;
+        let duration_ms =
+            i32::try_from(std::time::Duration::from_secs_f64(report.duration_secs).as_millis())
+                .unwrap_or(i32::MAX);
+        client
+            .execute(
+                "INSERT INTO memory_allocations
+                   (operation_id, operation_type, campaign_id, allocated_bytes, peak_bytes, duration_ms,
+                    allocation_pattern, cleanup_successful, memory_leaked_bytes)
+                 VALUES ($1, 'domain_generation', $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &run_id.to_string(),
+                    &options.campaign_id,
+                    &report.allocated_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+                    &report.peak_live_bytes.map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
+                    &duration_ms,
+                    &report_json,
+                    &(failure.is_none() && report.leaked_bytes().is_none_or(|l| l <= 0)),
+                    &report.leaked_bytes().unwrap_or(0),
+                ],
+            )
+            .await
+            .map_err(Error::db)?;
+        Ok::<(), Error>(())
+    };
+    let recorded = handle.block_on(record);
+    if let Some(e) = failure {
+        return Err(Error::engine(e));
+    }
+    recorded?;
+    Ok(CampaignReport {
+        run_id,
+        rows_before: plan.committed_rows,
+        rows_total: plan.committed_rows + written,
+        positions: space.selection(),
+        already_complete: plan.missing.is_empty(),
+        report,
+    })
+}
+
+/// Connects with `config`, spawning the connection task on the current
+/// runtime; returns the client and the task's handle.
+async fn connect(
+    config: &tokio_postgres::Config,
+) -> Result<(Client, tokio::task::JoinHandle<()>), Error> {
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(Error::db)?;
+    let task = tokio::spawn(async move {
+        // The client's calls report a broken connection themselves.
+        let _ = connection.await;
+    });
+    Ok((client, task))
+}
+
+impl fmt::Display for CampaignReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.already_complete {
+            return write!(
+                f,
+                "the campaign is already complete ({} rows); nothing written",
+                self.rows_total
+            );
+        }
+        write!(
+            f,
+            "wrote {} rows in {} batches ({:.0} rows/s); the campaign has {} of {} rows",
+            self.report.names,
+            self.report.batches,
+            self.report.names_per_sec,
+            self.rows_total,
+            self.positions.end - self.positions.start
+        )
+    }
+}

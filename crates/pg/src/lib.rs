@@ -1,0 +1,13 @@
+/*!
+domgen's PostgreSQL side (work in progress; see the module list).
+*/
+
+#![deny(missing_docs)]
+
+pub mod campaign;
+pub mod cluster;
+pub mod copy;
+mod error;
+pub mod migrate;
+
+pub use crate::error::{Error, ErrorKind};

@@ -1,0 +1,323 @@
+//! Campaigns against a real server: exactly once, resume, refusals, the
+//! memory_allocations row.
+
+mod common;
+
+// The figures in memory_allocations come from the counting allocator.
+#[global_allocator]
+static ALLOC: domgen_alloc::CountingAlloc = domgen_alloc::CountingAlloc;
+
+use std::collections::HashSet;
+
+use domgen_engine::{CancelToken, GeneratorBuilder};
+use domgen_pattern::{Order, Space, Spec, WordList};
+use domgen_pg::ErrorKind;
+use domgen_pg::campaign::{self, CampaignOptions};
+use tokio_postgres::{Client, NoTls};
+use uuid::Uuid;
+
+fn spec(order: Order, seed: u64) -> Spec {
+    Spec {
+        keywords: WordList::inline(["shop", "café", "data"]),
+        tlds: WordList::inline(["com", "co.uk"]),
+        patterns: vec![
+            "{keyword}-{alnum:1-2}.{tld}".into(),
+            "x{alpha:2}{digit:1}.net".into(),
+        ],
+        order,
+        seed,
+        ..Spec::default()
+    }
+}
+
+struct Db {
+    rt: tokio::runtime::Runtime,
+    config: tokio_postgres::Config,
+    client: Client,
+}
+
+impl Db {
+    fn new() -> Db {
+        let url = common::fresh_database();
+        let config: tokio_postgres::Config = url.parse().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = rt.block_on(async {
+            let (mut client, connection) =
+                tokio_postgres::connect(&url, NoTls).await.expect("connect");
+            tokio::spawn(connection);
+            domgen_pg::migrate::migrate(&mut client)
+                .await
+                .expect("migrate");
+            client
+        });
+        Db { rt, config, client }
+    }
+
+    fn run(
+        &mut self,
+        spec: &Spec,
+        options: &CampaignOptions,
+        batch: u64,
+        cancel: Option<&CancelToken>,
+    ) -> Result<campaign::CampaignReport, domgen_pg::Error> {
+        let space = Space::compile(spec).unwrap();
+        let generator = GeneratorBuilder::new()
+            .threads(2)
+            .batch_names(batch)
+            .build()
+            .unwrap();
+        let handle = self.rt.handle().clone();
+        campaign::run(
+            &handle,
+            &self.config,
+            &mut self.client,
+            &generator,
+            &space,
+            spec,
+            options,
+            cancel,
+            &mut |_| {},
+        )
+    }
+
+    fn query_i64(&self, sql: &str, id: Uuid) -> i64 {
+        self.rt
+            .block_on(self.client.query_one(sql, &[&id]))
+            .unwrap()
+            .get(0)
+    }
+
+    /// Every position exactly once, each with the right name.
+    fn assert_exactly_once(&self, spec: &Spec, id: Uuid) {
+        let space = Space::compile(spec).unwrap();
+        let rows = self
+            .rt
+            .block_on(self.client.query(
+                "SELECT offset_index, domain_name FROM generated_domains WHERE campaign_id = $1 ORDER BY offset_index",
+                &[&id],
+            ))
+            .unwrap();
+        assert_eq!(rows.len() as u64, space.len(), "row count");
+        let mut names = HashSet::new();
+        for (i, row) in rows.iter().enumerate() {
+            let position: i64 = row.get(0);
+            let name: String = row.get(1);
+            assert_eq!(
+                position,
+                i64::try_from(i).unwrap(),
+                "positions are 0..n, each once"
+            );
+            assert_eq!(
+                name,
+                space.name(space.index_at(u64::try_from(position).unwrap()))
+            );
+            names.insert(name);
+        }
+        assert_eq!(names.len(), rows.len(), "distinct names");
+    }
+}
+
+fn options(id: Uuid, resume: bool) -> CampaignOptions {
+    CampaignOptions {
+        campaign_id: id,
+        table: "generated_domains".into(),
+        resume,
+    }
+}
+
+#[test]
+fn a_campaign_writes_every_position_once_and_records_its_run() {
+    let mut db = Db::new();
+    for order in [Order::Sequential, Order::Shuffled] {
+        let id = Uuid::new_v4();
+        let s = spec(order, 11);
+        let report = db.run(&s, &options(id, false), 500, None).unwrap();
+        assert!(!report.already_complete);
+        assert_eq!(report.rows_total, Space::compile(&s).unwrap().len());
+        db.assert_exactly_once(&s, id);
+        let batches = db.query_i64("SELECT count(*) FROM generation_batches WHERE campaign_id = $1 AND status = 'committed'", id);
+        assert_eq!(u64::try_from(batches).unwrap(), report.report.batches);
+        let allocations = db.rt.block_on(db.client.query_one(
+            "SELECT operation_id, operation_type, allocated_bytes, peak_bytes, allocation_pattern->>'names', cleanup_successful
+             FROM memory_allocations WHERE campaign_id = $1",
+            &[&id],
+        )).unwrap();
+        assert_eq!(allocations.get::<_, String>(0), report.run_id.to_string());
+        assert_eq!(allocations.get::<_, String>(1), "domain_generation");
+        assert_eq!(
+            allocations.get::<_, Option<String>>(4),
+            Some(report.report.names.to_string())
+        );
+        let status: String = db
+            .rt
+            .block_on(db.client.query_one(
+                "SELECT status FROM generation_runs WHERE run_id = $1",
+                &[&report.run_id],
+            ))
+            .unwrap()
+            .get(0);
+        assert_eq!(status, "complete");
+    }
+}
+
+#[test]
+fn resume_after_an_interruption_writes_exactly_the_missing_batches() {
+    let mut db = Db::new();
+    for order in [Order::Sequential, Order::Shuffled] {
+        let id = Uuid::new_v4();
+        let s = spec(order, 5);
+        // Interrupt after the first batches, as a crash between commits would.
+        let cancel = CancelToken::new();
+        let mut seen = 0;
+        let space = Space::compile(&s).unwrap();
+        let generator = GeneratorBuilder::new()
+            .threads(2)
+            .batch_names(300)
+            .build()
+            .unwrap();
+        let handle = db.rt.handle().clone();
+        let first = campaign::run(
+            &handle,
+            &db.config,
+            &mut db.client,
+            &generator,
+            &space,
+            &s,
+            &options(id, false),
+            Some(&cancel),
+            &mut |_| {
+                seen += 1;
+                if seen == 3 {
+                    cancel.cancel();
+                }
+            },
+        )
+        .unwrap();
+        assert!(first.report.stopped_early);
+        assert!(first.rows_total < space.len());
+        // Without --resume the campaign is refused; with it, it finishes.
+        let err = db.run(&s, &options(id, false), 300, None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage);
+        assert!(err.to_string().contains("--resume"), "{err}");
+        let second = db.run(&s, &options(id, true), 999, None).unwrap();
+        assert_eq!(second.rows_before, first.rows_total);
+        assert_eq!(second.rows_total, space.len());
+        db.assert_exactly_once(&s, id);
+        // A finished campaign writes nothing and says so.
+        let third = db.run(&s, &options(id, true), 300, None).unwrap();
+        assert!(third.already_complete);
+        assert_eq!(third.report.names, 0);
+        assert!(third.to_string().contains("already complete"));
+        db.assert_exactly_once(&s, id);
+    }
+}
+
+#[test]
+fn resume_refuses_a_different_spec_order_or_seed() {
+    let mut db = Db::new();
+    let id = Uuid::new_v4();
+    let s = spec(Order::Shuffled, 1);
+    db.run(&s, &options(id, false), 400, None).unwrap();
+    let err = db
+        .run(&spec(Order::Shuffled, 2), &options(id, true), 400, None)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("the seed (2 now, 1 stored)"),
+        "{err}"
+    );
+    let err = db
+        .run(&spec(Order::Sequential, 1), &options(id, true), 400, None)
+        .unwrap_err();
+    assert!(err.to_string().contains("the order"), "{err}");
+    let mut other = spec(Order::Shuffled, 1);
+    other.keywords = WordList::inline(["shop"]);
+    let err = db.run(&other, &options(id, true), 400, None).unwrap_err();
+    assert!(err.to_string().contains("the spec"), "{err}");
+    let limited = Spec {
+        limit: Some(10),
+        ..spec(Order::Shuffled, 1)
+    };
+    let err = db.run(&limited, &options(id, true), 400, None).unwrap_err();
+    assert!(err.to_string().contains("the positions"), "{err}");
+}
+
+#[test]
+fn resume_of_a_campaign_never_started_simply_starts_it() {
+    let mut db = Db::new();
+    let id = Uuid::new_v4();
+    let s = spec(Order::Sequential, 0);
+    let report = db.run(&s, &options(id, true), 1000, None).unwrap();
+    assert_eq!(report.rows_before, 0);
+    db.assert_exactly_once(&s, id);
+}
+
+#[test]
+fn a_batch_cannot_commit_twice() {
+    let mut db = Db::new();
+    let id = Uuid::new_v4();
+    let s = spec(Order::Sequential, 0);
+    db.run(&s, &options(id, false), 1000, None).unwrap();
+    // Replay the first batch's commit, as a worker that lost its lease would.
+    let space = Space::compile(&s).unwrap();
+    let handle = db.rt.handle().clone();
+    let rows_before = db.query_i64(
+        "SELECT count(*) FROM generated_domains WHERE campaign_id = $1",
+        id,
+    );
+    let result = {
+        let mut sink = db
+            .rt
+            .block_on(campaign::PgSink::new(
+                handle,
+                &mut db.client,
+                id,
+                "generated_domains",
+            ))
+            .unwrap();
+        let mut bytes = Vec::new();
+        domgen_engine::Encoder::encode(
+            &domgen_pg::copy::CopyRows::new(id),
+            &space,
+            0..1000,
+            &mut bytes,
+        );
+        domgen_engine::Sink::write_batch(&mut sink, 0..1000, &bytes)
+    };
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Database);
+    assert_eq!(
+        db.query_i64(
+            "SELECT count(*) FROM generated_domains WHERE campaign_id = $1",
+            id
+        ),
+        rows_before
+    );
+}
+
+#[test]
+fn a_missing_table_is_named() {
+    let mut db = Db::new();
+    let opts = CampaignOptions {
+        table: "no_such_table".into(),
+        ..options(Uuid::new_v4(), false)
+    };
+    let err = db
+        .run(&spec(Order::Sequential, 0), &opts, 100, None)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no_such_table does not exist"),
+        "{err}"
+    );
+    let opts = CampaignOptions {
+        table: "x; drop table y".into(),
+        ..options(Uuid::new_v4(), false)
+    };
+    let err = db
+        .run(&spec(Order::Sequential, 0), &opts, 100, None)
+        .unwrap_err();
+    assert!(err.to_string().contains("not a plain identifier"), "{err}");
+}
