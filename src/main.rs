@@ -113,6 +113,9 @@ struct DbArgs {
     /// The table to COPY into (columns campaign_id, offset_index, domain_name).
     #[arg(long, value_name = "NAME", default_value = "generated_domains")]
     table: String,
+    /// Connections that COPY batches in parallel.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    connections: u16,
 }
 
 /// The spec: a file and flags that override it.
@@ -681,6 +684,7 @@ fn generate_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), F
         campaign_id,
         table: db_args.table.clone(),
         resume: db_args.resume,
+        connections: usize::from(db_args.connections),
     };
     let cancel = interrupt_token();
     let bar = progress_bar(run, space.len());

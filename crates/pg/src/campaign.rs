@@ -10,13 +10,14 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use domgen_engine::{CancelToken, Flow, Generator, Progress, Report, Sink};
 use domgen_pattern::{Order, Space, Spec};
 use futures_util::SinkExt;
 use tokio::runtime::Handle;
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::copy::CopyRows;
@@ -33,6 +34,8 @@ pub struct CampaignOptions {
     /// Finish a campaign that was started before (a no-op start if it was
     /// not).
     pub resume: bool,
+    /// Connections that COPY batches in parallel.
+    pub connections: usize,
 }
 
 /// What a campaign run did.
@@ -264,71 +267,123 @@ fn to_i64(v: u64, what: &str) -> Result<i64, Error> {
         .map_err(|_| Error::usage(format!("{what} {v} does not fit PostgreSQL's bigint")))
 }
 
-/// Writes batches into PostgreSQL, each with its ledger row, one
-/// transaction per batch. Called by the engine's coordinator thread, it
-/// drives the async client with `Handle::block_on`, so it must not run on a
-/// runtime worker thread (use `spawn_blocking` or a plain thread).
-pub struct PgSink<'c> {
+/// Writes batches into PostgreSQL over one or more connections, each batch
+/// in one transaction with its ledger row.
+///
+/// Called by the engine's coordinator thread, it drives the async clients
+/// with `Handle::block_on`, so it must not run on a runtime worker thread
+/// (use `spawn_blocking` or a plain thread). A batch is copied into a
+/// buffer of its own and committed by a task on an idle connection; with
+/// every connection busy, `write_batch` waits for one. So at most one batch
+/// per connection is in the database's hands, and [`Sink::finish`] waits
+/// for them all.
+pub struct PgSink {
     handle: Handle,
-    client: &'c mut Client,
+    idle: Vec<Connection>,
+    busy: tokio::task::JoinSet<(Connection, Range<u64>, Result<(), tokio_postgres::Error>)>,
     campaign_id: Uuid,
-    copy: String,
-    ledger: Statement,
+    copy: Arc<str>,
     /// Rows committed by this sink.
     pub committed_rows: u64,
 }
 
-impl<'c> PgSink<'c> {
-    /// A sink writing to `table` for `campaign_id` through `client`.
-    pub async fn new(
+/// A client and its connection task.
+struct Connection {
+    client: Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+const LEDGER_INSERT: &str = "INSERT INTO generation_batches (campaign_id, batch_start, batch_end, status, rows, committed_at)
+     VALUES ($1, $2, $3, 'committed', $4, now())";
+
+impl PgSink {
+    /// A sink writing to `table` for `campaign_id` over `connections`
+    /// connections opened with `config`.
+    pub async fn connect(
         handle: Handle,
-        client: &'c mut Client,
+        config: &tokio_postgres::Config,
+        connections: usize,
         campaign_id: Uuid,
         table: &str,
-    ) -> Result<PgSink<'c>, Error> {
+    ) -> Result<PgSink, Error> {
         let copy = format!(
             "COPY {} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)",
             quote_table(table)?
         );
-        let ledger = client
-            .prepare(
-                "INSERT INTO generation_batches (campaign_id, batch_start, batch_end, status, rows, committed_at)
-                 VALUES ($1, $2, $3, 'committed', $4, now())",
-            )
-            .await
-            .map_err(Error::db)?;
+        let mut idle = Vec::with_capacity(connections.max(1));
+        for _ in 0..connections.max(1) {
+            let (client, task) = connect(config).await?;
+            idle.push(Connection { client, task });
+        }
         Ok(PgSink {
             handle,
-            client,
+            idle,
+            busy: tokio::task::JoinSet::new(),
             campaign_id,
-            copy,
-            ledger,
+            copy: copy.into(),
             committed_rows: 0,
         })
     }
 
-    async fn commit(
-        &mut self,
-        positions: Range<u64>,
-        bytes: Bytes,
-    ) -> Result<(), tokio_postgres::Error> {
-        let rows = i64::try_from(positions.end - positions.start).unwrap_or(i64::MAX);
-        let start = i64::try_from(positions.start).unwrap_or(i64::MAX);
-        let end = i64::try_from(positions.end).unwrap_or(i64::MAX);
-        let tx = self.client.transaction().await?;
-        // The ledger row first: a batch committed before fails here, on its
-        // primary key, before any row is sent.
-        tx.execute(&self.ledger, &[&self.campaign_id, &start, &end, &rows])
-            .await?;
-        let sink = tx.copy_in::<_, Bytes>(self.copy.as_str()).await?;
-        futures_util::pin_mut!(sink);
-        sink.send(bytes).await?;
-        sink.as_mut().finish().await?;
-        tx.commit().await
+    /// Waits for one busy connection and takes back its outcome.
+    fn settle_one(&mut self) -> Result<(), Error> {
+        let Some(joined) = self.handle.block_on(self.busy.join_next()) else {
+            return Ok(());
+        };
+        let (connection, positions, result) =
+            joined.map_err(|e| Error::usage(format!("a COPY task failed: {e}")))?;
+        self.idle.push(connection);
+        result.map_err(Error::db)?;
+        self.committed_rows += positions.end - positions.start;
+        Ok(())
+    }
+
+    /// Waits for every busy connection.
+    fn settle_all(&mut self) -> Result<(), Error> {
+        let mut first = None;
+        while !self.busy.is_empty() {
+            if let Err(e) = self.settle_one() {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Closes the connections and waits for their tasks to end, so their
+    /// buffers are freed.
+    pub fn close(mut self) -> Result<(), Error> {
+        let settled = self.settle_all();
+        for connection in self.idle.drain(..) {
+            drop(connection.client);
+            let _ = self.handle.block_on(connection.task);
+        }
+        settled
     }
 }
 
-impl Sink for PgSink<'_> {
+async fn commit(
+    connection: &mut Connection,
+    copy: &str,
+    campaign_id: Uuid,
+    positions: Range<u64>,
+    bytes: Bytes,
+) -> Result<(), tokio_postgres::Error> {
+    let rows = i64::try_from(positions.end - positions.start).unwrap_or(i64::MAX);
+    let start = i64::try_from(positions.start).unwrap_or(i64::MAX);
+    let end = i64::try_from(positions.end).unwrap_or(i64::MAX);
+    let tx = connection.client.transaction().await?;
+    // The ledger row first: a batch committed before fails here, on its
+    // primary key, before any row is sent.
+    tx.execute(LEDGER_INSERT, &[&campaign_id, &start, &end, &rows])
+        .await?;
+    let sink = tx.copy_in::<_, Bytes>(copy).await?;
+    futures_util::pin_mut!(sink);
+    sink.send(bytes).await?;
+    sink.as_mut().finish().await?;
+    tx.commit().await
+}
+
+impl Sink for PgSink {
     type Error = Error;
 
     fn ordered(&self) -> bool {
@@ -336,14 +391,34 @@ impl Sink for PgSink<'_> {
     }
 
     fn write_batch(&mut self, positions: Range<u64>, bytes: &[u8]) -> Result<Flow, Error> {
-        let names = positions.end - positions.start;
+        if self.idle.is_empty() {
+            self.settle_one()?;
+        }
+        let mut connection = self
+            .idle
+            .pop()
+            .expect("a connection is idle after settling");
         let bytes = Bytes::copy_from_slice(bytes);
-        let handle = self.handle.clone();
-        handle
-            .block_on(self.commit(positions, bytes))
-            .map_err(Error::db)?;
-        self.committed_rows += names;
+        let (copy, campaign_id) = (Arc::clone(&self.copy), self.campaign_id);
+        self.busy.spawn_on(
+            async move {
+                let result = commit(
+                    &mut connection,
+                    &copy,
+                    campaign_id,
+                    positions.clone(),
+                    bytes,
+                )
+                .await;
+                (connection, positions, result)
+            },
+            &self.handle,
+        );
         Ok(Flow::Continue)
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        self.settle_all()
     }
 }
 
@@ -379,14 +454,15 @@ pub fn run(
     let encoder = CopyRows::new(options.campaign_id);
     let mut total: Option<Report> = None;
     let mut failure = None;
+    let committed;
     {
         // The batches go over a connection of their own, closed before the
         // heap is measured again: its buffers grow to a batch and are not a
         // leak of the run.
-        let mut copy_client = handle.block_on(connect(copy_config))?;
-        let mut sink = handle.block_on(PgSink::new(
+        let mut sink = handle.block_on(PgSink::connect(
             handle.clone(),
-            &mut copy_client.0,
+            copy_config,
+            options.connections,
             options.campaign_id,
             &options.table,
         ))?;
@@ -411,22 +487,24 @@ pub fn run(
                     }
                 }
                 Err(e) => {
-                    failure = Some(e);
+                    failure = Some(Error::engine(e));
                     break;
                 }
             }
         }
-        drop(sink);
-        drop(copy_client.0);
-        // Wait for the connection task to end, so its buffers are freed.
-        let _ = handle.block_on(copy_client.1);
+        committed = sink.committed_rows;
+        if let Err(e) = sink.close() {
+            failure.get_or_insert(e);
+        }
     }
     let mut report = total.unwrap_or_default();
     if let Some(stats) = domgen_alloc::stats() {
         report.live_bytes_after = Some(stats.live_bytes);
     }
 
-    let written = report.names;
+    // Rows the database committed, not batches handed to the sink.
+    let written = committed;
+    report.names = written;
     let status = match (&failure, report.stopped_early) {
         (Some(_), _) => "failed",
         (None, true) => "interrupted",
@@ -468,7 +546,7 @@ pub fn run(
     };
     let recorded = handle.block_on(record);
     if let Some(e) = failure {
-        return Err(Error::engine(e));
+        return Err(e);
     }
     recorded?;
     Ok(CampaignReport {

@@ -126,6 +126,7 @@ fn options(id: Uuid, resume: bool) -> CampaignOptions {
         campaign_id: id,
         table: "generated_domains".into(),
         resume,
+        connections: 2,
     }
 }
 
@@ -271,9 +272,10 @@ fn a_batch_cannot_commit_twice() {
     let result = {
         let mut sink = db
             .rt
-            .block_on(campaign::PgSink::new(
+            .block_on(campaign::PgSink::connect(
                 handle,
-                &mut db.client,
+                &db.config,
+                1,
                 id,
                 "generated_domains",
             ))
@@ -285,7 +287,11 @@ fn a_batch_cannot_commit_twice() {
             0..1000,
             &mut bytes,
         );
-        domgen_engine::Sink::write_batch(&mut sink, 0..1000, &bytes)
+        domgen_engine::Sink::write_batch(&mut sink, 0..1000, &bytes).unwrap();
+        // The commit's outcome arrives when the sink settles.
+        let finished = domgen_engine::Sink::finish(&mut sink);
+        sink.close().unwrap();
+        finished
     };
     let err = result.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Database);
