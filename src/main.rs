@@ -113,6 +113,11 @@ struct DbArgs {
     /// The table to COPY into (columns campaign_id, offset_index, domain_name).
     #[arg(long, value_name = "NAME", default_value = "generated_domains")]
     table: String,
+    /// Take the next --limit positions of this spec that no earlier campaign
+    /// took (a cursor per spec in domain_generation_config_states), so
+    /// campaigns with the same spec never repeat a name.
+    #[arg(long = "continue", conflicts_with_all = ["resume", "offset"])]
+    continue_: bool,
     /// Connections that COPY batches in parallel.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     connections: u16,
@@ -667,7 +672,7 @@ fn db(action: &DbAction) -> Result<(), Failure> {
 fn generate_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), Failure> {
     use domgen::pg::campaign::{self, CampaignOptions};
     let spec = args.load()?;
-    let space = args.compile()?;
+    let mut space = args.compile()?;
     let generator = builder(run).build().map_err(|e| Failure::Usage(e.into()))?;
     generator
         .check(&space, &domgen::pg::copy::CopyRows::new(uuid::Uuid::nil()))
@@ -680,6 +685,37 @@ fn generate_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), F
             .map_err(|e| Failure::Run(e.into()))?;
     }
     let campaign_id = db_args.campaign_id.unwrap_or_else(uuid::Uuid::new_v4);
+    let pg_usage = |e: domgen::pg::Error| match e.kind() {
+        domgen::pg::ErrorKind::Usage => Failure::Usage(e.into()),
+        _ => Failure::Run(e.into()),
+    };
+    let stored = rt
+        .block_on(campaign::stored_positions(&client, campaign_id))
+        .map_err(pg_usage)?;
+    if db_args.continue_ {
+        if stored.is_some() {
+            return Err(Failure::Usage(anyhow::anyhow!(
+                "campaign {campaign_id} already exists; --continue starts a new campaign (finish this one with --resume)"
+            )));
+        }
+        let positions = rt
+            .block_on(campaign::reserve(&client, &space, spec.limit))
+            .map_err(pg_usage)?;
+        eprintln!(
+            "reserved positions {}..{} of {} for campaign {campaign_id}",
+            positions.start,
+            positions.end,
+            space.total()
+        );
+        space.select(positions);
+    } else if let (true, Some(positions), 0, None) =
+        (db_args.resume, stored, spec.offset, spec.limit)
+    {
+        // A resumed campaign keeps the positions it was given.
+        if positions.end <= space.total() {
+            space.select(positions);
+        }
+    }
     let options = CampaignOptions {
         campaign_id,
         table: db_args.table.clone(),

@@ -121,6 +121,19 @@ impl Space {
         self.selection.clone()
     }
 
+    /// Selects other positions of the order (as `offset`/`limit` would).
+    ///
+    /// # Panics
+    ///
+    /// If `positions` reaches past [`Space::total`].
+    pub fn select(&mut self, positions: Range<u64>) {
+        assert!(
+            positions.start <= positions.end && positions.end <= self.total,
+            "positions {positions:?} outside the space"
+        );
+        self.selection = positions;
+    }
+
     /// Number of selected positions: what a full generation writes.
     pub fn len(&self) -> u64 {
         self.selection.end - self.selection.start

@@ -89,6 +89,96 @@ pub fn quote_table(name: &str) -> Result<String, Error> {
         .join("."))
 }
 
+/// Reserves the next `limit` positions (all that are left when `None`) of
+/// `space` in its order for a new campaign, from
+/// `domain_generation_config_states`, so that campaigns with the same spec
+/// get disjoint positions — as the campaign service does to avoid
+/// duplicates across campaigns.
+///
+/// The key is the compiled space's fingerprint with the order (and the seed
+/// when shuffled): two specs share a cursor exactly when they put the same
+/// name at every position. The row is locked while the cursor moves, so
+/// concurrent reservations are disjoint; the cursor never moves backwards;
+/// an exhausted spec is refused with its numbers, never wrapped around.
+pub async fn reserve(
+    client: &Client,
+    space: &Space,
+    limit: Option<u64>,
+) -> Result<Range<u64>, Error> {
+    let key = cursor_key(space);
+    let total = to_i64(space.total(), "the space's size")?;
+    let want = to_i64(limit.unwrap_or(space.total()), "--limit")?;
+    let details = serde_json::json!({
+        "fingerprint": space.fingerprint(),
+        "order": space.order().to_string(),
+        "seed": space.seed().to_string(),
+        "total": space.total(),
+        "patterns": space.patterns().map(|p| p.text.to_owned()).collect::<Vec<_>>(),
+    });
+    client
+        .execute(
+            "INSERT INTO domain_generation_config_states (config_hash, last_offset, config_details)
+             VALUES ($1, 0, $2) ON CONFLICT (config_hash) DO NOTHING",
+            &[&key, &details],
+        )
+        .await
+        .map_err(Error::db)?;
+    let row = client
+        .query_one(
+            "WITH current AS (
+                 SELECT last_offset FROM domain_generation_config_states WHERE config_hash = $1 FOR UPDATE
+             )
+             UPDATE domain_generation_config_states AS s
+                SET last_offset = GREATEST(current.last_offset, LEAST(current.last_offset + $2, $3)),
+                    updated_at = now()
+               FROM current
+              WHERE s.config_hash = $1
+          RETURNING current.last_offset, s.last_offset",
+            &[&key, &want, &total],
+        )
+        .await
+        .map_err(Error::db)?;
+    let (from, to): (i64, i64) = (row.get(0), row.get(1));
+    let (from, to) = (
+        u64::try_from(from).unwrap_or(0),
+        u64::try_from(to).unwrap_or(0),
+    );
+    if from >= space.total() {
+        return Err(Error::usage(format!(
+            "this spec is exhausted: all {} names were issued to earlier campaigns (cursor {from} of {}); change the spec, or use --offset/--limit without --continue to write names again",
+            space.total(),
+            space.total()
+        )));
+    }
+    Ok(from..to)
+}
+
+/// The key of a spec's cursor in `domain_generation_config_states`.
+pub fn cursor_key(space: &Space) -> String {
+    match space.order() {
+        Order::Sequential => format!("domgen:{}:sequential", space.fingerprint()),
+        Order::Shuffled => format!("domgen:{}:shuffled:{}", space.fingerprint(), space.seed()),
+    }
+}
+
+/// The positions a stored campaign covers, if it exists.
+pub async fn stored_positions(
+    client: &Client,
+    campaign_id: Uuid,
+) -> Result<Option<Range<u64>>, Error> {
+    let row = client
+        .query_opt(
+            "SELECT first_position, end_position FROM generation_campaigns WHERE campaign_id = $1",
+            &[&campaign_id],
+        )
+        .await
+        .map_err(Error::db)?;
+    Ok(row.map(|r| {
+        let (a, b): (i64, i64) = (r.get(0), r.get(1));
+        u64::try_from(a).unwrap_or(0)..u64::try_from(b).unwrap_or(0)
+    }))
+}
+
 /// Registers the campaign or, with `resume`, finds what is left of it.
 pub async fn plan(
     client: &Client,

@@ -327,3 +327,68 @@ fn a_missing_table_is_named() {
         .unwrap_err();
     assert!(err.to_string().contains("not a plain identifier"), "{err}");
 }
+
+#[test]
+fn concurrent_reservations_are_disjoint_and_exhaustion_is_refused() {
+    let db = Db::new();
+    let s = Spec {
+        patterns: vec!["r{alpha:2}{digit:1}.com".into()],
+        ..Spec::default()
+    };
+    let space = Space::compile(&s).unwrap();
+    let total = space.total();
+    // Eight reservations of 1000 from four connections at once.
+    let config = db.config.clone();
+    let ranges: Vec<std::ops::Range<u64>> = db.rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let (client, connection) = config.connect(NoTls).await.unwrap();
+            tokio::spawn(connection);
+            let space = space.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..2 {
+                    got.push(campaign::reserve(&client, &space, Some(1000)).await);
+                }
+                got
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all.into_iter().filter_map(Result::ok).collect()
+    });
+    // 6760 names: six full reservations, one of 760, one refused.
+    let mut sorted = ranges.clone();
+    sorted.sort_by_key(|r| r.start);
+    assert_eq!(sorted.len(), 7, "{sorted:?}");
+    let mut at = 0;
+    for r in &sorted {
+        assert_eq!(r.start, at, "disjoint and contiguous: {sorted:?}");
+        at = r.end;
+    }
+    assert_eq!(at, total);
+    let err = db
+        .rt
+        .block_on(campaign::reserve(&db.client, &space, Some(1)))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("all {total} names were issued")),
+        "{err}"
+    );
+    // Another order or seed is another cursor.
+    let shuffled = Space::compile(&Spec {
+        order: Order::Shuffled,
+        seed: 3,
+        ..s
+    })
+    .unwrap();
+    assert_eq!(
+        db.rt
+            .block_on(campaign::reserve(&db.client, &shuffled, Some(5)))
+            .unwrap(),
+        0..5
+    );
+}
