@@ -118,6 +118,10 @@ struct DbArgs {
     /// campaigns with the same spec never repeat a name.
     #[arg(long = "continue", conflicts_with_all = ["resume", "offset"])]
     continue_: bool,
+    /// Skip names the table has already, across patterns and campaigns
+    /// (a unique index on domain_name; staging + INSERT … ON CONFLICT DO NOTHING).
+    #[arg(long)]
+    unique: bool,
     /// Connections that COPY batches in parallel.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     connections: u16,
@@ -721,6 +725,7 @@ fn generate_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), F
         table: db_args.table.clone(),
         resume: db_args.resume,
         connections: usize::from(db_args.connections),
+        unique: db_args.unique,
     };
     let cancel = interrupt_token();
     let bar = progress_bar(run, space.len());

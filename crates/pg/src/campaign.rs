@@ -36,6 +36,10 @@ pub struct CampaignOptions {
     pub resume: bool,
     /// Connections that COPY batches in parallel.
     pub connections: usize,
+    /// Skip names the table has already (staging + `INSERT … ON CONFLICT
+    /// (domain_name) DO NOTHING`); creates a unique index on `domain_name`
+    /// if the table has none.
+    pub unique: bool,
 }
 
 /// What a campaign run did.
@@ -53,6 +57,8 @@ pub struct CampaignReport {
     pub positions: Range<u64>,
     /// Whether the campaign was complete already and nothing was written.
     pub already_complete: bool,
+    /// Names skipped because the table had them already (`unique` mode).
+    pub already_present: u64,
 }
 
 /// The state of a campaign in the database, read before writing.
@@ -153,6 +159,35 @@ pub async fn reserve(
     Ok(from..to)
 }
 
+/// Makes `domain_name` unique in `table` for `unique` mode, unless a
+/// unique index on exactly that column exists. On a large table this
+/// builds an index once; afterwards every insert pays for it.
+pub async fn ensure_unique_index(client: &Client, table: &str) -> Result<(), Error> {
+    let quoted = quote_table(table)?;
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (
+                 SELECT 1 FROM pg_index i
+                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                  WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1
+                    AND a.attname = 'domain_name' AND i.indpred IS NULL)",
+            &[&quoted],
+        )
+        .await
+        .map_err(Error::db)?
+        .get(0);
+    if !exists {
+        let name = format!("\"{}_domain_name_unique\"", table.replace('.', "_"));
+        client
+            .batch_execute(&format!(
+                "CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {quoted} (domain_name)"
+            ))
+            .await
+            .map_err(Error::db)?;
+    }
+    Ok(())
+}
+
 /// The key of a spec's cursor in `domain_generation_config_states`.
 pub fn cursor_key(space: &Space) -> String {
     match space.order() {
@@ -201,6 +236,9 @@ pub async fn plan(
             "table {} does not exist; run `domgen migrate` or create it with columns campaign_id uuid, offset_index bigint, domain_name text",
             options.table
         )));
+    }
+    if options.unique {
+        ensure_unique_index(client, &options.table).await?;
     }
     let selection = space.selection();
     let fingerprint = space.fingerprint();
@@ -370,11 +408,21 @@ fn to_i64(v: u64, what: &str) -> Result<i64, Error> {
 pub struct PgSink {
     handle: Handle,
     idle: Vec<Connection>,
-    busy: tokio::task::JoinSet<(Connection, Range<u64>, Result<(), tokio_postgres::Error>)>,
+    busy: tokio::task::JoinSet<(Connection, Range<u64>, Result<u64, tokio_postgres::Error>)>,
     campaign_id: Uuid,
-    copy: Arc<str>,
+    statements: Arc<Statements>,
     /// Rows committed by this sink.
     pub committed_rows: u64,
+    /// Names skipped because the table had them already (`unique` mode).
+    pub already_present: u64,
+}
+
+/// The SQL a batch runs.
+struct Statements {
+    /// COPY into the table, or into the staging table in `unique` mode.
+    copy: String,
+    /// `unique` mode: staging to the table, skipping names present.
+    insert: Option<String>,
 }
 
 /// A client and its connection task.
@@ -383,26 +431,61 @@ struct Connection {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// The per-connection staging table of `unique` mode.
+const STAGING: &str = "pg_temp.domgen_staging";
+
+/// `unique` mode records the rows a batch really added.
+const LEDGER_ROWS: &str =
+    "UPDATE generation_batches SET rows = $3 WHERE campaign_id = $1 AND batch_start = $2";
+
 const LEDGER_INSERT: &str = "INSERT INTO generation_batches (campaign_id, batch_start, batch_end, status, rows, committed_at)
      VALUES ($1, $2, $3, 'committed', $4, now())";
 
 impl PgSink {
     /// A sink writing to `table` for `campaign_id` over `connections`
-    /// connections opened with `config`.
+    /// connections opened with `config`. With `unique`, each batch goes
+    /// through a staging table and `INSERT … ON CONFLICT (domain_name) DO
+    /// NOTHING`, so names already in the table are skipped (the table needs
+    /// a unique index on `domain_name`; see [`ensure_unique_index`]).
     pub async fn connect(
         handle: Handle,
         config: &tokio_postgres::Config,
         connections: usize,
         campaign_id: Uuid,
         table: &str,
+        unique: bool,
     ) -> Result<PgSink, Error> {
-        let copy = format!(
-            "COPY {} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)",
-            quote_table(table)?
-        );
+        let quoted = quote_table(table)?;
+        let statements = if unique {
+            Statements {
+                copy: format!(
+                    "COPY {STAGING} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)"
+                ),
+                insert: Some(format!(
+                    "INSERT INTO {quoted} (campaign_id, offset_index, domain_name)
+                     SELECT campaign_id, offset_index, domain_name FROM {STAGING}
+                     ON CONFLICT (domain_name) DO NOTHING"
+                )),
+            }
+        } else {
+            Statements {
+                copy: format!(
+                    "COPY {quoted} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)"
+                ),
+                insert: None,
+            }
+        };
         let mut idle = Vec::with_capacity(connections.max(1));
         for _ in 0..connections.max(1) {
             let (client, task) = connect(config).await?;
+            if unique {
+                client
+                    .batch_execute(&format!(
+                        "CREATE TEMP TABLE {STAGING} (campaign_id uuid, offset_index bigint, domain_name text) ON COMMIT DELETE ROWS"
+                    ))
+                    .await
+                    .map_err(Error::db)?;
+            }
             idle.push(Connection { client, task });
         }
         Ok(PgSink {
@@ -410,8 +493,9 @@ impl PgSink {
             idle,
             busy: tokio::task::JoinSet::new(),
             campaign_id,
-            copy: copy.into(),
+            statements: Arc::new(statements),
             committed_rows: 0,
+            already_present: 0,
         })
     }
 
@@ -423,8 +507,9 @@ impl PgSink {
         let (connection, positions, result) =
             joined.map_err(|e| Error::usage(format!("a COPY task failed: {e}")))?;
         self.idle.push(connection);
-        result.map_err(Error::db)?;
-        self.committed_rows += positions.end - positions.start;
+        let inserted = result.map_err(Error::db)?;
+        self.committed_rows += inserted;
+        self.already_present += (positions.end - positions.start).saturating_sub(inserted);
         Ok(())
     }
 
@@ -453,24 +538,36 @@ impl PgSink {
 
 async fn commit(
     connection: &mut Connection,
-    copy: &str,
+    statements: &Statements,
     campaign_id: Uuid,
     positions: Range<u64>,
     bytes: Bytes,
-) -> Result<(), tokio_postgres::Error> {
-    let rows = i64::try_from(positions.end - positions.start).unwrap_or(i64::MAX);
+) -> Result<u64, tokio_postgres::Error> {
+    let names = positions.end - positions.start;
     let start = i64::try_from(positions.start).unwrap_or(i64::MAX);
     let end = i64::try_from(positions.end).unwrap_or(i64::MAX);
     let tx = connection.client.transaction().await?;
     // The ledger row first: a batch committed before fails here, on its
     // primary key, before any row is sent.
+    let rows = i64::try_from(names).unwrap_or(i64::MAX);
     tx.execute(LEDGER_INSERT, &[&campaign_id, &start, &end, &rows])
         .await?;
-    let sink = tx.copy_in::<_, Bytes>(copy).await?;
+    let sink = tx.copy_in::<_, Bytes>(statements.copy.as_str()).await?;
     futures_util::pin_mut!(sink);
     sink.send(bytes).await?;
     sink.as_mut().finish().await?;
-    tx.commit().await
+    let inserted = match &statements.insert {
+        None => names,
+        Some(insert) => {
+            let inserted = tx.execute(insert.as_str(), &[]).await?;
+            let rows = i64::try_from(inserted).unwrap_or(i64::MAX);
+            tx.execute(LEDGER_ROWS, &[&campaign_id, &start, &rows])
+                .await?;
+            inserted
+        }
+    };
+    tx.commit().await?;
+    Ok(inserted)
 }
 
 impl Sink for PgSink {
@@ -489,12 +586,12 @@ impl Sink for PgSink {
             .pop()
             .expect("a connection is idle after settling");
         let bytes = Bytes::copy_from_slice(bytes);
-        let (copy, campaign_id) = (Arc::clone(&self.copy), self.campaign_id);
+        let (statements, campaign_id) = (Arc::clone(&self.statements), self.campaign_id);
         self.busy.spawn_on(
             async move {
                 let result = commit(
                     &mut connection,
-                    &copy,
+                    &statements,
                     campaign_id,
                     positions.clone(),
                     bytes,
@@ -545,6 +642,7 @@ pub fn run(
     let mut total: Option<Report> = None;
     let mut failure = None;
     let committed;
+    let already_present;
     {
         // The batches go over a connection of their own, closed before the
         // heap is measured again: its buffers grow to a batch and are not a
@@ -555,6 +653,7 @@ pub fn run(
             options.connections,
             options.campaign_id,
             &options.table,
+            options.unique,
         ))?;
         for range in &plan.missing {
             match generator.run_with_batch(
@@ -583,6 +682,7 @@ pub fn run(
             }
         }
         committed = sink.committed_rows;
+        already_present = sink.already_present;
         if let Err(e) = sink.close() {
             failure.get_or_insert(e);
         }
@@ -645,6 +745,7 @@ pub fn run(
         rows_total: plan.committed_rows + written,
         positions: space.selection(),
         already_complete: plan.missing.is_empty(),
+        already_present,
         report,
     })
 }
@@ -682,6 +783,14 @@ impl fmt::Display for CampaignReport {
             self.report.names_per_sec,
             self.rows_total,
             self.positions.end - self.positions.start
-        )
+        )?;
+        if self.already_present > 0 {
+            write!(
+                f,
+                "; {} names were already present and skipped",
+                self.already_present
+            )?;
+        }
+        Ok(())
     }
 }

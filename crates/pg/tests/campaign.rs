@@ -127,6 +127,7 @@ fn options(id: Uuid, resume: bool) -> CampaignOptions {
         table: "generated_domains".into(),
         resume,
         connections: 2,
+        unique: false,
     }
 }
 
@@ -278,6 +279,7 @@ fn a_batch_cannot_commit_twice() {
                 1,
                 id,
                 "generated_domains",
+                false,
             ))
             .unwrap();
         let mut bytes = Vec::new();
@@ -391,4 +393,54 @@ fn concurrent_reservations_are_disjoint_and_exhaustion_is_refused() {
             .unwrap(),
         0..5
     );
+}
+
+#[test]
+fn unique_mode_skips_names_already_present() {
+    let mut db = Db::new();
+    let first = Spec {
+        patterns: vec!["u{alpha:2}.com".into()],
+        ..Spec::default()
+    };
+    // Overlaps the first campaign in 26 × 26 names, and repeats itself.
+    let second = Spec {
+        patterns: vec![
+            "u{alpha:2}.com".into(),
+            "u{vowel:2}.com".into(),
+            "v{digit:1}.com".into(),
+        ],
+        ..Spec::default()
+    };
+    let a = Uuid::new_v4();
+    let b = Uuid::new_v4();
+    let unique = |id| CampaignOptions {
+        unique: true,
+        ..options(id, false)
+    };
+    let ra = db.run(&first, &unique(a), 100, None).unwrap();
+    assert_eq!(ra.already_present, 0);
+    let rb = db.run(&second, &unique(b), 100, None).unwrap();
+    assert_eq!(rb.already_present, 676 + 25);
+    assert_eq!(rb.report.names, 10);
+    assert!(
+        rb.to_string().contains("701 names were already present"),
+        "{rb}"
+    );
+    let (rows, distinct): (i64, i64) = {
+        let row = db
+            .rt
+            .block_on(db.client.query_one(
+                "SELECT count(*), count(DISTINCT domain_name) FROM generated_domains",
+                &[],
+            ))
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((rows, distinct), (676 + 10, 676 + 10));
+    // The ledger counts the rows each batch really added.
+    let ledger = db.query_i64(
+        "SELECT sum(rows)::bigint FROM generation_batches WHERE campaign_id = $1",
+        b,
+    );
+    assert_eq!(ledger, 10);
 }
