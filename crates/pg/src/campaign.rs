@@ -794,3 +794,39 @@ impl fmt::Display for CampaignReport {
         Ok(())
     }
 }
+
+/// The campaign service's call: compiles `spec`, registers (or, with
+/// `options.resume`, resumes) the campaign in the database `config` names,
+/// writes its missing batches and returns the report. Async: the engine
+/// runs on a blocking thread (`spawn_blocking`) and its sink drives this
+/// runtime's connections, so call it from a multi-threaded tokio runtime.
+///
+/// The database must be migrated ([`crate::migrate::migrate`]).
+pub async fn generate(
+    config: tokio_postgres::Config,
+    spec: Spec,
+    options: CampaignOptions,
+    generator: std::sync::Arc<Generator>,
+    cancel: Option<CancelToken>,
+) -> Result<CampaignReport, Error> {
+    let space = Space::compile(&spec).map_err(|e| Error::usage(e.to_string()))?;
+    let handle = Handle::current();
+    let (mut client, task) = connect(&config).await?;
+    let result = tokio::task::spawn_blocking(move || {
+        run(
+            &handle,
+            &config,
+            &mut client,
+            &generator,
+            &space,
+            &spec,
+            &options,
+            cancel.as_ref(),
+            &mut |_| {},
+        )
+    })
+    .await
+    .map_err(|e| Error::usage(format!("the generation task failed: {e}")))?;
+    task.abort();
+    result
+}
