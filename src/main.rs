@@ -302,10 +302,26 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// An error and its causes, each shown once: a cause whose text the message
+/// before it already holds is skipped.
+fn chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -688,6 +704,9 @@ fn generate_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), F
         rt.block_on(domgen::pg::migrate::migrate(&mut client))
             .map_err(|e| Failure::Run(e.into()))?;
     }
+    // Before anything reads domgen's tables: say plainly when they are not there.
+    rt.block_on(domgen::pg::migrate::check_migrated(&client))
+        .map_err(|e| Failure::Run(e.into()))?;
     let campaign_id = db_args.campaign_id.unwrap_or_else(uuid::Uuid::new_v4);
     let pg_usage = |e: domgen::pg::Error| match e.kind() {
         domgen::pg::ErrorKind::Usage => Failure::Usage(e.into()),

@@ -20,3 +20,8 @@ mod maskprocessor;
 // `generate` on the parallel engine: threads, batch sizes, reports,
 // budgets, interruption.
 mod engine;
+
+// Into PostgreSQL: kill -9 and a terminated backend then --resume (every
+// position exactly once), migrations, connection errors, refusals, a custom
+// table, the embedded local cluster.
+mod pg;

@@ -2,6 +2,7 @@
 
 use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{self, Command, Stdio};
 
@@ -21,6 +22,19 @@ impl Dir {
             .prefix("domgen-test-")
             .tempdir()
             .expect("cannot create a temporary directory");
+        Dir { root }
+    }
+
+    /// A new, empty directory under `/tmp` that other users may traverse
+    /// (mode 0755): a PostgreSQL server that domgen runs as another user
+    /// (when the tests run as root) must reach its data directory there.
+    pub fn shared() -> Dir {
+        let root = tempfile::Builder::new()
+            .prefix("domgen-test-")
+            .tempdir_in("/tmp")
+            .expect("cannot create a temporary directory in /tmp");
+        fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755))
+            .expect("cannot chmod a temporary directory");
         Dir { root }
     }
 
@@ -67,18 +81,17 @@ impl Dir {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut cmd = self.command(args);
-        let shown = format!("{cmd:?}");
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
-        Output {
-            command: shown,
-            code: out.status.code(),
-            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-        }
+        capture(self.command(args))
     }
+}
+
+/// Runs `cmd` to its end and captures its output.
+pub fn capture(mut cmd: Command) -> Output {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    Output::new(shown, out)
 }
 
 /// Runs `domgen args` in a fresh directory holding `files` (name, contents).
@@ -104,6 +117,16 @@ pub struct Output {
 }
 
 impl Output {
+    /// The output of the command shown as `command`.
+    pub fn new(command: String, out: process::Output) -> Output {
+        Output {
+            command,
+            code: out.status.code(),
+            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
     /// Asserts that the run succeeded with nothing on stderr; returns stdout.
     #[track_caller]
     pub fn success(&self) -> &str {

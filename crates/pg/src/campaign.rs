@@ -736,7 +736,12 @@ pub fn run(
     };
     let recorded = handle.block_on(record);
     if let Some(e) = failure {
-        return Err(e);
+        return Err(e.context(format!(
+            "{} rows of {} were committed before it ({} in all)",
+            written,
+            space.len(),
+            plan.committed_rows + written
+        )));
     }
     recorded?;
     Ok(CampaignReport {

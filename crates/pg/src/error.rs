@@ -67,6 +67,12 @@ impl Error {
         }
     }
 
+    /// Adds what the caller knows to the message.
+    pub(crate) fn context(mut self, text: String) -> Error {
+        self.message = format!("{}; {text}", self.message);
+        self
+    }
+
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
         self.kind
