@@ -604,14 +604,8 @@ fn connect(db: &Database) -> Result<(tokio::runtime::Runtime, tokio_postgres::Cl
         .build()
         .context("cannot start the PostgreSQL client's runtime")?;
     let client = rt
-        .block_on(async {
-            let (client, connection) = db.config.connect(tokio_postgres::NoTls).await?;
-            tokio::spawn(async move {
-                // The client's calls report a broken connection themselves.
-                let _ = connection.await;
-            });
-            Ok::<_, tokio_postgres::Error>(client)
-        })
+        .block_on(domgen::pg::connect(&db.config))
+        .map(|(client, _task)| client)
         .map_err(|e| {
             Failure::Run(anyhow::anyhow!(
                 "cannot connect to PostgreSQL at {}: {}",

@@ -755,20 +755,10 @@ pub fn run(
     })
 }
 
-/// Connects with `config`, spawning the connection task on the current
-/// runtime; returns the client and the task's handle.
 async fn connect(
     config: &tokio_postgres::Config,
 ) -> Result<(Client, tokio::task::JoinHandle<()>), Error> {
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(Error::db)?;
-    let task = tokio::spawn(async move {
-        // The client's calls report a broken connection themselves.
-        let _ = connection.await;
-    });
-    Ok((client, task))
+    crate::connect(config).await.map_err(Error::db)
 }
 
 impl fmt::Display for CampaignReport {

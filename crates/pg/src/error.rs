@@ -92,3 +92,10 @@ impl std::error::Error for Error {
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
+
+impl From<tokio_postgres::Error> for Error {
+    /// A database error, described without the connection's password.
+    fn from(e: tokio_postgres::Error) -> Error {
+        Error::db(e)
+    }
+}

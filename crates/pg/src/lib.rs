@@ -6,8 +6,10 @@ domgen's PostgreSQL side (work in progress; see the module list).
 
 pub mod campaign;
 pub mod cluster;
+mod connect;
 pub mod copy;
 mod error;
 pub mod migrate;
 
+pub use crate::connect::connect;
 pub use crate::error::{Error, ErrorKind};
