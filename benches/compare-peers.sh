@@ -11,13 +11,14 @@
 #   benches/compare-peers.sh [RUNS]        (default 5 runs per tool and case)
 #   THREADS=1 benches/compare-peers.sh     (domgen on one worker thread)
 #   CONNECTIONS=4 benches/compare-peers.sh (domgen's COPY connections)
+#   SKIP_MP=1 / SKIP_PG=1                  (only one of the two)
 #
 # Needs mp64 (apt-get install maskprocessor) and, for 2., PostgreSQL's
 # binaries and psql (apt-get install postgresql).
 set -euo pipefail
 runs=${1:-5}
 cd "$(dirname "$0")/.."
-command -v mp64 >/dev/null || { echo "mp64 not found: apt-get install maskprocessor" >&2; exit 1; }
+[ "${SKIP_MP:-}" = 1 ] || command -v mp64 >/dev/null || { echo "mp64 not found: apt-get install maskprocessor" >&2; exit 1; }
 cargo build --release --quiet
 domgen=target/release/domgen
 threads=(${THREADS:+--threads "$THREADS"})
@@ -32,7 +33,8 @@ masks=(
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-printf '%-28s %12s %10s %10s %8s\n' mask names mp64_s domgen_s speedup
+[ "${SKIP_MP:-}" = 1 ] && masks=()
+[ ${#masks[@]} -gt 0 ] && printf '%-28s %12s %10s %10s %8s\n' mask names mp64_s domgen_s speedup
 for pair in "${masks[@]}"; do
   mask=${pair%%|*}
   pattern=${pair#*|}
