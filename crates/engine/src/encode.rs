@@ -16,7 +16,17 @@ pub trait Encoder: Sync {
         0
     }
 
-    /// Appends the encoding of the names at `positions` to `out`.
+    /// Refuses positions this encoding cannot represent (binary COPY's
+    /// `int8`, say), with a message for the user. The engine asks before a
+    /// run starts, so [`Encoder::encode`] only sees positions admitted here.
+    fn check_positions(&self, positions: &Range<u64>) -> Result<(), String> {
+        let _ = positions;
+        Ok(())
+    }
+
+    /// Appends the encoding of the names at `positions` to `out`. The
+    /// positions lie in the space and passed [`Encoder::check_positions`];
+    /// an encoder may panic otherwise.
     fn encode(&self, space: &Space, positions: Range<u64>, out: &mut Vec<u8>);
 }
 

@@ -18,6 +18,9 @@ pub enum ErrorKind {
     Config,
     /// The memory budget cannot hold even the smallest run.
     Budget,
+    /// The positions lie outside the space, or the encoder cannot
+    /// represent them.
+    Positions,
     /// The sink failed.
     Sink,
     /// Encoding a batch panicked (a bug).
@@ -27,6 +30,10 @@ pub enum ErrorKind {
 impl Error {
     pub(crate) fn config(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::Config, message.into(), None)
+    }
+
+    pub(crate) fn positions(message: String) -> Error {
+        Error::new(ErrorKind::Positions, message, None)
     }
 
     pub(crate) fn budget(message: String) -> Error {

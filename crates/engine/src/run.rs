@@ -343,6 +343,7 @@ impl Generator {
         E: Encoder,
         S: Sink,
     {
+        check_positions(space, &positions, encoder)?;
         let plan = self.plan(
             max_bytes(space, encoder),
             overhead(encoder),
@@ -351,10 +352,11 @@ impl Generator {
         self.run_plan(plan, space, positions, encoder, sink, cancel, progress)
     }
 
-    /// Checks that a run of `space` through `encoder` fits the settings
-    /// (the memory budget), without running it: call it before opening
-    /// outputs, so that a bad budget costs nothing.
+    /// Checks that a run of `space`'s selection through `encoder` fits the
+    /// settings (the memory budget) and the encoding, without running it:
+    /// call it before opening outputs, so that a bad budget costs nothing.
     pub fn check<E: Encoder>(&self, space: &Space, encoder: &E) -> Result<(), Error> {
+        check_positions(space, &space.selection(), encoder)?;
         self.plan(max_bytes(space, encoder), overhead(encoder), None)
             .map(|_| ())
     }
@@ -424,10 +426,7 @@ impl Generator {
         E: Encoder,
         S: Sink,
     {
-        assert!(
-            positions.start <= positions.end && positions.end <= space.total(),
-            "positions {positions:?} outside the space"
-        );
+        check_positions(space, &positions, encoder)?;
         let plan = self.plan(max_bytes(space, encoder), overhead(encoder), None)?;
         self.run_plan(plan, space, positions, encoder, sink, cancel, progress)
     }
@@ -530,6 +529,23 @@ impl Generator {
 
 fn overhead<E: Encoder>(encoder: &E) -> u64 {
     u64::try_from(encoder.batch_overhead()).unwrap_or(u64::MAX)
+}
+
+/// Refuses positions outside `space` or that `encoder` cannot represent.
+fn check_positions<E: Encoder>(
+    space: &Space,
+    positions: &Range<u64>,
+    encoder: &E,
+) -> Result<(), Error> {
+    if positions.start > positions.end || positions.end > space.total() {
+        return Err(Error::positions(format!(
+            "positions {}..{} lie outside the space of {} names",
+            positions.start,
+            positions.end,
+            space.total()
+        )));
+    }
+    encoder.check_positions(positions).map_err(Error::positions)
 }
 
 fn max_bytes<E: Encoder>(space: &Space, encoder: &E) -> u64 {

@@ -24,6 +24,10 @@ pub const TRAILER: &[u8; 2] = &[0xff, 0xff];
 /// uuid and the int8.
 const ROW_OVERHEAD: usize = 2 + 4 + 16 + 4 + 8 + 4;
 
+/// Positions a COPY stream can carry: `offset_index` is an `int8`, so an
+/// exclusive end of at most 2^63.
+pub const MAX_POSITIONS: u64 = 1 << 63;
+
 /// Encodes batches as binary COPY rows of `generated_domains`.
 ///
 /// `offset_index` is the name's *position* in the campaign's order (equal
@@ -50,6 +54,18 @@ impl Encoder for CopyRows {
         HEADER.len() + TRAILER.len()
     }
 
+    /// `offset_index` is an `int8`: positions from 2^63 on cannot be
+    /// stored.
+    fn check_positions(&self, positions: &Range<u64>) -> Result<(), String> {
+        if positions.end > MAX_POSITIONS {
+            return Err(format!(
+                "positions up to {} do not fit PostgreSQL's bigint offset_index (at most {MAX_POSITIONS} positions); select fewer with --offset/--limit",
+                positions.end
+            ));
+        }
+        Ok(())
+    }
+
     fn encode(&self, space: &Space, positions: Range<u64>, out: &mut Vec<u8>) {
         out.extend_from_slice(HEADER);
         let mut cursor = space.cursor(positions.clone());
@@ -58,7 +74,7 @@ impl Encoder for CopyRows {
             out.extend_from_slice(&16i32.to_be_bytes());
             out.extend_from_slice(self.campaign_id.as_bytes());
             out.extend_from_slice(&8i32.to_be_bytes());
-            let position = i64::try_from(position).expect("campaign positions fit in int8");
+            let position = i64::try_from(position).expect("check_positions admits only int8");
             out.extend_from_slice(&position.to_be_bytes());
             let length_at = out.len();
             out.extend_from_slice(&[0; 4]);
@@ -130,6 +146,51 @@ mod tests {
             let max = CopyRows::new(id).max_bytes_per_name(space.max_name_len());
             assert!(out.len() <= 147 * max + CopyRows::new(id).batch_overhead());
         }
+    }
+
+    /// The copy fuzz target's first crash (crash-dd61c0f8…): a space whose
+    /// positions pass 2^63 reached `encode` and panicked on the `int8`.
+    /// Such positions are now refused before a run, with a message.
+    #[test]
+    fn positions_past_int8_are_refused_before_encoding() {
+        let space = Space::compile(&Spec {
+            patterns: vec!["{number:0-18446744073709551614}.com".into()],
+            ..Spec::default()
+        })
+        .unwrap();
+        assert_eq!(space.total(), u64::MAX);
+        let encoder = CopyRows::new(Uuid::nil());
+        assert!(encoder.check_positions(&(0..MAX_POSITIONS)).is_ok());
+        let refused = encoder
+            .check_positions(&(MAX_POSITIONS - 3..MAX_POSITIONS + 1))
+            .unwrap_err();
+        assert!(refused.contains("9223372036854775809"), "{refused}");
+        assert!(refused.contains("--offset/--limit"), "{refused}");
+
+        let generator = domgen_engine::GeneratorBuilder::new()
+            .threads(1)
+            .build()
+            .unwrap();
+        let mut sink = domgen_engine::NullSink::default();
+        let err = generator
+            .run(
+                &space,
+                0..space.total(),
+                &encoder,
+                &mut sink,
+                None,
+                &mut |_| {},
+            )
+            .unwrap_err();
+        assert_eq!(err.kind(), domgen_engine::ErrorKind::Positions);
+        assert!(generator.check(&space, &encoder).is_err());
+
+        // The last positions an int8 holds encode and decode exactly.
+        let mut out = Vec::new();
+        encoder.encode(&space, MAX_POSITIONS - 2..MAX_POSITIONS, &mut out);
+        let rows = decode(&out).unwrap();
+        assert_eq!(rows[1].1, i64::MAX);
+        assert_eq!(rows[1].2, space.name(space.index_at(MAX_POSITIONS - 1)));
     }
 
     #[test]
