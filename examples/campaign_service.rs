@@ -1,5 +1,6 @@
 //! How the campaign service runs a generation campaign through domgen's
-//! library: an async call over a tokio runtime, returning the run report.
+//! library: an async call over the service's connection pool, returning the
+//! run report.
 //!
 //! ```sh
 //! DATABASE_URL='host=/path/to/socket user=me dbname=campaigns' cargo run --release --example campaign_service
@@ -27,9 +28,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let config: tokio_postgres::Config = url.parse()?;
 
-    let (mut client, connection) = config.connect(tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
+    // The service's pool: the run takes a control connection and
+    // `connections` COPY connections from it, and gives them back.
+    let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
+    let pool = deadpool_postgres::Pool::builder(manager)
+        .max_size(4)
+        .build()?;
+    let mut client = pool.get().await?;
     domgen::pg::migrate::migrate(&mut client).await?;
+    drop(client);
 
     let spec = Spec {
         keywords: WordList::inline(["shop", "cloud", "café"]),
@@ -52,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         connections: 2,
         unique: false,
     };
-    let report = campaign::generate(config, spec, options.clone(), generator, None).await?;
+    let report = campaign::generate(pool.clone(), spec, options.clone(), generator, None).await?;
     println!("campaign {}: {report}", options.campaign_id);
     println!(
         "peak live heap {} bytes, {} bytes allocated",

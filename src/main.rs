@@ -750,7 +750,7 @@ fn generate_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), F
     let handle = rt.handle().clone();
     let result = campaign::run(
         &handle,
-        &db.config,
+        &campaign::Connections::from(db.config.clone()),
         &mut client,
         &generator,
         &space,

@@ -42,6 +42,73 @@ pub struct CampaignOptions {
     pub unique: bool,
 }
 
+/// Where a campaign's connections come from: the control connection that
+/// registers and records the run, and the ones that COPY batches.
+#[derive(Clone)]
+pub enum Connections {
+    /// Open them with this configuration (TLS as its `sslmode` asks, see
+    /// [`crate::connect()`]); they are closed when the run ends.
+    Config(Box<tokio_postgres::Config>),
+    /// Take them from the host's pool; they go back to it when the run
+    /// ends. The pool must allow `connections + 1` at once, or the run
+    /// waits for the pool's timeout.
+    Pool(deadpool_postgres::Pool),
+}
+
+impl fmt::Debug for Connections {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A configuration's Debug would show its password.
+        match self {
+            Connections::Config(_) => f.write_str("Connections::Config(..)"),
+            Connections::Pool(pool) => write!(f, "Connections::Pool({:?})", pool.status()),
+        }
+    }
+}
+
+impl Connections {
+    async fn open(&self) -> Result<Connection, Error> {
+        match self {
+            Connections::Config(config) => {
+                let (client, task) = crate::connect(config).await.map_err(Error::db)?;
+                Ok(Connection::Own { client, task })
+            }
+            Connections::Pool(pool) => pool
+                .get()
+                .await
+                .map(Connection::Pooled)
+                .map_err(Error::pool),
+        }
+    }
+}
+
+/// An open connection: our own, or one borrowed from a pool.
+enum Connection {
+    Own {
+        client: Client,
+        task: tokio::task::JoinHandle<()>,
+    },
+    Pooled(deadpool_postgres::Object),
+}
+
+impl Connection {
+    fn client(&mut self) -> &mut Client {
+        match self {
+            Connection::Own { client, .. } => client,
+            Connection::Pooled(object) => object,
+        }
+    }
+
+    /// Closes our own connection and waits for its task, so that its
+    /// buffers are freed before the run's heap is measured; a pooled one
+    /// goes back to its pool.
+    async fn close(self) {
+        if let Connection::Own { client, task } = self {
+            drop(client);
+            let _ = task.await;
+        }
+    }
+}
+
 /// What a campaign run did.
 #[derive(Clone, Debug)]
 pub struct CampaignReport {
@@ -425,12 +492,6 @@ struct Statements {
     insert: Option<String>,
 }
 
-/// A client and its connection task.
-struct Connection {
-    client: Client,
-    task: tokio::task::JoinHandle<()>,
-}
-
 /// The per-connection staging table of `unique` mode.
 const STAGING: &str = "pg_temp.domgen_staging";
 
@@ -443,13 +504,13 @@ const LEDGER_INSERT: &str = "INSERT INTO generation_batches (campaign_id, batch_
 
 impl PgSink {
     /// A sink writing to `table` for `campaign_id` over `connections`
-    /// connections opened with `config`. With `unique`, each batch goes
+    /// connections from `source`. With `unique`, each batch goes
     /// through a staging table and `INSERT … ON CONFLICT (domain_name) DO
     /// NOTHING`, so names already in the table are skipped (the table needs
     /// a unique index on `domain_name`; see [`ensure_unique_index`]).
     pub async fn connect(
         handle: Handle,
-        config: &tokio_postgres::Config,
+        source: &Connections,
         connections: usize,
         campaign_id: Uuid,
         table: &str,
@@ -477,16 +538,18 @@ impl PgSink {
         };
         let mut idle = Vec::with_capacity(connections.max(1));
         for _ in 0..connections.max(1) {
-            let (client, task) = connect(config).await?;
+            let mut connection = source.open().await?;
             if unique {
-                client
+                // A pooled connection may have it from an earlier run.
+                connection
+                    .client()
                     .batch_execute(&format!(
-                        "CREATE TEMP TABLE {STAGING} (campaign_id uuid, offset_index bigint, domain_name text) ON COMMIT DELETE ROWS"
+                        "CREATE TEMP TABLE IF NOT EXISTS {STAGING} (campaign_id uuid, offset_index bigint, domain_name text) ON COMMIT DELETE ROWS"
                     ))
                     .await
                     .map_err(Error::db)?;
             }
-            idle.push(Connection { client, task });
+            idle.push(connection);
         }
         Ok(PgSink {
             handle,
@@ -529,8 +592,7 @@ impl PgSink {
     pub fn close(mut self) -> Result<(), Error> {
         let settled = self.settle_all();
         for connection in self.idle.drain(..) {
-            drop(connection.client);
-            let _ = self.handle.block_on(connection.task);
+            self.handle.block_on(connection.close());
         }
         settled
     }
@@ -546,7 +608,7 @@ async fn commit(
     let names = positions.end - positions.start;
     let start = i64::try_from(positions.start).unwrap_or(i64::MAX);
     let end = i64::try_from(positions.end).unwrap_or(i64::MAX);
-    let tx = connection.client.transaction().await?;
+    let tx = connection.client().transaction().await?;
     // The ledger row first: a batch committed before fails here, on its
     // primary key, before any row is sent.
     let rows = i64::try_from(names).unwrap_or(i64::MAX);
@@ -618,7 +680,7 @@ impl Sink for PgSink {
 )]
 pub fn run(
     handle: &Handle,
-    copy_config: &tokio_postgres::Config,
+    connections: &Connections,
     client: &mut Client,
     generator: &Generator,
     space: &Space,
@@ -649,7 +711,7 @@ pub fn run(
         // leak of the run.
         let mut sink = handle.block_on(PgSink::connect(
             handle.clone(),
-            copy_config,
+            connections,
             options.connections,
             options.campaign_id,
             &options.table,
@@ -755,12 +817,6 @@ pub fn run(
     })
 }
 
-async fn connect(
-    config: &tokio_postgres::Config,
-) -> Result<(Client, tokio::task::JoinHandle<()>), Error> {
-    crate::connect(config).await.map_err(Error::db)
-}
-
 impl fmt::Display for CampaignReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.already_complete {
@@ -791,37 +847,54 @@ impl fmt::Display for CampaignReport {
 }
 
 /// The campaign service's call: compiles `spec`, registers (or, with
-/// `options.resume`, resumes) the campaign in the database `config` names,
-/// writes its missing batches and returns the report. Async: the engine
-/// runs on a blocking thread (`spawn_blocking`) and its sink drives this
-/// runtime's connections, so call it from a multi-threaded tokio runtime.
+/// `options.resume`, resumes) the campaign in the database, writes its
+/// missing batches and returns the report. The connections come from the
+/// host's pool (`deadpool_postgres::Pool`) or are opened with a
+/// `tokio_postgres::Config`; either converts into [`Connections`]. Async:
+/// the engine runs on a blocking thread (`spawn_blocking`) and its sink
+/// drives this runtime's connections, so call it from a multi-threaded
+/// tokio runtime.
 ///
 /// The database must be migrated ([`crate::migrate::migrate`]).
 pub async fn generate(
-    config: tokio_postgres::Config,
+    connections: impl Into<Connections>,
     spec: Spec,
     options: CampaignOptions,
-    generator: std::sync::Arc<Generator>,
+    generator: Arc<Generator>,
     cancel: Option<CancelToken>,
 ) -> Result<CampaignReport, Error> {
+    let connections = connections.into();
     let space = Space::compile(&spec).map_err(|e| Error::usage(e.to_string()))?;
     let handle = Handle::current();
-    let (mut client, task) = connect(&config).await?;
-    let result = tokio::task::spawn_blocking(move || {
-        run(
+    let mut control = connections.open().await?;
+    let (result, control) = tokio::task::spawn_blocking(move || {
+        let result = run(
             &handle,
-            &config,
-            &mut client,
+            &connections,
+            control.client(),
             &generator,
             &space,
             &spec,
             &options,
             cancel.as_ref(),
             &mut |_| {},
-        )
+        );
+        (result, control)
     })
     .await
     .map_err(|e| Error::usage(format!("the generation task failed: {e}")))?;
-    task.abort();
+    control.close().await;
     result
+}
+
+impl From<tokio_postgres::Config> for Connections {
+    fn from(config: tokio_postgres::Config) -> Connections {
+        Connections::Config(Box::new(config))
+    }
+}
+
+impl From<deadpool_postgres::Pool> for Connections {
+    fn from(pool: deadpool_postgres::Pool) -> Connections {
+        Connections::Pool(pool)
+    }
 }

@@ -59,6 +59,17 @@ impl Error {
         }
     }
 
+    pub(crate) fn pool(e: deadpool_postgres::PoolError) -> Error {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => Error::db(e),
+            e => Error {
+                kind: ErrorKind::Database,
+                message: format!("cannot take a connection from the pool: {e}"),
+                source: Some(Box::new(e)),
+            },
+        }
+    }
+
     pub(crate) fn engine(e: domgen_engine::Error) -> Error {
         Error {
             kind: ErrorKind::Engine,

@@ -73,7 +73,7 @@ impl Db {
         let handle = self.rt.handle().clone();
         campaign::run(
             &handle,
-            &self.config,
+            &campaign::Connections::from(self.config.clone()),
             &mut self.client,
             &generator,
             &space,
@@ -184,7 +184,7 @@ fn resume_after_an_interruption_writes_exactly_the_missing_batches() {
         let handle = db.rt.handle().clone();
         let first = campaign::run(
             &handle,
-            &db.config,
+            &campaign::Connections::from(db.config.clone()),
             &mut db.client,
             &generator,
             &space,
@@ -275,7 +275,7 @@ fn a_batch_cannot_commit_twice() {
             .rt
             .block_on(campaign::PgSink::connect(
                 handle,
-                &db.config,
+                &campaign::Connections::from(db.config.clone()),
                 1,
                 id,
                 "generated_domains",
@@ -443,4 +443,63 @@ fn unique_mode_skips_names_already_present() {
         b,
     );
     assert_eq!(ledger, 10);
+}
+
+/// The host service's call over its own pool: the campaign completes, a
+/// second call finds it complete, `unique` mode reuses the pooled
+/// connections' staging tables, and every connection goes back to the pool.
+#[test]
+fn the_async_call_runs_over_a_hosts_pool() {
+    let db = Db::new();
+    let pool =
+        deadpool_postgres::Pool::builder(deadpool_postgres::Manager::new(db.config.clone(), NoTls))
+            .max_size(3)
+            .build()
+            .unwrap();
+    let generator = std::sync::Arc::new(
+        GeneratorBuilder::new()
+            .threads(2)
+            .batch_names(400)
+            .build()
+            .unwrap(),
+    );
+    let call = |spec: &Spec, options: CampaignOptions| {
+        db.rt.block_on(campaign::generate(
+            pool.clone(),
+            spec.clone(),
+            options,
+            std::sync::Arc::clone(&generator),
+            None,
+        ))
+    };
+    let id = Uuid::new_v4();
+    let s = spec(Order::Shuffled, 9);
+    let report = call(&s, options(id, false)).unwrap();
+    assert!(!report.already_complete);
+    db.assert_exactly_once(&s, id);
+    let again = call(&s, options(id, true)).unwrap();
+    assert!(again.already_complete, "{again}");
+    assert_eq!(again.report.names, 0);
+
+    // Unique mode twice over the same pooled connections: the second
+    // campaign of the same spec finds every name present.
+    let unique = |id| CampaignOptions {
+        unique: true,
+        table: "pooled_names".into(),
+        ..options(id, false)
+    };
+    db.rt
+        .block_on(db.client.batch_execute(
+            "CREATE TABLE pooled_names (campaign_id uuid, offset_index bigint, domain_name text)",
+        ))
+        .unwrap();
+    let first = call(&s, unique(Uuid::new_v4())).unwrap();
+    assert_eq!(first.already_present, 0);
+    let second = call(&s, unique(Uuid::new_v4())).unwrap();
+    assert_eq!(second.already_present, report.rows_total);
+    assert_eq!(second.report.names, 0);
+
+    let status = pool.status();
+    assert!(status.size >= 2 && status.size <= 3, "{status:?}");
+    assert_eq!(status.available, status.size, "every connection returned");
 }
