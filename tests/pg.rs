@@ -414,11 +414,13 @@ fn migrations_applied_twice() {
     assert_contains(
         first.success(),
         &[
-            "applied 2 migrations: ",
+            "applied 3 migrations: ",
             "V1",
             "memory_monitoring",
             "V2",
             "generation",
+            "V3",
+            "workers",
         ],
     );
     let second = dir.run(["migrate", "--database-url", &url]);
