@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use domgen::engine::{CancelToken, GeneratorBuilder, Lines, WriteSink};
 use domgen::{Order, Space, Spec, WordList};
 
+mod workers_cmd;
+
 #[global_allocator]
 static ALLOC: domgen::alloc::CountingAlloc = domgen::alloc::CountingAlloc;
 
@@ -19,6 +21,9 @@ Examples:
   domgen check examples/campaign.toml
   domgen count --pattern 'shop{alpha:5}{digit:1}.com'
   domgen generate examples/campaign.toml --out names.txt
+  domgen plan examples/campaign.toml --campaign-id UUID --batch-size 50000   # then, on any machine:
+  domgen worker --campaign-id UUID --database-url postgres://me@db/campaigns
+  domgen status --campaign-id UUID
   domgen generate --keyword shop --keyword café --tld com --tld co.uk \\
       --pattern '{keyword}-{random:3}.{tld}' --order shuffled --seed 7 --limit 1000 --out -";
 
@@ -65,6 +70,23 @@ enum Command {
         run: RunArgs,
         #[command(flatten)]
         db: DbArgs,
+    },
+    /// Register a campaign for workers: its spec, order, positions and batch size.
+    Plan {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        args: workers_cmd::PlanArgs,
+    },
+    /// Write a planned campaign's batches, claimed under a lease, until it is complete.
+    Worker {
+        #[command(flatten)]
+        args: workers_cmd::WorkerArgs,
+    },
+    /// Show a planned campaign's progress: batches done, leased, pending; rows, rate, workers.
+    Status {
+        #[command(flatten)]
+        args: workers_cmd::StatusArgs,
     },
     /// Apply domgen's migrations to a database (idempotent).
     Migrate {
@@ -292,6 +314,9 @@ fn main() -> ExitCode {
             run,
             db,
         } => generate_pg(&spec, &run, &db),
+        Command::Plan { spec, args } => workers_cmd::plan(&spec, &args),
+        Command::Worker { args } => workers_cmd::worker(&args),
+        Command::Status { args } => workers_cmd::status(&args),
         Command::Migrate { conn } => migrate(&conn),
         Command::Db { action } => db(&action),
     };

@@ -43,7 +43,7 @@ impl std::fmt::Display for Order {
 
 /// A list of words (keywords, TLDs or a named list) and where it came from,
 /// so that an error can point at the file and line of a bad word.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct WordList {
     /// The words as written (normalisation happens when the spec compiles).
     pub words: Vec<String>,
@@ -105,7 +105,7 @@ impl WordList {
 /// and builds the exact space. Build one in code, from a TOML text with
 /// [`SpecFile`], or from a campaign-service config with
 /// [`Spec::from_domainflow`](crate::Spec::from_domainflow).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Spec {
     /// Values of `{keyword}`, in order.
     pub keywords: WordList,

@@ -66,7 +66,7 @@ impl fmt::Debug for Connections {
 }
 
 impl Connections {
-    async fn open(&self) -> Result<Connection, Error> {
+    pub(crate) async fn open(&self) -> Result<Connection, Error> {
         match self {
             Connections::Config(config) => {
                 let (client, task) = crate::connect(config).await.map_err(Error::db)?;
@@ -82,7 +82,7 @@ impl Connections {
 }
 
 /// An open connection: our own, or one borrowed from a pool.
-enum Connection {
+pub(crate) enum Connection {
     Own {
         client: Client,
         task: tokio::task::JoinHandle<()>,
@@ -91,7 +91,15 @@ enum Connection {
 }
 
 impl Connection {
-    fn client(&mut self) -> &mut Client {
+    pub(crate) fn client(&mut self) -> &mut Client {
+        match self {
+            Connection::Own { client, .. } => client,
+            Connection::Pooled(object) => object,
+        }
+    }
+
+    /// The client, for statements that need no transaction.
+    pub(crate) fn shared(&self) -> &Client {
         match self {
             Connection::Own { client, .. } => client,
             Connection::Pooled(object) => object,
@@ -101,7 +109,7 @@ impl Connection {
     /// Closes our own connection and waits for its task, so that its
     /// buffers are freed before the run's heap is measured; a pooled one
     /// goes back to its pool.
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         if let Connection::Own { client, task } = self {
             drop(client);
             let _ = task.await;
@@ -312,7 +320,8 @@ pub async fn plan(
     let id = options.campaign_id;
     let row = client
         .query_opt(
-            "SELECT fingerprint, order_kind, seed, first_position, end_position, batch_names, target_table
+            "SELECT fingerprint, order_kind, seed, first_position, end_position, batch_names, target_table,
+                    next_start IS NOT NULL
              FROM generation_campaigns WHERE campaign_id = $1",
             &[&id],
         )
@@ -349,6 +358,11 @@ pub async fn plan(
             committed_rows: 0,
         });
     };
+    if row.get::<_, bool>(7) {
+        return Err(Error::usage(format!(
+            "campaign {id} was planned for workers (`domgen plan`); write it with `domgen worker --campaign-id {id}`, or use a new --campaign-id for `generate`"
+        )));
+    }
     let stored = Stored {
         fingerprint: row.get(0),
         order: row.get(1),
@@ -457,7 +471,7 @@ impl Stored {
     }
 }
 
-fn to_i64(v: u64, what: &str) -> Result<i64, Error> {
+pub(crate) fn to_i64(v: u64, what: &str) -> Result<i64, Error> {
     i64::try_from(v)
         .map_err(|_| Error::usage(format!("{what} {v} does not fit PostgreSQL's bigint")))
 }

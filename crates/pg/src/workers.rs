@@ -1,0 +1,1062 @@
+//! Generation workers: many processes, on many machines, write one
+//! campaign, with PostgreSQL as the only coordinator.
+//!
+//! [`plan`] stores a campaign's spec, order, positions and batch size in
+//! `generation_campaigns`, with a cursor `next_start` at its first
+//! position. The ledger is lazy: no batch row exists until a worker takes
+//! the batch, so planning 10^9 positions writes one row.
+//!
+//! A worker [`claim`]s a batch: first a batch given back ([`release`]) or
+//! one whose lease expired (its worker died or stalled), locked with
+//! `SELECT … FOR UPDATE SKIP LOCKED` so that two workers never take the
+//! same one; else the next cell of the grid, by moving the cursor and
+//! inserting the batch's `leased` ledger row in one statement. A lease is
+//! a fresh token and an expiry, both judged by the database's clock; the
+//! worker [`renew`]s it while the engine renders the batch.
+//!
+//! [`commit`] sends the batch's rows with COPY and then moves its ledger
+//! row to `committed` *only if the lease still holds*: same token, still
+//! `leased`, not expired by `clock_timestamp()`. Otherwise nothing is
+//! updated, the transaction is rolled back with its rows, and the outcome
+//! is [`Outcome::Refused`]: a worker that was paused past its lease and
+//! woke after another took its batch over cannot write it a second time.
+//! Once the fenced update has run, the row is locked until the commit, so
+//! a takeover (which skips locked rows) cannot slip in between.
+//!
+//! [`work`] is the loop an embedded worker runs; `domgen worker` runs it.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use domgen_engine::{CancelToken, Encoder, Flow, Generator, Sink};
+use domgen_pattern::{Space, Spec};
+use futures_util::SinkExt;
+use serde::Serialize;
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+use crate::campaign::{Connection, Connections, quote_table, to_i64};
+use crate::copy::{CopyRows, HEADER, TRAILER};
+use crate::error::Error;
+
+/// What [`plan`] registers.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    /// The campaign's id; workers need only this.
+    pub campaign_id: Uuid,
+    /// Names per batch: the unit a worker claims, renders and commits.
+    pub batch_names: u64,
+    /// The table rows go to (columns `campaign_id`, `offset_index`,
+    /// `domain_name`).
+    pub table: String,
+}
+
+/// A planned campaign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Planned {
+    /// The campaign's id.
+    pub campaign_id: Uuid,
+    /// The positions it covers.
+    pub positions: Range<u64>,
+    /// Names per batch.
+    pub batch_names: u64,
+    /// Batches in all (the last one may be shorter).
+    pub batches: u64,
+    /// Whether this call registered it (false: it was planned already, with
+    /// the same spec and settings).
+    pub created: bool,
+}
+
+impl fmt::Display for Planned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "campaign {} {}: positions {}..{} ({} names) in {} batches of {}",
+            self.campaign_id,
+            if self.created {
+                "planned"
+            } else {
+                "was planned already, the same way"
+            },
+            self.positions.start,
+            self.positions.end,
+            self.positions.end - self.positions.start,
+            self.batches,
+            self.batch_names
+        )
+    }
+}
+
+/// Registers a campaign for workers: its spec (compiled here, so a bad one
+/// is refused before anything is stored), order, seed, positions, batch
+/// size and table. Planning the same campaign again with the same spec and
+/// settings is a no-op; with anything different it is refused.
+pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result<Planned, Error> {
+    crate::migrate::check_migrated(client)
+        .await
+        .map_err(|e| Error::not_ready(e.to_string()))?;
+    let space = Space::compile(spec).map_err(|e| Error::usage(e.to_string()))?;
+    let id = options.campaign_id;
+    if options.batch_names == 0 {
+        return Err(Error::usage(
+            "batch size 0: a batch needs at least one name (--batch-size N, N ≥ 1)",
+        ));
+    }
+    let positions = space.selection();
+    CopyRows::new(id)
+        .check_positions(&positions)
+        .map_err(Error::usage)?;
+    let quoted = quote_table(&options.table)?;
+    let exists: Option<String> = client
+        .query_one("SELECT to_regclass($1)::text", &[&quoted])
+        .await
+        .map_err(Error::db)?
+        .get(0);
+    if exists.is_none() {
+        return Err(Error::usage(format!(
+            "table {} does not exist; run `domgen migrate` or create it with columns campaign_id uuid, offset_index bigint, domain_name text",
+            options.table
+        )));
+    }
+    let spec_json = serde_json::to_value(spec).map_err(|e| Error::usage(e.to_string()))?;
+    let fingerprint = space.fingerprint();
+    let inserted = client
+        .execute(
+            "INSERT INTO generation_campaigns
+               (campaign_id, fingerprint, spec, order_kind, seed, first_position, end_position,
+                batch_names, target_table, next_start)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $6)
+             ON CONFLICT (campaign_id) DO NOTHING",
+            &[
+                &id,
+                &fingerprint,
+                &spec_json,
+                &space.order().to_string(),
+                &to_i64(space.seed(), "seed")?,
+                &to_i64(positions.start, "offset")?,
+                &to_i64(positions.end, "end position")?,
+                &to_i64(options.batch_names, "batch size")?,
+                &options.table,
+            ],
+        )
+        .await
+        .map_err(Error::db)?;
+    let planned = Planned {
+        campaign_id: id,
+        batches: (positions.end - positions.start).div_ceil(options.batch_names),
+        positions: positions.clone(),
+        batch_names: options.batch_names,
+        created: inserted == 1,
+    };
+    if planned.created {
+        return Ok(planned);
+    }
+    let stored = load(client, id).await?;
+    let mut differ = Vec::new();
+    if stored.space.fingerprint() != fingerprint {
+        differ.push(format!(
+            "the spec (fingerprint {fingerprint} now, {} stored)",
+            stored.space.fingerprint()
+        ));
+    }
+    if stored.space.order() != space.order() {
+        differ.push(format!(
+            "the order ({} now, {} stored)",
+            space.order(),
+            stored.space.order()
+        ));
+    }
+    if stored.space.seed() != space.seed() {
+        differ.push(format!(
+            "the seed ({} now, {} stored)",
+            space.seed(),
+            stored.space.seed()
+        ));
+    }
+    if stored.positions != positions {
+        differ.push(format!(
+            "the positions ({}..{} now, {}..{} stored: check --offset/--limit)",
+            positions.start, positions.end, stored.positions.start, stored.positions.end
+        ));
+    }
+    if stored.batch_names != options.batch_names {
+        differ.push(format!(
+            "the batch size ({} now, {} stored)",
+            options.batch_names, stored.batch_names
+        ));
+    }
+    if stored.table != options.table {
+        differ.push(format!(
+            "the table ({} now, {} stored)",
+            options.table, stored.table
+        ));
+    }
+    if differ.is_empty() {
+        return Ok(planned);
+    }
+    Err(Error::usage(format!(
+        "campaign {id} is planned already with a different {}; plan it with the same spec and flags, or use a new --campaign-id",
+        differ.join(", ")
+    )))
+}
+
+/// A campaign planned for workers, as stored.
+#[derive(Clone, Debug)]
+pub struct Campaign {
+    /// The campaign's id.
+    pub campaign_id: Uuid,
+    /// The stored spec.
+    pub spec: Spec,
+    /// The spec compiled, with the stored positions selected.
+    pub space: Space,
+    /// The positions the campaign covers.
+    pub positions: Range<u64>,
+    /// Names per batch.
+    pub batch_names: u64,
+    /// The table rows go to.
+    pub table: String,
+}
+
+/// Reads a campaign planned for workers; refuses one that does not exist,
+/// one written by `generate`, or one whose stored spec no longer compiles
+/// to the same names.
+pub async fn load(client: &Client, campaign_id: Uuid) -> Result<Campaign, Error> {
+    let row = client
+        .query_opt(
+            "SELECT spec, fingerprint, first_position, end_position, batch_names, target_table,
+                    next_start IS NOT NULL
+             FROM generation_campaigns WHERE campaign_id = $1",
+            &[&campaign_id],
+        )
+        .await
+        .map_err(Error::db)?;
+    let Some(row) = row else {
+        return Err(Error::usage(format!(
+            "campaign {campaign_id} is not planned; run `domgen plan SPEC --campaign-id {campaign_id}` first"
+        )));
+    };
+    if !row.get::<_, bool>(6) {
+        return Err(Error::usage(format!(
+            "campaign {campaign_id} was started by `domgen generate`, not planned for workers; finish it with `domgen generate --campaign-id {campaign_id} --resume`"
+        )));
+    }
+    let corrupt = |what: &str| {
+        Error::usage(format!(
+            "campaign {campaign_id}: {what} in generation_campaigns is corrupt"
+        ))
+    };
+    let spec: Spec = serde_json::from_value(row.get(0))
+        .map_err(|e| corrupt(&format!("the stored spec ({e})")))?;
+    let mut space = Space::compile(&spec).map_err(|e| {
+        Error::usage(format!(
+            "campaign {campaign_id}: the stored spec no longer compiles: {e}"
+        ))
+    })?;
+    let fingerprint: String = row.get(1);
+    if space.fingerprint() != fingerprint {
+        return Err(Error::usage(format!(
+            "campaign {campaign_id}: the stored spec compiles to other names than when it was planned (fingerprint {} now, {fingerprint} stored): this domgen's pattern rules differ from the planner's; run workers of the planner's version",
+            space.fingerprint()
+        )));
+    }
+    let first = u64::try_from(row.get::<_, i64>(2)).map_err(|_| corrupt("first_position"))?;
+    let end = u64::try_from(row.get::<_, i64>(3)).map_err(|_| corrupt("end_position"))?;
+    let batch_names = u64::try_from(row.get::<_, i64>(4)).map_err(|_| corrupt("batch_names"))?;
+    if end > space.total() || first > end {
+        return Err(corrupt("the position range"));
+    }
+    space.select(first..end);
+    Ok(Campaign {
+        campaign_id,
+        spec,
+        space,
+        positions: first..end,
+        batch_names,
+        table: row.get(5),
+    })
+}
+
+/// A batch held by a worker until its lease expires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// The campaign.
+    pub campaign_id: Uuid,
+    /// The batch's positions.
+    pub positions: Range<u64>,
+    /// The lease's token: a commit or renewal with another token is refused.
+    pub token: Uuid,
+}
+
+fn positions_of(row: &tokio_postgres::Row) -> Result<Range<u64>, Error> {
+    let (start, end): (i64, i64) = (row.get(0), row.get(1));
+    match (u64::try_from(start), u64::try_from(end)) {
+        (Ok(start), Ok(end)) => Ok(start..end),
+        _ => Err(Error::usage(format!(
+            "a ledger row in generation_batches has negative positions {start}..{end}"
+        ))),
+    }
+}
+
+fn lease_secs(lease: Duration) -> f64 {
+    lease.as_secs_f64()
+}
+
+/// Claims a batch for `worker_id` for `lease`: a released or expired one
+/// if there is one, else the next cell of the grid. `None` when every
+/// batch is committed or held by a live lease.
+pub async fn claim(
+    client: &Client,
+    campaign_id: Uuid,
+    worker_id: &str,
+    lease: Duration,
+) -> Result<Option<Lease>, Error> {
+    let token = Uuid::new_v4();
+    let secs = lease_secs(lease);
+    let row = client
+        .query_opt(
+            "WITH open AS (
+                 SELECT batch_start FROM generation_batches
+                  WHERE campaign_id = $1
+                    AND (status = 'released' OR (status = 'leased' AND lease_expires_at <= clock_timestamp()))
+                  ORDER BY batch_start
+                  LIMIT 1
+                  FOR UPDATE SKIP LOCKED
+             )
+             UPDATE generation_batches AS b
+                SET status = 'leased', worker_id = $2, lease_token = $3,
+                    lease_expires_at = clock_timestamp() + $4 * interval '1 second'
+               FROM open
+              WHERE b.campaign_id = $1 AND b.batch_start = open.batch_start
+          RETURNING b.batch_start, b.batch_end",
+            &[&campaign_id, &worker_id, &token, &secs],
+        )
+        .await
+        .map_err(Error::db)?;
+    if let Some(row) = row {
+        return Ok(Some(Lease {
+            campaign_id,
+            positions: positions_of(&row)?,
+            token,
+        }));
+    }
+    let row = client
+        .query_opt(
+            "WITH cursor AS (
+                 SELECT next_start, end_position, batch_names FROM generation_campaigns
+                  WHERE campaign_id = $1 AND next_start < end_position
+                  FOR UPDATE
+             ), moved AS (
+                 UPDATE generation_campaigns AS c
+                    SET next_start = LEAST(cursor.next_start + cursor.batch_names, cursor.end_position)
+                   FROM cursor
+                  WHERE c.campaign_id = $1
+              RETURNING cursor.next_start AS batch_start, c.next_start AS batch_end
+             )
+             INSERT INTO generation_batches
+                 (campaign_id, batch_start, batch_end, status, worker_id, lease_token, lease_expires_at)
+             SELECT $1, batch_start, batch_end, 'leased', $2, $3,
+                    clock_timestamp() + $4 * interval '1 second'
+               FROM moved
+          RETURNING batch_start, batch_end",
+            &[&campaign_id, &worker_id, &token, &secs],
+        )
+        .await
+        .map_err(Error::db)?;
+    row.map(|row| {
+        Ok(Lease {
+            campaign_id,
+            positions: positions_of(&row)?,
+            token,
+        })
+    })
+    .transpose()
+}
+
+/// Extends a lease to `lease` from now. False when the lease is lost
+/// (expired, taken over or released): then its batch must not be
+/// committed, and [`commit`] would refuse it.
+pub async fn renew(client: &Client, lease: &Lease, duration: Duration) -> Result<bool, Error> {
+    let updated = client
+        .execute(
+            "UPDATE generation_batches
+                SET lease_expires_at = clock_timestamp() + $4 * interval '1 second'
+              WHERE campaign_id = $1 AND batch_start = $2 AND lease_token = $3
+                AND status = 'leased' AND lease_expires_at > clock_timestamp()",
+            &[
+                &lease.campaign_id,
+                &to_i64(lease.positions.start, "batch start")?,
+                &lease.token,
+                &lease_secs(duration),
+            ],
+        )
+        .await
+        .map_err(Error::db)?;
+    Ok(updated == 1)
+}
+
+/// Gives a leased batch back, for another worker to take at once. False
+/// when the lease was lost already.
+pub async fn release(client: &Client, lease: &Lease) -> Result<bool, Error> {
+    let updated = client
+        .execute(
+            "UPDATE generation_batches
+                SET status = 'released', lease_token = NULL, lease_expires_at = NULL
+              WHERE campaign_id = $1 AND batch_start = $2 AND lease_token = $3 AND status = 'leased'",
+            &[
+                &lease.campaign_id,
+                &to_i64(lease.positions.start, "batch start")?,
+                &lease.token,
+            ],
+        )
+        .await
+        .map_err(Error::db)?;
+    Ok(updated == 1)
+}
+
+/// What became of a commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The rows and the ledger row are committed.
+    Committed {
+        /// Rows written.
+        rows: u64,
+    },
+    /// The lease was lost before the commit (expired by the database's
+    /// clock, or taken over): nothing was written.
+    Refused,
+}
+
+/// Writes a leased batch: `chunks` are binary COPY streams of the batch's
+/// rows (each with its header and trailer, as [`CopyRows`] encodes them),
+/// sent as one COPY into `table`; then the ledger row moves to
+/// `committed`, fenced on the lease. If the lease no longer holds, the
+/// transaction is rolled back, rows and all, and the outcome is
+/// [`Outcome::Refused`].
+pub async fn commit(
+    client: &mut Client,
+    lease: &Lease,
+    table: &str,
+    chunks: Vec<Bytes>,
+) -> Result<Outcome, Error> {
+    let copy = format!(
+        "COPY {} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)",
+        quote_table(table)?
+    );
+    let rows = lease.positions.end - lease.positions.start;
+    let start = to_i64(lease.positions.start, "batch start")?;
+    let tx = client.transaction().await.map_err(Error::db)?;
+    let sink = tx.copy_in::<_, Bytes>(copy.as_str()).await.map_err(Error::db)?;
+    futures_util::pin_mut!(sink);
+    sink.send(Bytes::from_static(HEADER))
+        .await
+        .map_err(Error::db)?;
+    for chunk in chunks {
+        // Each chunk is a whole COPY stream; the rows are between its
+        // header and trailer.
+        let body = chunk.slice(HEADER.len()..chunk.len() - TRAILER.len());
+        sink.send(body).await.map_err(Error::db)?;
+    }
+    sink.send(Bytes::from_static(TRAILER))
+        .await
+        .map_err(Error::db)?;
+    let copied = sink.as_mut().finish().await.map_err(Error::db)?;
+    if copied != rows {
+        return Err(Error::usage(format!(
+            "batch {}..{}: COPY took {copied} rows, expected {rows}; nothing was committed",
+            lease.positions.start, lease.positions.end
+        )));
+    }
+    let updated = tx
+        .execute(
+            "UPDATE generation_batches
+                SET status = 'committed', rows = $4, committed_at = clock_timestamp(),
+                    lease_expires_at = NULL
+              WHERE campaign_id = $1 AND batch_start = $2 AND lease_token = $3
+                AND status = 'leased' AND lease_expires_at > clock_timestamp()",
+            &[
+                &lease.campaign_id,
+                &start,
+                &lease.token,
+                &to_i64(rows, "rows")?,
+            ],
+        )
+        .await
+        .map_err(Error::db)?;
+    if updated != 1 {
+        tx.rollback().await.map_err(Error::db)?;
+        return Ok(Outcome::Refused);
+    }
+    tx.commit().await.map_err(Error::db)?;
+    Ok(Outcome::Committed { rows })
+}
+
+/// Whether every position of the campaign is committed.
+pub async fn is_complete(client: &Client, campaign_id: Uuid) -> Result<bool, Error> {
+    let row = client
+        .query_one(
+            "SELECT c.next_start >= c.end_position
+                    AND NOT EXISTS (SELECT 1 FROM generation_batches b
+                                     WHERE b.campaign_id = $1 AND b.status <> 'committed')
+               FROM generation_campaigns c WHERE c.campaign_id = $1",
+            &[&campaign_id],
+        )
+        .await
+        .map_err(Error::db)?;
+    Ok(row.get::<_, Option<bool>>(0).unwrap_or(false))
+}
+
+/// A campaign's progress.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    /// The campaign.
+    pub campaign_id: Uuid,
+    /// Positions in all.
+    pub positions: u64,
+    /// Names per batch.
+    pub batch_names: u64,
+    /// Batches in all.
+    pub batches: u64,
+    /// Batches committed.
+    pub done: u64,
+    /// Batches held by a live lease.
+    pub leased: u64,
+    /// Batches not committed and not held by a live lease (not cut yet,
+    /// released, or expired).
+    pub pending: u64,
+    /// Of the pending: leases that expired, waiting to be taken over.
+    pub expired: u64,
+    /// Rows committed.
+    pub rows: u64,
+    /// Rows per second committed over the last minute (or since the first
+    /// commit, if later).
+    pub rows_per_sec: f64,
+    /// Workers holding a live lease or that committed in the last minute.
+    pub workers: Vec<String>,
+    /// Whether every batch is committed.
+    pub complete: bool,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "campaign {}: {} of {} rows ({:.1}%){}",
+            self.campaign_id,
+            self.rows,
+            self.positions,
+            if self.positions == 0 {
+                100.0
+            } else {
+                // Display only: the ratio needs no exactness.
+                #[allow(clippy::cast_precision_loss)]
+                let pct = self.rows as f64 * 100.0 / self.positions as f64;
+                pct
+            },
+            if self.complete { ", complete" } else { "" }
+        )?;
+        writeln!(
+            f,
+            "batches of {}: {} done, {} leased, {} pending ({} expired leases) of {}",
+            self.batch_names, self.done, self.leased, self.pending, self.expired, self.batches
+        )?;
+        write!(
+            f,
+            "rate: {:.0} rows/s over the last minute; workers: {}",
+            self.rows_per_sec,
+            if self.workers.is_empty() {
+                "none".to_owned()
+            } else {
+                format!("{} ({})", self.workers.len(), self.workers.join(", "))
+            }
+        )
+    }
+}
+
+/// Reads a campaign's progress from its ledger.
+pub async fn status(client: &Client, campaign_id: Uuid) -> Result<Status, Error> {
+    let campaign = client
+        .query_opt(
+            "SELECT first_position, end_position, batch_names, next_start IS NOT NULL
+               FROM generation_campaigns WHERE campaign_id = $1",
+            &[&campaign_id],
+        )
+        .await
+        .map_err(Error::db)?
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "campaign {campaign_id} does not exist; plan it with `domgen plan SPEC --campaign-id {campaign_id}`"
+            ))
+        })?;
+    if !campaign.get::<_, bool>(3) {
+        return Err(Error::usage(format!(
+            "campaign {campaign_id} was started by `domgen generate`, not planned for workers; it has no worker status"
+        )));
+    }
+    let first = u64::try_from(campaign.get::<_, i64>(0)).unwrap_or(0);
+    let end = u64::try_from(campaign.get::<_, i64>(1)).unwrap_or(0);
+    let batch_names = u64::try_from(campaign.get::<_, i64>(2)).unwrap_or(1).max(1);
+    let row = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE status = 'committed'),
+                    coalesce(sum(rows) FILTER (WHERE status = 'committed'), 0)::bigint,
+                    count(*) FILTER (WHERE status = 'leased' AND lease_expires_at > clock_timestamp()),
+                    count(*) FILTER (WHERE status = 'leased' AND lease_expires_at <= clock_timestamp()),
+                    coalesce(sum(rows) FILTER (WHERE committed_at > clock_timestamp() - interval '60 seconds'), 0)::bigint,
+                    extract(epoch FROM clock_timestamp() - min(committed_at))::float8,
+                    coalesce(array_agg(DISTINCT worker_id) FILTER (
+                        WHERE (status = 'leased' AND lease_expires_at > clock_timestamp())
+                           OR committed_at > clock_timestamp() - interval '60 seconds'), '{}')
+               FROM generation_batches WHERE campaign_id = $1",
+            &[&campaign_id],
+        )
+        .await
+        .map_err(Error::db)?;
+    let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
+    let (done, rows, leased, expired, recent) = (count(0), count(1), count(2), count(3), count(4));
+    let since_first: Option<f64> = row.get(5);
+    let window = since_first.unwrap_or(0.0).clamp(0.0, 60.0);
+    // A rate for display: precision beyond 2^53 rows does not matter.
+    #[allow(clippy::cast_precision_loss)]
+    let rows_per_sec = if window > 0.0 {
+        recent as f64 / window
+    } else {
+        0.0
+    };
+    let batches = (end - first).div_ceil(batch_names);
+    Ok(Status {
+        campaign_id,
+        positions: end - first,
+        batch_names,
+        batches,
+        done,
+        leased,
+        pending: batches.saturating_sub(done + leased),
+        expired,
+        rows,
+        rows_per_sec,
+        workers: row.get(6),
+        complete: done == batches,
+    })
+}
+
+/// How [`work`] runs.
+#[derive(Clone, Debug)]
+pub struct WorkOptions {
+    /// The campaign (planned with [`plan`]).
+    pub campaign_id: Uuid,
+    /// This worker's name in the ledger (`generation_batches.worker_id`)
+    /// and in `pg_stat_activity.application_name`.
+    pub worker_id: String,
+    /// How long a claimed batch is this worker's without renewal; it is
+    /// renewed every third of it.
+    pub lease: Duration,
+    /// Batches held at once, each on a connection of its own (plus one
+    /// connection for renewals).
+    pub connections: usize,
+    /// Stop after claiming this many batches (all when `None`).
+    pub max_batches: Option<u64>,
+}
+
+/// What happened to a batch, as [`work`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkEvent {
+    /// A batch was claimed.
+    Claimed(Range<u64>),
+    /// A batch was committed.
+    Committed(Range<u64>),
+    /// A renewal found the lease lost; the commit will be refused.
+    LeaseLost(Range<u64>),
+    /// The commit was refused by the lease fence: nothing was written.
+    Refused(Range<u64>),
+    /// The batch was given back (cancellation or an error).
+    Released(Range<u64>),
+    /// No batch could be claimed, but other workers' leases are open:
+    /// waiting for them to commit or expire.
+    Waiting,
+}
+
+impl fmt::Display for WorkEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkEvent::Claimed(p) => write!(f, "claimed batch {}..{}", p.start, p.end),
+            WorkEvent::Committed(p) => write!(f, "committed batch {}..{}", p.start, p.end),
+            WorkEvent::LeaseLost(p) => write!(
+                f,
+                "lost the lease of batch {}..{} (expired or taken over)",
+                p.start, p.end
+            ),
+            WorkEvent::Refused(p) => write!(
+                f,
+                "commit of batch {}..{} refused: the lease was lost (expired or taken over); nothing was written",
+                p.start, p.end
+            ),
+            WorkEvent::Released(p) => write!(f, "released batch {}..{}", p.start, p.end),
+            WorkEvent::Waiting => f.write_str(
+                "no batch free: waiting for other workers' leases to commit or expire",
+            ),
+        }
+    }
+}
+
+/// What a [`work`] call did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WorkReport {
+    /// Batches committed by this worker.
+    pub batches: u64,
+    /// Rows committed by this worker.
+    pub rows: u64,
+    /// Commits refused by the lease fence.
+    pub refused: u64,
+    /// Batches given back.
+    pub released: u64,
+    /// Whether the campaign was complete when the worker stopped.
+    pub complete: bool,
+    /// Whether the worker stopped because it was cancelled.
+    pub cancelled: bool,
+    /// Seconds from the start to the end.
+    pub duration_secs: f64,
+}
+
+impl fmt::Display for WorkReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Display only.
+        #[allow(clippy::cast_precision_loss)]
+        let rate = if self.duration_secs > 0.0 {
+            self.rows as f64 / self.duration_secs
+        } else {
+            0.0
+        };
+        write!(
+            f,
+            "committed {} batches ({} rows, {rate:.0} rows/s over {:.1} s); {} refused, {} released; {}",
+            self.batches,
+            self.rows,
+            self.duration_secs,
+            self.refused,
+            self.released,
+            if self.complete {
+                "the campaign is complete"
+            } else if self.cancelled {
+                "interrupted"
+            } else {
+                "the campaign is not complete"
+            }
+        )
+    }
+}
+
+/// Collects a batch's COPY chunks (the engine renders a claimed batch in
+/// chunks of its own batch size, on its threads).
+#[derive(Default)]
+struct Chunks(Vec<Bytes>);
+
+impl Sink for Chunks {
+    type Error = Error;
+
+    fn ordered(&self) -> bool {
+        false
+    }
+
+    fn write_batch(&mut self, _positions: Range<u64>, bytes: &[u8]) -> Result<Flow, Error> {
+        self.0.push(Bytes::copy_from_slice(bytes));
+        Ok(Flow::Continue)
+    }
+}
+
+type Events = Arc<dyn Fn(&WorkEvent) + Send + Sync>;
+
+/// What the claim loops share.
+struct Shared {
+    campaign: Campaign,
+    options: WorkOptions,
+    generator: Arc<Generator>,
+    /// Renewals, claims' completion checks: statements without transaction.
+    control: Arc<Connection>,
+    /// Set on cancellation or on a loop's error: every loop stops.
+    stop: CancelToken,
+    /// Batches claimed so far, for `max_batches`.
+    claimed: AtomicU64,
+    committed: AtomicU64,
+    rows: AtomicU64,
+    refused: AtomicU64,
+    released: AtomicU64,
+    events: Events,
+}
+
+/// Runs a worker in a host service until the campaign is complete (every
+/// batch committed, by this worker or others), `options.max_batches` are
+/// claimed, or `cancel` is cancelled — then its batches in hand are
+/// released for others. It opens `options.connections + 1` connections
+/// (from the host's pool or a configuration) and gives them back.
+///
+/// Each connection claims a batch, renders it with `generator` on a
+/// blocking thread (the lease renewed in the background every third of
+/// its length), and commits it fenced on the lease. `events` hears of
+/// every claim, commit, refusal and release.
+///
+/// Call it from a multi-threaded tokio runtime; the database must be
+/// migrated and the campaign planned ([`plan`]).
+pub async fn work(
+    connections: impl Into<Connections>,
+    options: WorkOptions,
+    generator: Arc<Generator>,
+    cancel: Option<CancelToken>,
+    events: impl Fn(&WorkEvent) + Send + Sync + 'static,
+) -> Result<WorkReport, Error> {
+    let started = Instant::now();
+    let connections = connections.into();
+    if options.lease < Duration::from_secs(1) {
+        return Err(Error::usage(format!(
+            "lease of {:?} is too short to renew; give at least 1 second (--lease-seconds)",
+            options.lease
+        )));
+    }
+    let control = open_named(&connections, &options.worker_id).await?;
+    crate::migrate::check_migrated(control.shared())
+        .await
+        .map_err(|e| Error::not_ready(e.to_string()))?;
+    let campaign = load(control.shared(), options.campaign_id).await?;
+    generator
+        .check(&campaign.space, &CopyRows::new(campaign.campaign_id))
+        .map_err(Error::engine)?;
+    let stop = CancelToken::new();
+    let shared = Arc::new(Shared {
+        campaign,
+        generator,
+        control: Arc::new(control),
+        stop: stop.clone(),
+        claimed: AtomicU64::new(0),
+        committed: AtomicU64::new(0),
+        rows: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        released: AtomicU64::new(0),
+        events: Arc::new(events),
+        options,
+    });
+    // The host's token is not ours to cancel: a watcher carries it over.
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let watcher = cancel.map(|cancel| {
+        let (stop, cancelled) = (stop.clone(), Arc::clone(&cancelled));
+        tokio::spawn(async move {
+            loop {
+                if cancel.is_cancelled() {
+                    cancelled.store(true, Ordering::SeqCst);
+                    stop.cancel();
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    });
+    let mut loops = tokio::task::JoinSet::new();
+    let mut first_error = None;
+    for _ in 0..shared.options.connections.max(1) {
+        match open_named(&connections, &shared.options.worker_id).await {
+            Ok(connection) => {
+                let shared = Arc::clone(&shared);
+                loops.spawn(async move {
+                    let mut connection = connection;
+                    let result = claim_loop(&shared, &mut connection).await;
+                    if result.is_err() {
+                        shared.stop.cancel();
+                    }
+                    connection.close().await;
+                    result
+                });
+            }
+            Err(e) => {
+                stop.cancel();
+                first_error = Some(e);
+                break;
+            }
+        }
+    }
+    while let Some(joined) = loops.join_next().await {
+        let result = joined
+            .map_err(|e| Error::usage(format!("a worker task failed: {e}")))
+            .and_then(|r| r);
+        if let Err(e) = result {
+            first_error.get_or_insert(e);
+        }
+    }
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
+    let complete = is_complete(shared.control.shared(), shared.campaign.campaign_id).await;
+    let report = WorkReport {
+        batches: shared.committed.load(Ordering::SeqCst),
+        rows: shared.rows.load(Ordering::SeqCst),
+        refused: shared.refused.load(Ordering::SeqCst),
+        released: shared.released.load(Ordering::SeqCst),
+        complete: *complete.as_ref().unwrap_or(&false),
+        cancelled: cancelled.load(Ordering::SeqCst),
+        duration_secs: started.elapsed().as_secs_f64(),
+    };
+    if let Ok(shared) = Arc::try_unwrap(shared) {
+        if let Ok(control) = Arc::try_unwrap(shared.control) {
+            control.close().await;
+        }
+    }
+    match first_error {
+        Some(e) => Err(e.context(format!(
+            "the worker stopped after committing {} batches ({} rows); its batches in hand were released or will expire",
+            report.batches, report.rows
+        ))),
+        None => complete.map(|_| report),
+    }
+}
+
+/// Opens a connection named for the worker in `pg_stat_activity`.
+async fn open_named(connections: &Connections, worker_id: &str) -> Result<Connection, Error> {
+    let connection = connections.open().await?;
+    connection
+        .shared()
+        .execute(
+            "SELECT set_config('application_name', $1, false)",
+            &[&worker_id],
+        )
+        .await
+        .map_err(Error::db)?;
+    Ok(connection)
+}
+
+/// One connection's loop: claim, render, commit, until there is nothing
+/// left or the worker stops.
+async fn claim_loop(shared: &Arc<Shared>, connection: &mut Connection) -> Result<(), Error> {
+    let id = shared.campaign.campaign_id;
+    let options = &shared.options;
+    let poll = (options.lease / 4).min(Duration::from_secs(1));
+    let mut waiting_said = false;
+    loop {
+        if shared.stop.is_cancelled() {
+            return Ok(());
+        }
+        if let Some(max) = options.max_batches {
+            if shared.claimed.fetch_add(1, Ordering::SeqCst) >= max {
+                return Ok(());
+            }
+        }
+        let Some(lease) = claim(connection.shared(), id, &options.worker_id, options.lease).await?
+        else {
+            if options.max_batches.is_some() {
+                shared.claimed.fetch_sub(1, Ordering::SeqCst);
+            }
+            if is_complete(connection.shared(), id).await? {
+                return Ok(());
+            }
+            if !waiting_said {
+                (shared.events)(&WorkEvent::Waiting);
+                waiting_said = true;
+            }
+            tokio::time::sleep(poll).await;
+            continue;
+        };
+        waiting_said = false;
+        (shared.events)(&WorkEvent::Claimed(lease.positions.clone()));
+        if let Err(e) = process(shared, connection, &lease).await {
+            // Give the batch back if the connection still can; if not, its
+            // lease expires and another worker takes it.
+            if release(shared.control.shared(), &lease)
+                .await
+                .unwrap_or(false)
+            {
+                shared.released.fetch_add(1, Ordering::SeqCst);
+                (shared.events)(&WorkEvent::Released(lease.positions.clone()));
+            }
+            return Err(e.context(format!(
+                "batch {}..{} of campaign {id}",
+                lease.positions.start, lease.positions.end
+            )));
+        }
+    }
+}
+
+/// Renders a leased batch while renewing its lease, then commits it
+/// fenced, or releases it when the worker is stopping.
+async fn process(
+    shared: &Arc<Shared>,
+    connection: &mut Connection,
+    lease: &Lease,
+) -> Result<(), Error> {
+    let renewer = {
+        let (shared, lease) = (Arc::clone(shared), lease.clone());
+        tokio::spawn(async move {
+            let every = shared.options.lease / 3;
+            loop {
+                tokio::time::sleep(every).await;
+                match renew(shared.control.shared(), &lease, shared.options.lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        (shared.events)(&WorkEvent::LeaseLost(lease.positions.clone()));
+                        return;
+                    }
+                    // A failed renewal is not a lost lease: the commit's
+                    // fence decides. Try again at the next tick.
+                    Err(_) => {}
+                }
+            }
+        })
+    };
+    let rendered = {
+        let (shared, positions) = (Arc::clone(shared), lease.positions.clone());
+        tokio::task::spawn_blocking(move || {
+            let encoder = CopyRows::new(shared.campaign.campaign_id);
+            let space = &shared.campaign.space;
+            let chunk = shared
+                .generator
+                .batch_names_for(space, &encoder)?
+                .min(positions.end - positions.start)
+                .max(1);
+            let mut chunks = Chunks::default();
+            let report = shared.generator.run_with_batch(
+                space,
+                positions,
+                chunk,
+                &encoder,
+                &mut chunks,
+                Some(&shared.stop),
+                &mut |_| {},
+            )?;
+            Ok::<_, domgen_engine::Error>((report.stopped_early, chunks.0))
+        })
+        .await
+    };
+    let rendered = match rendered {
+        Ok(Ok(rendered)) => Ok(rendered),
+        Ok(Err(e)) => Err(Error::engine(e)),
+        Err(e) => Err(Error::usage(format!("the rendering task failed: {e}"))),
+    };
+    let (stopped, chunks) = match rendered {
+        Ok(r) => r,
+        Err(e) => {
+            renewer.abort();
+            return Err(e);
+        }
+    };
+    if stopped {
+        renewer.abort();
+        if release(shared.control.shared(), lease).await? {
+            shared.released.fetch_add(1, Ordering::SeqCst);
+            (shared.events)(&WorkEvent::Released(lease.positions.clone()));
+        }
+        return Ok(());
+    }
+    let outcome = commit(connection.client(), lease, &shared.campaign.table, chunks).await;
+    renewer.abort();
+    match outcome? {
+        Outcome::Committed { rows } => {
+            shared.committed.fetch_add(1, Ordering::SeqCst);
+            shared.rows.fetch_add(rows, Ordering::SeqCst);
+            (shared.events)(&WorkEvent::Committed(lease.positions.clone()));
+        }
+        Outcome::Refused => {
+            shared.refused.fetch_add(1, Ordering::SeqCst);
+            (shared.events)(&WorkEvent::Refused(lease.positions.clone()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! `domgen plan`, `domgen worker` and `domgen status`: one campaign written
+//! by many worker processes, coordinated through PostgreSQL.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use domgen::engine::GeneratorBuilder;
+use domgen::pg::workers::{self, PlanOptions, WorkEvent, WorkOptions};
+
+use crate::{ConnArgs, Database, Failure, SpecArgs, connect, interrupt_token};
+
+/// `domgen plan`'s flags besides the spec.
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The campaign's id; workers need only this.
+    #[arg(long, value_name = "UUID")]
+    campaign_id: uuid::Uuid,
+    /// Names per batch: what a worker claims, renders and commits at once.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    batch_size: u64,
+    /// The table to COPY into (columns campaign_id, offset_index, domain_name).
+    #[arg(long, value_name = "NAME", default_value = "generated_domains")]
+    table: String,
+}
+
+/// `domgen worker`'s flags.
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The campaign to work on (planned with `domgen plan`).
+    #[arg(long, value_name = "UUID")]
+    campaign_id: uuid::Uuid,
+    /// How long a claimed batch stays this worker's without renewal; it is
+    /// renewed every third of it. A dead worker's batch is taken over after it.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    lease_seconds: u64,
+    /// Threads that render names (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Batches held at once, each on a connection of its own (plus one for renewals).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    connections: u16,
+    /// This worker's name in the ledger and in pg_stat_activity (default: host:pid).
+    #[arg(long, value_name = "NAME")]
+    worker_id: Option<String>,
+    /// Stop after claiming this many batches.
+    #[arg(long, value_name = "N")]
+    max_batches: Option<u64>,
+    /// The most heap rendering may hold, e.g. 64MiB.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    memory_budget: bytesize::ByteSize,
+    /// Say every claim and commit on standard error.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// `domgen status`'s flags.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The campaign.
+    #[arg(long, value_name = "UUID")]
+    campaign_id: uuid::Uuid,
+    /// `text` or `json`.
+    #[arg(long, value_name = "text|json", default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+}
+
+/// A library error: the caller's fault (exit 2) or the run's (exit 1).
+fn pg_failure(e: domgen::pg::Error, context: String) -> Failure {
+    match e.kind() {
+        domgen::pg::ErrorKind::Usage => Failure::Usage(e.into()),
+        _ => Failure::Run(anyhow::Error::new(e).context(context)),
+    }
+}
+
+/// Connects, migrating the local cluster on first use as `generate` does.
+fn open(conn: &ConnArgs) -> Result<(Database, tokio::runtime::Runtime, tokio_postgres::Client), Failure> {
+    let db = conn.resolve()?;
+    let (rt, mut client) = connect(&db)?;
+    if db.local {
+        rt.block_on(domgen::pg::migrate::migrate(&mut client))
+            .map_err(|e| Failure::Run(e.into()))?;
+    }
+    rt.block_on(domgen::pg::migrate::check_migrated(&client))
+        .map_err(|e| Failure::Run(e.into()))?;
+    Ok((db, rt, client))
+}
+
+pub(crate) fn plan(spec_args: &SpecArgs, args: &PlanArgs) -> Result<(), Failure> {
+    let spec = spec_args.load()?;
+    // Compiled here too, so that errors name the spec file.
+    spec_args.compile_spec(&spec)?;
+    domgen::pg::campaign::quote_table(&args.table).map_err(|e| Failure::Usage(e.into()))?;
+    let (db, rt, client) = open(&args.conn)?;
+    let options = PlanOptions {
+        campaign_id: args.campaign_id,
+        batch_names: args.batch_size,
+        table: args.table.clone(),
+    };
+    let planned = rt
+        .block_on(workers::plan(&client, &spec, &options))
+        .map_err(|e| pg_failure(e, format!("planning in {}", db.shown)))?;
+    println!("{planned}");
+    println!(
+        "run workers with: domgen worker --campaign-id {}",
+        planned.campaign_id
+    );
+    Ok(())
+}
+
+/// The default worker name: the host's and this process's.
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
+    let mut builder = GeneratorBuilder::new();
+    builder.memory_budget(args.memory_budget.as_u64());
+    if let Some(threads) = args.threads {
+        builder.threads(threads);
+    }
+    let generator = Arc::new(builder.build().map_err(|e| Failure::Usage(e.into()))?);
+    let (db, rt, client) = open(&args.conn)?;
+    drop(client);
+    let worker_id = args.worker_id.clone().unwrap_or_else(default_worker_id);
+    let options = WorkOptions {
+        campaign_id: args.campaign_id,
+        worker_id: worker_id.clone(),
+        lease: Duration::from_secs(args.lease_seconds),
+        connections: usize::from(args.connections),
+        max_batches: args.max_batches,
+    };
+    let cancel = interrupt_token();
+    let (verbose, name) = (args.verbose, worker_id.clone());
+    let events = move |event: &WorkEvent| {
+        let always = matches!(
+            event,
+            WorkEvent::Refused(_) | WorkEvent::LeaseLost(_) | WorkEvent::Released(_)
+        );
+        if verbose || always {
+            eprintln!("worker {name}: {event}");
+        }
+    };
+    let result = rt.block_on(workers::work(
+        domgen::pg::campaign::Connections::from(db.config.clone()),
+        options,
+        generator,
+        Some(cancel),
+        events,
+    ));
+    let report = result.map_err(|e| {
+        pg_failure(
+            e,
+            format!(
+                "worker {worker_id} on campaign {} in {}",
+                args.campaign_id, db.shown
+            ),
+        )
+    })?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "worker {worker_id}: {report}")
+        .and_then(|()| out.flush())
+        .context("cannot write to standard output")?;
+    if report.cancelled {
+        eprintln!(
+            "interrupted: worker {worker_id} released its batches; run `domgen worker --campaign-id {}` to go on",
+            args.campaign_id
+        );
+        return Err(Failure::Interrupted);
+    }
+    Ok(())
+}
+
+pub(crate) fn status(args: &StatusArgs) -> Result<(), Failure> {
+    let (db, rt, client) = open(&args.conn)?;
+    let status = rt
+        .block_on(workers::status(&client, args.campaign_id))
+        .map_err(|e| pg_failure(e, format!("reading the status in {}", db.shown)))?;
+    let mut out = std::io::stdout().lock();
+    let text = if args.format == "json" {
+        serde_json::to_string_pretty(&status).context("cannot encode the status")?
+    } else {
+        status.to_string()
+    };
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .context("cannot write to standard output")?;
+    Ok(())
+}
