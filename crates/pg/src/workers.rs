@@ -199,8 +199,9 @@ pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result
         return Ok(planned);
     }
     Err(Error::usage(format!(
-        "campaign {id} is planned already with a different {}; plan it with the same spec and flags, or use a new --campaign-id",
-        differ.join(", ")
+        "campaign {id} is planned already, and {} differ{} from it; plan it with the same spec and flags, or use a new --campaign-id",
+        differ.join(", "),
+        if differ.len() == 1 { "s" } else { "" }
     )))
 }
 
@@ -449,7 +450,10 @@ pub async fn commit(
     let rows = lease.positions.end - lease.positions.start;
     let start = to_i64(lease.positions.start, "batch start")?;
     let tx = client.transaction().await.map_err(Error::db)?;
-    let sink = tx.copy_in::<_, Bytes>(copy.as_str()).await.map_err(Error::db)?;
+    let sink = tx
+        .copy_in::<_, Bytes>(copy.as_str())
+        .await
+        .map_err(Error::db)?;
     futures_util::pin_mut!(sink);
     sink.send(Bytes::from_static(HEADER))
         .await
@@ -695,9 +699,9 @@ impl fmt::Display for WorkEvent {
                 p.start, p.end
             ),
             WorkEvent::Released(p) => write!(f, "released batch {}..{}", p.start, p.end),
-            WorkEvent::Waiting => f.write_str(
-                "no batch free: waiting for other workers' leases to commit or expire",
-            ),
+            WorkEvent::Waiting => {
+                f.write_str("no batch free: waiting for other workers' leases to commit or expire")
+            }
         }
     }
 }
