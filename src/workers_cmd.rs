@@ -82,7 +82,9 @@ fn pg_failure(e: domgen::pg::Error, context: String) -> Failure {
 }
 
 /// Connects, migrating the local cluster on first use as `generate` does.
-fn open(conn: &ConnArgs) -> Result<(Database, tokio::runtime::Runtime, tokio_postgres::Client), Failure> {
+fn open(
+    conn: &ConnArgs,
+) -> Result<(Database, tokio::runtime::Runtime, tokio_postgres::Client), Failure> {
     let db = conn.resolve()?;
     let (rt, mut client) = connect(&db)?;
     if db.local {

@@ -24,17 +24,17 @@ mod pg_common;
 
 /// Two patterns, 2 × 36⁴ = 3,359,232 names: a few seconds of COPY, so that
 /// a kill or a terminated backend lands in the middle of the run.
-const BIG: [&str; 4] = ["--pattern", "{alnum:4}x.com", "--pattern", "{alnum:4}y.net"];
-const BIG_TOTAL: i64 = 2 * 36 * 36 * 36 * 36;
+pub(crate) const BIG: [&str; 4] = ["--pattern", "{alnum:4}x.com", "--pattern", "{alnum:4}y.net"];
+pub(crate) const BIG_TOTAL: i64 = 2 * 36 * 36 * 36 * 36;
 
 /// A synchronous client for the checks.
-struct Sql {
+pub(crate) struct Sql {
     rt: tokio::runtime::Runtime,
     client: tokio_postgres::Client,
 }
 
 impl Sql {
-    fn connect(url: &str) -> Sql {
+    pub(crate) fn connect(url: &str) -> Sql {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -49,20 +49,24 @@ impl Sql {
         Sql { rt, client }
     }
 
-    fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<tokio_postgres::Row> {
+    pub(crate) fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Vec<tokio_postgres::Row> {
         self.rt
             .block_on(self.client.query(sql, params))
             .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
     }
 
-    fn execute(&self, sql: &str) {
+    pub(crate) fn execute(&self, sql: &str) {
         self.rt
             .block_on(self.client.batch_execute(sql))
             .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     }
 
     /// A query's single `bigint` value.
-    fn int(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> i64 {
+    pub(crate) fn int(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> i64 {
         self.query(sql, params)[0].get(0)
     }
 
@@ -101,7 +105,7 @@ impl Sql {
     /// Every position of `id` in `table` exactly once: as many rows, distinct
     /// offsets and distinct names as positions, offsets 0..total, and the
     /// ledger's committed rows summing to the total.
-    fn assert_exactly_once(&self, table: &str, id: Uuid, total: i64) {
+    pub(crate) fn assert_exactly_once(&self, table: &str, id: Uuid, total: i64) {
         let row = &self.query(
             &format!(
                 "SELECT count(*), count(DISTINCT offset_index), count(DISTINCT domain_name),
@@ -146,7 +150,7 @@ impl Sql {
 }
 
 /// A new database on the test server, migrated with `domgen migrate`.
-fn migrated_database(dir: &Dir) -> String {
+pub(crate) fn migrated_database(dir: &Dir) -> String {
     let url = pg_common::fresh_database();
     dir.run(["migrate", "--database-url", &url]).success();
     url

@@ -25,3 +25,8 @@ mod engine;
 // position exactly once), migrations, connection errors, refusals, a custom
 // table, the embedded local cluster.
 mod pg;
+
+// Workers as real processes on one campaign: SIGKILL, SIGSTOP past the
+// lease (the late commit refused), Ctrl-C releasing its batch; every
+// position exactly once.
+mod workers;
