@@ -414,7 +414,7 @@ fn migrations_applied_twice() {
     assert_contains(
         first.success(),
         &[
-            "applied 2 migrations: ",
+            "applied 3 migrations: ",
             "V1",
             "memory_monitoring",
             "V2",

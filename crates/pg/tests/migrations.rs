@@ -52,7 +52,7 @@ fn migrations_apply_once() {
 
         let error = migrate::check_migrated(&client).await.unwrap_err();
         assert!(
-            matches!(error.kind(), MigrateErrorKind::NotMigrated { pending, .. } if pending.len() == 2),
+            matches!(error.kind(), MigrateErrorKind::NotMigrated { pending, .. } if pending.len() == 3),
             "{error:?}"
         );
         let message = error.to_string();
@@ -66,10 +66,13 @@ fn migrations_apply_once() {
         assert!(message.contains(&format!("dbname={dbname} ")), "{message}");
 
         let first = migrate::migrate(&mut client).await.unwrap();
-        assert_eq!(names(&first), ["V1__memory_monitoring", "V2__generation"]);
+        assert_eq!(
+            names(&first),
+            ["V1__memory_monitoring", "V2__generation", "V4__monitor"]
+        );
         assert_eq!(
             first.to_string(),
-            "applied 2 migrations: V1__memory_monitoring, V2__generation"
+            "applied 3 migrations: V1__memory_monitoring, V2__generation, V4__monitor"
         );
 
         let second = migrate::migrate(&mut client).await.unwrap();
@@ -82,7 +85,7 @@ fn migrations_apply_once() {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(history, 2);
+        assert_eq!(history, 3);
     });
 }
 
@@ -94,7 +97,7 @@ fn concurrent_migrations_apply_each_migration_once() {
         let mut b = connect(&url).await;
         let (ra, rb) = tokio::join!(migrate::migrate(&mut a), migrate::migrate(&mut b));
         let (ra, rb) = (ra.unwrap(), rb.unwrap());
-        assert_eq!(ra.applied().len() + rb.applied().len(), 2, "{ra} / {rb}");
+        assert_eq!(ra.applied().len() + rb.applied().len(), 3, "{ra} / {rb}");
         migrate::check_migrated(&a).await.unwrap();
     });
 }
@@ -665,7 +668,7 @@ fn failing_migration_is_rolled_back() {
         match error.kind() {
             MigrateErrorKind::NotMigrated { pending, .. } => {
                 let pending: Vec<String> = pending.iter().map(ToString::to_string).collect();
-                assert_eq!(pending, ["V2__generation"]);
+                assert_eq!(pending, ["V2__generation", "V4__monitor"]);
             }
             other => panic!("expected NotMigrated, got {other:?}"),
         }
@@ -681,7 +684,7 @@ fn failing_migration_is_rolled_back() {
             .await
             .unwrap();
         let report = migrate::migrate(&mut client).await.unwrap();
-        assert_eq!(names(&report), ["V2__generation"]);
+        assert_eq!(names(&report), ["V2__generation", "V4__monitor"]);
         migrate::check_migrated(&client).await.unwrap();
     });
 }
@@ -713,7 +716,7 @@ fn existing_campaign_service_tables_are_adopted() {
             .await
             .unwrap();
         let report = migrate::migrate(&mut client).await.unwrap();
-        assert_eq!(report.applied().len(), 2);
+        assert_eq!(report.applied().len(), 3);
         migrate::check_migrated(&client).await.unwrap();
         let last: i64 = client
             .query_one(
