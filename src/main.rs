@@ -40,7 +40,10 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant, reason = "parsed once, lives for the whole run")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once, lives for the whole run"
+)]
 enum Command {
     /// Validate a spec; print the total, each pattern's count and the first names.
     #[command(after_help = EXAMPLES)]
