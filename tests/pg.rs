@@ -20,7 +20,7 @@ use crate::util::{Dir, Output, assert_contains, capture};
 // The PostgreSQL tests' harness, shared with crates/pg: a server, and a
 // fresh database per test.
 #[path = "../crates/pg/tests/common/mod.rs"]
-mod pg_common;
+pub(crate) mod pg_common;
 
 /// Two patterns, 2 × 36⁴ = 3,359,232 names: a few seconds of COPY, so that
 /// a kill or a terminated backend lands in the middle of the run.
@@ -146,7 +146,7 @@ impl Sql {
 }
 
 /// A new database on the test server, migrated with `domgen migrate`.
-fn migrated_database(dir: &Dir) -> String {
+pub(crate) fn migrated_database(dir: &Dir) -> String {
     let url = pg_common::fresh_database();
     dir.run(["migrate", "--database-url", &url]).success();
     url

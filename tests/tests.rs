@@ -25,3 +25,8 @@ mod engine;
 // position exactly once), migrations, connection errors, refusals, a custom
 // table, the embedded local cluster.
 mod pg;
+
+// The memory monitor from the command line: `generate --monitor` records
+// samples, `report` draws them (SVG and PNG checked by parsing) or prints
+// them (json, csv).
+mod monitor;
