@@ -354,3 +354,42 @@ fn record_memory_metrics_at_0_and_100_percent_and_heap_size_0() {
         assert_eq!(Some(state.as_str()), want);
     }
 }
+
+#[test]
+fn memory_pressure_throttles_the_engine_until_the_state_is_normal() {
+    let _serial = serial();
+    let url = common::fresh_database();
+    let _sql = Sql::migrated(&url);
+    let gauge = Arc::new(Gauge::new());
+    let (mut config, _run) = config(&url, 100);
+    // The heap as it is now is at most 25 %; 85 % of the heap more puts it
+    // at warning (≥ 75 %) or critical (≥ 90 %).
+    let live = domgen_alloc::stats().unwrap().live_bytes;
+    config.max_heap = 4 * live.max(8 << 20);
+    let extra = config.max_heap / 100 * 85;
+    let states = Arc::new(Mutex::new(Vec::new()));
+    let seen = states.clone();
+    config.on_pressure(move |s| seen.lock().unwrap().push(s));
+    config.on_pressure(domgen_monitor::throttle(gauge.clone(), 8));
+    let handle = Monitor::start(config, Some(gauge.clone()));
+    let wait_for = |want: &dyn Fn(Option<usize>) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !want(gauge.throttled_to()) {
+            assert!(Instant::now() < deadline, "{:?}", states.lock().unwrap());
+            thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let pressure = vec![1u8; usize::try_from(extra).unwrap()];
+    wait_for(&|t| matches!(t, Some(1 | 4)));
+    drop(pressure);
+    wait_for(&|t| t.is_none());
+    handle.stop();
+    let states = states.lock().unwrap().clone();
+    assert!(
+        states
+            .iter()
+            .any(|s| matches!(s, State::Warning | State::Critical)),
+        "{states:?}"
+    );
+    assert_eq!(states.last(), Some(&State::Normal), "{states:?}");
+}
