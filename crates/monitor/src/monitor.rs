@@ -97,7 +97,8 @@ impl Shared {
             *current = Some(state);
             drop(current);
             for callback in &self.config.callbacks {
-                callback(state);
+                // A panicking callback must not take the writer down with it.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(state)));
             }
         }
     }
