@@ -46,6 +46,7 @@ pub mod load;
 
 pub use domgen_alloc as alloc;
 pub use domgen_engine as engine;
+pub use domgen_monitor as monitor;
 pub use domgen_pattern as pattern;
 pub use domgen_pattern::{
     Cursor, DomainflowConfig, Error, ErrorKind, ListDef, Order, PatternInfo, Space, Spec, SpecFile,

@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use domgen::engine::{CancelToken, GeneratorBuilder, Lines, WriteSink};
 use domgen::{Order, Space, Spec, WordList};
 
+mod monitor_cmd;
+mod plot;
 mod workers_cmd;
 
 #[global_allocator]
@@ -42,6 +44,10 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once, lives for the whole run"
+)]
 enum Command {
     /// Validate a spec; print the total, each pattern's count and the first names.
     #[command(after_help = EXAMPLES)]
@@ -88,6 +94,12 @@ enum Command {
         #[command(flatten)]
         args: workers_cmd::StatusArgs,
     },
+    /// Sample a process's memory into PostgreSQL (memory_metrics) until it
+    /// ends, --duration is up, or Ctrl-C; leaks go to memory_leak_detection.
+    Monitor(monitor_cmd::MonitorCmd),
+    /// Draw a monitored run's memory over time (.svg or .png), or print its
+    /// samples (--format json|csv).
+    Report(monitor_cmd::ReportCmd),
     /// Apply domgen's migrations to a database (idempotent).
     Migrate {
         #[command(flatten)]
@@ -212,6 +224,8 @@ struct RunArgs {
     /// Write the run report (names, batches, timings, memory) as JSON to PATH.
     #[arg(long, value_name = "PATH")]
     stats: Option<PathBuf>,
+    #[command(flatten)]
+    monitor: monitor_cmd::MonitorArgs,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -306,8 +320,8 @@ fn main() -> ExitCode {
             spec,
             out: Some(out),
             run,
-            ..
-        } => generate(&spec, &out, &run),
+            db,
+        } => generate(&spec, &out, &run, &db.conn),
         Command::Generate {
             spec,
             out: None,
@@ -317,6 +331,8 @@ fn main() -> ExitCode {
         Command::Plan { spec, args } => workers_cmd::plan(&spec, &args),
         Command::Worker { args } => workers_cmd::worker(&args),
         Command::Status { args } => workers_cmd::status(&args),
+        Command::Monitor(cmd) => monitor_cmd::monitor(&cmd),
+        Command::Report(cmd) => monitor_cmd::report(&cmd),
         Command::Migrate { conn } => migrate(&conn),
         Command::Db { action } => db(&action),
     };
@@ -425,9 +441,18 @@ fn count(args: &SpecArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn generate(args: &SpecArgs, out: &std::path::Path, run: &RunArgs) -> Result<(), Failure> {
+fn generate(
+    args: &SpecArgs,
+    out: &std::path::Path,
+    run: &RunArgs,
+    conn: &ConnArgs,
+) -> Result<(), Failure> {
     let space = args.compile()?;
-    let generator = builder(run).build().map_err(|e| Failure::Usage(e.into()))?;
+    let gauge = std::sync::Arc::new(domgen::engine::Gauge::new());
+    let generator = builder(run)
+        .gauge(gauge.clone())
+        .build()
+        .map_err(|e| Failure::Usage(e.into()))?;
     // Before the output is created: a bad budget must not truncate a file.
     generator
         .check(&space, &Lines)
@@ -477,6 +502,8 @@ fn generate(args: &SpecArgs, out: &std::path::Path, run: &RunArgs) -> Result<(),
             }
         }
     };
+    let session =
+        monitor_cmd::Session::start(&run.monitor, conn, &gauge, 2 * generator.threads() + 2)?;
     let result = generator.run(
         &space,
         space.selection(),
@@ -487,6 +514,9 @@ fn generate(args: &SpecArgs, out: &std::path::Path, run: &RunArgs) -> Result<(),
     );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
+    }
+    if let Some(session) = session {
+        session.finish(result.as_ref().ok());
     }
     let report = match result {
         Ok(report) => report,
@@ -716,7 +746,11 @@ fn generate_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), F
     use domgen::pg::campaign::{self, CampaignOptions};
     let spec = args.load()?;
     let mut space = args.compile_spec(&spec)?;
-    let generator = builder(run).build().map_err(|e| Failure::Usage(e.into()))?;
+    let gauge = std::sync::Arc::new(domgen::engine::Gauge::new());
+    let generator = builder(run)
+        .gauge(gauge.clone())
+        .build()
+        .map_err(|e| Failure::Usage(e.into()))?;
     generator
         .check(&space, &domgen::pg::copy::CopyRows::new(uuid::Uuid::nil()))
         .map_err(|e| Failure::Usage(e.into()))?;
@@ -773,6 +807,12 @@ fn generate_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), F
     let bar = progress_bar(run, space.len());
     let mut progress = |p: &domgen::engine::Progress| show_progress(bar.as_ref(), p);
     let handle = rt.handle().clone();
+    let session = monitor_cmd::Session::start(
+        &run.monitor,
+        &db_args.conn,
+        &gauge,
+        2 * generator.threads() + 2,
+    )?;
     let result = campaign::run(
         &handle,
         &campaign::Connections::from(db.config.clone()),
@@ -786,6 +826,9 @@ fn generate_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), F
     );
     if let Some(bar) = &bar {
         bar.finish_and_clear();
+    }
+    if let Some(session) = session {
+        session.finish(result.as_ref().ok().map(|r| &r.report));
     }
     let report = match result {
         Ok(report) => report,

@@ -20,7 +20,7 @@ use crate::util::{Dir, Output, assert_contains, capture};
 // The PostgreSQL tests' harness, shared with crates/pg: a server, and a
 // fresh database per test.
 #[path = "../crates/pg/tests/common/mod.rs"]
-mod pg_common;
+pub(crate) mod pg_common;
 
 /// Two patterns, 2 × 36⁴ = 3,359,232 names: a few seconds of COPY, so that
 /// a kill or a terminated backend lands in the middle of the run.
@@ -418,13 +418,15 @@ fn migrations_applied_twice() {
     assert_contains(
         first.success(),
         &[
-            "applied 3 migrations: ",
+            "applied 4 migrations: ",
             "V1",
             "memory_monitoring",
             "V2",
             "generation",
             "V3",
             "workers",
+            "V4",
+            "monitor",
         ],
     );
     let second = dir.run(["migrate", "--database-url", &url]);

@@ -30,3 +30,8 @@ mod pg;
 // lease (the late commit refused), Ctrl-C releasing its batch; every
 // position exactly once.
 mod workers;
+
+// The memory monitor from the command line: `generate --monitor` records
+// samples, `report` draws them (SVG and PNG checked by parsing) or prints
+// them (json, csv).
+mod monitor;

@@ -38,11 +38,13 @@ This crate has no optional features.
 
 mod encode;
 mod error;
+mod gauge;
 mod run;
 mod sink;
 
 pub use crate::encode::{Encoder, Lines};
 pub use crate::error::{Error, ErrorKind};
+pub use crate::gauge::Gauge;
 pub use crate::run::{
     CancelToken, DEFAULT_MEMORY_BUDGET, Generator, GeneratorBuilder, Progress, Report,
 };

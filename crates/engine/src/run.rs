@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::encode::Encoder;
 use crate::error::Error;
+use crate::gauge::Gauge;
 use crate::sink::{Flow, Sink};
 
 /// The memory budget when none is given.
@@ -33,6 +34,7 @@ pub struct GeneratorBuilder {
     batch_names: Option<u64>,
     in_flight: Option<usize>,
     pooled: bool,
+    gauge: Option<Arc<Gauge>>,
 }
 
 impl Default for GeneratorBuilder {
@@ -50,6 +52,7 @@ impl GeneratorBuilder {
             batch_names: None,
             in_flight: None,
             pooled: true,
+            gauge: None,
         }
     }
 
@@ -81,6 +84,13 @@ impl GeneratorBuilder {
     /// fresh buffer per batch; it exists to measure what pooling buys.
     pub fn pooled(&mut self, pooled: bool) -> &mut GeneratorBuilder {
         self.pooled = pooled;
+        self
+    }
+
+    /// A [`Gauge`] the runs update (batches in flight, arena resets) and
+    /// whose throttle lowers their in-flight limit, e.g. a memory monitor's.
+    pub fn gauge(&mut self, gauge: Arc<Gauge>) -> &mut GeneratorBuilder {
+        self.gauge = Some(gauge);
         self
     }
 
@@ -479,6 +489,7 @@ impl Generator {
                 pending: BTreeMap::new(),
                 write_seq: 0,
                 high_water,
+                gauge: self.settings.gauge.as_deref(),
                 report: &mut report,
                 started,
                 cancel,
@@ -599,6 +610,7 @@ struct Run<'a, 'p> {
     pending: BTreeMap<u64, Done>,
     write_seq: u64,
     high_water: Option<u64>,
+    gauge: Option<&'a Gauge>,
     report: &'a mut Report,
     started: Instant,
     cancel: Option<&'a CancelToken>,
@@ -625,7 +637,7 @@ impl Run<'_, '_> {
                 self.report.stopped_early = true;
             }
             let more = !stopping && self.next_start < self.positions.end;
-            if more && self.alive < self.plan.in_flight && !self.over_budget() {
+            if more && self.alive < self.limit() && !self.over_budget() {
                 self.dispatch(jobs);
                 continue;
             }
@@ -676,6 +688,12 @@ impl Run<'_, '_> {
         failure.map_or(Ok(()), Err)
     }
 
+    /// The in-flight limit now: the plan's, or the gauge's throttle below it.
+    fn limit(&self) -> usize {
+        self.gauge
+            .map_or(self.plan.in_flight, |g| g.limit(self.plan.in_flight))
+    }
+
     fn over_budget(&mut self) -> bool {
         let (Some(high_water), Some(stats)) = (self.high_water, domgen_alloc::stats()) else {
             return false;
@@ -694,6 +712,9 @@ impl Run<'_, '_> {
         let end = start
             .saturating_add(self.plan.batch_names)
             .min(self.positions.end);
+        if let Some(gauge) = self.gauge {
+            gauge.dispatched(!self.free.is_empty());
+        }
         let buf = match self.free.pop() {
             Some(buf) => {
                 self.report.pool_hits += 1;
@@ -742,12 +763,18 @@ impl Run<'_, '_> {
             };
             (self.progress)(&p);
         }
+        if let (Some(gauge), true) = (self.gauge, flow.is_ok()) {
+            gauge.written();
+        }
         self.recycle(done.buf);
         flow
     }
 
     fn recycle(&mut self, mut buf: Vec<u8>) {
         self.alive -= 1;
+        if let Some(gauge) = self.gauge {
+            gauge.retired();
+        }
         // Buffers only grow, so the capacity held is largest when all
         // buffers are back: the pool's total, or one buffer per slot when
         // each batch has its own.

@@ -15,6 +15,7 @@ touches the tables.
 | `V1__memory_monitoring.sql` | `memory_metrics`, `memory_allocations`, `memory_leak_detection`, `memory_optimization_recommendations`, `system_alerts`; `record_memory_metrics`, `check_memory_optimization_opportunities`, `detect_memory_leak` |
 | `V2__generation.sql` | `generated_domains`, `domain_generation_config_states`, `generation_campaigns`, `generation_batches`, `generation_runs` |
 | `V3__workers.sql` | `generation_campaigns.next_start` (the workers' lazy batch cursor), the `released` batch status, a partial index on open (leased, released) batches |
+| `V4__monitor.sql` | the memory monitor's columns on `memory_metrics` (`run_id`, `rss_bytes`, …); `record_memory_sample`, `report_memory_leak` (wrappers of V1's functions) |
 
 domgen needs PostgreSQL 13 or newer (`gen_random_uuid()` is built in from
 13 on).

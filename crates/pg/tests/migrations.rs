@@ -52,7 +52,7 @@ fn migrations_apply_once() {
 
         let error = migrate::check_migrated(&client).await.unwrap_err();
         assert!(
-            matches!(error.kind(), MigrateErrorKind::NotMigrated { pending, .. } if pending.len() == 3),
+            matches!(error.kind(), MigrateErrorKind::NotMigrated { pending, .. } if pending.len() == 4),
             "{error:?}"
         );
         let message = error.to_string();
@@ -68,11 +68,16 @@ fn migrations_apply_once() {
         let first = migrate::migrate(&mut client).await.unwrap();
         assert_eq!(
             names(&first),
-            ["V1__memory_monitoring", "V2__generation", "V3__workers"]
+            [
+                "V1__memory_monitoring",
+                "V2__generation",
+                "V3__workers",
+                "V4__monitor"
+            ]
         );
         assert_eq!(
             first.to_string(),
-            "applied 3 migrations: V1__memory_monitoring, V2__generation, V3__workers"
+            "applied 4 migrations: V1__memory_monitoring, V2__generation, V3__workers, V4__monitor"
         );
 
         let second = migrate::migrate(&mut client).await.unwrap();
@@ -85,7 +90,7 @@ fn migrations_apply_once() {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(history, 3);
+        assert_eq!(history, 4);
     });
 }
 
@@ -97,7 +102,7 @@ fn concurrent_migrations_apply_each_migration_once() {
         let mut b = connect(&url).await;
         let (ra, rb) = tokio::join!(migrate::migrate(&mut a), migrate::migrate(&mut b));
         let (ra, rb) = (ra.unwrap(), rb.unwrap());
-        assert_eq!(ra.applied().len() + rb.applied().len(), 3, "{ra} / {rb}");
+        assert_eq!(ra.applied().len() + rb.applied().len(), 4, "{ra} / {rb}");
         migrate::check_migrated(&a).await.unwrap();
     });
 }
@@ -668,7 +673,7 @@ fn failing_migration_is_rolled_back() {
         match error.kind() {
             MigrateErrorKind::NotMigrated { pending, .. } => {
                 let pending: Vec<String> = pending.iter().map(ToString::to_string).collect();
-                assert_eq!(pending, ["V2__generation", "V3__workers"]);
+                assert_eq!(pending, ["V2__generation", "V3__workers", "V4__monitor"]);
             }
             other => panic!("expected NotMigrated, got {other:?}"),
         }
@@ -684,7 +689,10 @@ fn failing_migration_is_rolled_back() {
             .await
             .unwrap();
         let report = migrate::migrate(&mut client).await.unwrap();
-        assert_eq!(names(&report), ["V2__generation", "V3__workers"]);
+        assert_eq!(
+            names(&report),
+            ["V2__generation", "V3__workers", "V4__monitor"]
+        );
         migrate::check_migrated(&client).await.unwrap();
     });
 }
@@ -716,7 +724,7 @@ fn existing_campaign_service_tables_are_adopted() {
             .await
             .unwrap();
         let report = migrate::migrate(&mut client).await.unwrap();
-        assert_eq!(report.applied().len(), 3);
+        assert_eq!(report.applied().len(), 4);
         migrate::check_migrated(&client).await.unwrap();
         let last: i64 = client
             .query_one(

@@ -179,6 +179,44 @@ fn server() -> Result<Server, String> {
     })
 }
 
+/// A throwaway cluster of a test's own, which the test may stop and start
+/// (the shared server must stay up for the others). Cleaned up like the
+/// shared one when the process ends.
+pub struct OwnCluster {
+    /// The cluster.
+    pub cluster: LocalCluster,
+    /// Its connection string.
+    pub url: String,
+    _watcher: ChildStdin,
+}
+
+/// Starts an [`OwnCluster`].
+///
+/// # Panics
+///
+/// When no cluster can be started: the tests fail rather than skip.
+pub fn own_cluster() -> OwnCluster {
+    let dir = tempfile::Builder::new()
+        .prefix(TEST_DIR_PREFIX)
+        .tempdir_in("/tmp")
+        .expect("a directory in /tmp")
+        .keep();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod 0755");
+    fs::write(dir.join("owner.pid"), std::process::id().to_string()).expect("owner.pid");
+    let cluster = LocalCluster::new(&dir).unwrap_or_else(|e| {
+        panic!("this test needs PostgreSQL's server programs for a cluster of its own: {e}")
+    });
+    let watcher = watch(&dir, cluster.data_dir()).expect("the cleanup watcher");
+    let url = cluster
+        .ensure_running()
+        .unwrap_or_else(|e| panic!("cannot start a cluster of this test's own: {e}"));
+    OwnCluster {
+        cluster,
+        url,
+        _watcher: watcher,
+    }
+}
+
 /// Starts the watcher that stops the server and removes `dir` once this
 /// process has ended.
 fn watch(dir: &Path, data: &Path) -> io::Result<ChildStdin> {
