@@ -163,3 +163,43 @@ fn monitor_samples_another_process_for_a_duration() {
         "{samples} samples in 1 s at 100 ms\n{csv}"
     );
 }
+
+/// The default path: names into PostgreSQL, the monitor's samples into the
+/// same database, every name exactly once and the samples under the run id
+/// printed.
+#[test]
+fn generate_into_postgres_with_monitor() {
+    let dir = Dir::new();
+    let url = migrated_database(&dir);
+    let id = uuid::Uuid::new_v4();
+    let out = dir.run([
+        "generate",
+        "--pattern",
+        "{alnum:3}{digit:1}.com",
+        "--campaign-id",
+        &id.to_string(),
+        "--no-progress",
+        "--monitor",
+        "--monitor-interval",
+        "100ms",
+        "--database-url",
+        &url,
+    ]);
+    let run = run_id(&out);
+    assert!(out.stderr.contains(" 0 dropped, "), "{out}");
+    let sql = crate::pg::Sql::connect(&url);
+    // 36^3 * 10 names.
+    sql.assert_exactly_once("generated_domains", id, 466_560);
+    let run: uuid::Uuid = run.parse().unwrap();
+    let samples = sql.int(
+        "SELECT count(*) FROM memory_metrics WHERE run_id = $1",
+        &[&run],
+    );
+    assert!(samples >= 1, "no samples under run {run}\n{out}");
+    let bad = sql.int(
+        "SELECT count(*) FROM memory_metrics
+         WHERE run_id = $1 AND (heap_used_bytes <= 0 OR rss_bytes <= 0)",
+        &[&run],
+    );
+    assert_eq!(bad, 0, "every sample has a live heap and an RSS\n{out}");
+}
