@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use domgen::engine::{Gauge, Report};
 use domgen::monitor::{Config, Handle, Monitor, Summary};
+use domgen::pg::monitor::PgRecorder;
 
 use crate::{ConnArgs, Failure};
 
@@ -92,8 +93,8 @@ pub struct MonitorArgs {
     pub thresholds: Thresholds,
 }
 
-/// A database checked and migrated for the monitor.
-fn monitor_database(conn: &ConnArgs) -> Result<tokio_postgres::Config, Failure> {
+/// A recorder for a database checked (and, when local, migrated) for the monitor.
+fn recorder(conn: &ConnArgs) -> Result<PgRecorder, Failure> {
     let db = conn.resolve()?;
     let (rt, mut client) = crate::connect(&db)?;
     if db.local {
@@ -102,7 +103,9 @@ fn monitor_database(conn: &ConnArgs) -> Result<tokio_postgres::Config, Failure> 
     }
     rt.block_on(domgen::pg::migrate::check_migrated(&client))
         .map_err(|e| Failure::Run(e.into()))?;
-    Ok(db.config)
+    PgRecorder::new(db.config).map_err(|e| {
+        Failure::Run(anyhow::Error::new(e).context("cannot start the monitor's writer"))
+    })
 }
 
 /// A monitor around one generation run.
@@ -125,12 +128,12 @@ impl Session {
         }
         let run_id = uuid::Uuid::new_v4();
         let mut config = args.thresholds.config(args.monitor_interval);
-        config.database = Some(monitor_database(conn)?);
+        let recorder = recorder(conn)?;
         config.run_id = Some(run_id);
         config.on_pressure(domgen::monitor::throttle(gauge.clone(), in_flight));
         eprintln!("monitor: run {run_id} (domgen report --run {run_id} --out run.svg)");
         Ok(Some(Session {
-            handle: Monitor::start(config, Some(gauge.clone())),
+            handle: Monitor::start_recording(config, Some(gauge.clone()), recorder),
             run_id,
         }))
     }
@@ -185,7 +188,7 @@ pub struct MonitorCmd {
 pub fn monitor(cmd: &MonitorCmd) -> Result<(), Failure> {
     let run_id = cmd.run.unwrap_or_else(uuid::Uuid::new_v4);
     let mut config = cmd.thresholds.config(cmd.interval);
-    config.database = Some(monitor_database(&cmd.conn)?);
+    let recorder = recorder(&cmd.conn)?;
     config.run_id = Some(run_id);
     config.pid = cmd.pid;
     if let Some(pid) = cmd.pid
@@ -195,7 +198,7 @@ pub fn monitor(cmd: &MonitorCmd) -> Result<(), Failure> {
     }
     eprintln!("monitor: run {run_id} (domgen report --run {run_id} --out run.svg)");
     let cancel = crate::interrupt_token();
-    let handle = Monitor::start(config, None);
+    let handle = Monitor::start_recording(config, None, recorder);
     let started = Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(50));

@@ -24,8 +24,6 @@ pub struct Config {
     pub backlog: usize,
     /// `service_name` of the rows.
     pub service: String,
-    /// The database, or `None` to sample without writing.
-    pub database: Option<tokio_postgres::Config>,
     /// The run samples belong to (`memory_metrics.run_id`).
     pub run_id: Option<uuid::Uuid>,
     /// Whose figures: `None` is this process (allocator, engine and /proc),
@@ -67,7 +65,6 @@ impl Default for Config {
             history: 360,
             backlog: 8_640,
             service: "domgen".to_owned(),
-            database: None,
             run_id: None,
             pid: None,
             max_heap: 1 << 30,
@@ -101,7 +98,6 @@ impl fmt::Debug for Config {
             .field("history", &self.history)
             .field("backlog", &self.backlog)
             .field("service", &self.service)
-            .field("database", &self.database.is_some())
             .field("run_id", &self.run_id)
             .field("pid", &self.pid)
             .field("max_heap", &self.max_heap)

@@ -4,8 +4,8 @@ and the engine, keeps a bounded history, runs leak rules over it, records
 samples and leaks in PostgreSQL, and tells the engine to slow down under
 memory pressure.
 
-[`Monitor::start`] starts a sampler thread (and, with a database, a writer
-thread) and returns a [`Handle`]; [`Handle::stop`] or dropping the handle
+[`Monitor::start`] starts a sampler thread ([`Monitor::start_recording`]
+also a writer thread that hands events to a [`Recorder`]) and returns a [`Handle`]; [`Handle::stop`] or dropping the handle
 stops and joins them. Every [`Config::interval`] the sampler reads a
 [`Sample`] (live and peak heap from `domgen-alloc`, RSS and threads from
 `/proc`, batches in flight and arena resets from the engine's
@@ -14,12 +14,13 @@ rules: rapid growth, steady growth (a least-squares slope with its R²) and
 thread growth; [`Handle::operation`] is the per-operation rule. A [`Leak`]
 names its [`Rule`] and its evidence.
 
-The writer records each sample through `record_memory_sample` (migration
-V4), which calls V1's `record_memory_metrics`, so the memory state, the
+This crate does no I/O beyond `/proc`: `domgen_pg::monitor::PgRecorder` is
+the recorder for PostgreSQL. It records each sample through
+`record_memory_sample` (migration V4), which calls V1's `record_memory_metrics`, so the memory state, the
 optimisation advice and the alerts are decided in the database; the state
 it returns drives the pressure callbacks ([`Config::on_pressure`],
 [`throttle`]). Leaks go through `report_memory_leak`, which calls
-`detect_memory_leak`. The sampler never waits for the database: events
+`detect_memory_leak`. The sampler never waits for the recorder: events
 queue in a bounded backlog, the oldest dropped first when it is full, and a
 `memory_metrics_dropped` row in `system_alerts` says how many were lost.
 
@@ -56,6 +57,7 @@ pub use crate::config::{Config, MIN_INTERVAL, PressureCallback};
 pub use crate::leak::{Leak, Rule, fit};
 pub use crate::monitor::{Handle, Monitor, Summary};
 pub use crate::sample::Sample;
+pub use crate::store::{RecordError, Recorder, Source};
 
 /// A sample's memory state, as `record_memory_metrics` classifies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

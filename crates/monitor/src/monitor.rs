@@ -9,7 +9,7 @@ use domgen_engine::Gauge;
 
 use crate::config::MIN_INTERVAL;
 use crate::leak::{self, Detector, Leak};
-use crate::store::Store;
+use crate::store::{Recorder, Store};
 use crate::{Config, Sample, State};
 
 /// What the sampler hands the writer.
@@ -29,6 +29,8 @@ pub(crate) struct Backlog {
 /// What the threads share.
 pub(crate) struct Shared {
     pub(crate) config: Config,
+    /// Whether a writer takes events from the backlog.
+    pub(crate) writes: bool,
     pub(crate) backlog: Mutex<Backlog>,
     pub(crate) ready: Condvar,
     pub(crate) history: Mutex<VecDeque<Sample>>,
@@ -56,7 +58,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     /// Queues an event for the writer; never waits for it.
     pub(crate) fn push(&self, event: Event) {
-        if self.config.database.is_none() {
+        if !self.writes {
             return;
         }
         let mut backlog = lock(&self.backlog);
@@ -120,10 +122,31 @@ fn add_own_cpu(total: &AtomicU64) {
 pub struct Monitor;
 
 impl Monitor {
-    /// Starts the sampler thread (and, with a database, the writer thread).
-    /// The first sample is taken at once. `gauge` is the engine's, when
-    /// there is one to read.
+    /// Starts the sampler thread, which samples and runs the leak rules
+    /// but records nothing (see [`Monitor::start_recording`]). The first
+    /// sample is taken at once. `gauge` is the engine's, when there is one
+    /// to read.
     pub fn start(config: Config, gauge: Option<Arc<Gauge>>) -> Handle {
+        Monitor::spawn(config, gauge, None)
+    }
+
+    /// Starts the sampler thread and a writer thread that hands samples and
+    /// leaks to `recorder` (e.g. `domgen_pg::monitor::PgRecorder`) through
+    /// the bounded backlog; the states it returns drive the pressure
+    /// callbacks.
+    pub fn start_recording(
+        config: Config,
+        gauge: Option<Arc<Gauge>>,
+        recorder: impl Recorder + 'static,
+    ) -> Handle {
+        Monitor::spawn(config, gauge, Some(Box::new(recorder)))
+    }
+
+    fn spawn(
+        config: Config,
+        gauge: Option<Arc<Gauge>>,
+        recorder: Option<Box<dyn Recorder>>,
+    ) -> Handle {
         let mut config = config;
         config.interval = config.interval.max(MIN_INTERVAL);
         let interval = config.interval;
@@ -132,9 +155,9 @@ impl Monitor {
             gauge,
             started: Instant::now(),
         };
-        let writes = config.database.is_some();
         let shared = Arc::new(Shared {
             config,
+            writes: recorder.is_some(),
             backlog: Mutex::new(Backlog::default()),
             ready: Condvar::new(),
             history: Mutex::new(VecDeque::new()),
@@ -158,12 +181,12 @@ impl Monitor {
                 add_own_cpu(&s.counts.cpu_ns);
             })
             .expect("a thread for the monitor's sampler");
-        let writer = writes.then(|| {
+        let writer = recorder.map(|recorder| {
             let s = shared.clone();
             std::thread::Builder::new()
                 .name("domgen-monitor-writer".into())
                 .spawn(move || {
-                    Store::run(&s);
+                    Store::run(&s, recorder);
                     add_own_cpu(&s.counts.cpu_ns);
                 })
                 .expect("a thread for the monitor's writer")

@@ -1,42 +1,67 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use tokio_postgres::Client;
+use uuid::Uuid;
 
 use crate::monitor::{Event, FLUSH, Shared};
 use crate::{Leak, Sample, State};
 
-/// How long the writer waits before it tries an unreachable database again.
-const RETRY: Duration = Duration::from_millis(500);
+/// An error a [`Recorder`] returns: the event stays in the backlog and is
+/// tried again.
+pub type RecordError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The writer thread's side: a client on a runtime of its own.
-pub(crate) struct Store<'a> {
-    shared: &'a Shared,
-    rt: tokio::runtime::Runtime,
-    client: Option<Client>,
-    process_id: String,
-    reported_dropped: u64,
+/// Whose events a [`Recorder`] records.
+#[derive(Clone, Copy, Debug)]
+pub struct Source<'a> {
+    /// [`Config::service`](crate::Config::service).
+    pub service: &'a str,
+    /// The sampled process's id.
+    pub process_id: &'a str,
+    /// [`Config::run_id`](crate::Config::run_id).
+    pub run_id: Option<Uuid>,
+    /// [`Config::max_heap`](crate::Config::max_heap): the heap the
+    /// utilisation is a share of.
+    pub max_heap: u64,
+    /// [`Config::backlog`](crate::Config::backlog).
+    pub backlog: usize,
 }
 
-fn i64_of(x: u64) -> i64 {
-    i64::try_from(x).unwrap_or(i64::MAX)
+/// Where a monitor's samples and leaks go. It is called from the monitor's
+/// writer thread only, never from the sampler, so it may block on I/O; an
+/// error keeps the event in the backlog to be tried again, so a recorder
+/// that loses its connection should reconnect on the next call.
+/// `domgen_pg::monitor::PgRecorder` records into PostgreSQL.
+pub trait Recorder: Send {
+    /// Records a sample and returns the memory state the store decided
+    /// (it drives the pressure callbacks).
+    fn sample(&mut self, source: &Source<'_>, sample: &Sample) -> Result<State, RecordError>;
+    /// Records a leak one of the rules found.
+    fn leak(&mut self, source: &Source<'_>, leak: &Leak) -> Result<(), RecordError>;
+    /// Says that `dropped` more samples (`total` in all) were dropped from
+    /// a full backlog while the store was unreachable.
+    fn dropped(&mut self, source: &Source<'_>, dropped: u64, total: u64)
+    -> Result<(), RecordError>;
+}
+
+/// How long the writer waits before it tries an unreachable store again.
+const RETRY: Duration = Duration::from_millis(500);
+
+/// The writer thread's side.
+pub(crate) struct Store<'a> {
+    shared: &'a Shared,
+    recorder: Box<dyn Recorder>,
+    process_id: String,
+    reported_dropped: u64,
 }
 
 impl Store<'_> {
     /// Writes queued events until the monitor stops: never holds the
     /// backlog's lock while it talks to the database, so the sampler never
     /// waits for it.
-    pub(crate) fn run(shared: &Shared) {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
+    pub(crate) fn run(shared: &Shared, recorder: Box<dyn Recorder>) {
         let mut store = Store {
             shared,
-            rt,
-            client: None,
+            recorder,
             process_id: shared
                 .config
                 .pid
@@ -66,7 +91,6 @@ impl Store<'_> {
             let Some(event) = event else { break };
             if let Err(event) = store.write(event) {
                 shared.counts.write_errors.fetch_add(1, Relaxed);
-                store.client = None;
                 store.put_back(Some(event));
                 if closed {
                     break;
@@ -94,131 +118,56 @@ impl Store<'_> {
         }
     }
 
-    fn connect(&mut self) -> Result<(), tokio_postgres::Error> {
-        if self.client.is_some() {
-            return Ok(());
-        }
-        let mut config = self
-            .shared
-            .config
-            .database
-            .clone()
-            .expect("the writer runs only with a database");
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(2));
-        }
-        let (client, _connection) = self.rt.block_on(domgen_pg::connect(&config))?;
-        self.client = Some(client);
-        Ok(())
-    }
-
     /// Writes one event; gives it back when it could not.
     fn write(&mut self, event: Event) -> Result<(), Event> {
-        if self.connect().is_err() {
-            return Err(event);
-        }
         if self.report_dropped().is_err() {
             return Err(event);
         }
-        let outcome = match &event {
-            Event::Sample(sample) => self.write_sample(sample).map(|state| {
-                self.shared.counts.written.fetch_add(1, Relaxed);
-                let over = sample
-                    .rss_bytes
-                    .is_some_and(|rss| rss > self.shared.config.max_memory);
-                self.shared
-                    .set_state(if over { State::Critical } else { state });
-            }),
-            Event::Leak(leak) => self.write_leak(leak).map(|()| {
-                self.shared.counts.leaks_written.fetch_add(1, Relaxed);
-            }),
-        };
-        outcome.map_err(|_| event)
+        let shared = self.shared;
+        let source = source(shared, &self.process_id);
+        match &event {
+            Event::Sample(sample) => match self.recorder.sample(&source, sample) {
+                Ok(state) => {
+                    shared.counts.written.fetch_add(1, Relaxed);
+                    let over = sample
+                        .rss_bytes
+                        .is_some_and(|rss| rss > shared.config.max_memory);
+                    shared.set_state(if over { State::Critical } else { state });
+                    Ok(())
+                }
+                Err(_) => Err(event),
+            },
+            Event::Leak(leak) => match self.recorder.leak(&source, leak) {
+                Ok(()) => {
+                    shared.counts.leaks_written.fetch_add(1, Relaxed);
+                    Ok(())
+                }
+                Err(_) => Err(event),
+            },
+        }
     }
 
-    fn write_sample(&self, s: &Sample) -> Result<State, tokio_postgres::Error> {
-        let client = self.client.as_ref().expect("connected");
-        let config = &self.shared.config;
-        let used = i64_of(s.heap_used().unwrap_or(0));
-        let threads = s
-            .threads
-            .map_or(0, |t| i32::try_from(t).unwrap_or(i32::MAX));
-        let row = self.rt.block_on(client.query_one(
-            "SELECT memory_state FROM record_memory_sample($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[
-                &config.service,
-                &self.process_id,
-                &i64_of(config.max_heap),
-                &used,
-                &threads,
-                &config.run_id,
-                &s.rss_bytes.map(i64_of),
-                &s.peak_bytes.map(i64_of),
-                &s.batches_in_flight.map(i64_of),
-                &s.arena_resets.map(i64_of),
-                &s.at,
-            ],
-        ))?;
-        let state: Option<String> = row.get(0);
-        Ok(State::parse(state.as_deref().unwrap_or("unknown")))
-    }
-
-    fn write_leak(&self, leak: &Leak) -> Result<(), tokio_postgres::Error> {
-        let client = self.client.as_ref().expect("connected");
-        let config = &self.shared.config;
-        let operation = leak
-            .operation_id
-            .clone()
-            .unwrap_or_else(|| format!("monitor:{}", self.process_id));
-        // leak_source is VARCHAR(255); the whole evidence is in the details.
-        let source: String = leak.evidence.chars().take(255).collect();
-        self.rt.block_on(client.execute(
-            "SELECT report_memory_leak($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &config.service,
-                &operation,
-                &i64_of(leak.leaked),
-                &leak.rule.name(),
-                &source,
-                &config.run_id,
-                &leak.details,
-            ],
-        ))?;
-        Ok(())
-    }
-
-    /// A `memory_metrics_dropped` alert for samples dropped since the last one.
-    fn report_dropped(&mut self) -> Result<(), tokio_postgres::Error> {
+    /// Reports samples dropped since the last report.
+    fn report_dropped(&mut self) -> Result<(), RecordError> {
         let dropped = self.shared.counts.dropped.load(Relaxed);
         if dropped <= self.reported_dropped {
             return Ok(());
         }
-        let Some(client) = self.client.as_ref() else {
-            return Ok(());
-        };
-        let config = &self.shared.config;
-        let context = serde_json::json!({
-            "service_name": config.service,
-            "process_id": self.process_id,
-            "run_id": config.run_id,
-            "dropped": dropped - self.reported_dropped,
-            "dropped_total": dropped,
-            "backlog": config.backlog,
-        });
-        self.rt.block_on(client.execute(
-            "INSERT INTO system_alerts (alert_type, severity, message, context)
-             VALUES ('memory_metrics_dropped', 'warning', $1, $2)",
-            &[
-                &format!(
-                    "{} memory samples of {} were dropped while the database was unreachable (backlog of {})",
-                    dropped - self.reported_dropped,
-                    config.service,
-                    config.backlog
-                ),
-                &context,
-            ],
-        ))?;
+        let source = source(self.shared, &self.process_id);
+        self.recorder
+            .dropped(&source, dropped - self.reported_dropped, dropped)?;
         self.reported_dropped = dropped;
         Ok(())
+    }
+}
+
+fn source<'a>(shared: &'a Shared, process_id: &'a str) -> Source<'a> {
+    let config = &shared.config;
+    Source {
+        service: &config.service,
+        process_id,
+        run_id: config.run_id,
+        max_heap: config.max_heap,
+        backlog: config.backlog,
     }
 }

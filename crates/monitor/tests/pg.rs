@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use domgen_engine::{CancelToken, Gauge, GeneratorBuilder, Lines, NullSink};
 use domgen_monitor::{Config, Monitor, State};
 use domgen_pattern::{Space, Spec};
+use domgen_pg::monitor::PgRecorder;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
@@ -82,11 +83,15 @@ impl Sql {
     }
 }
 
-fn config(url: &str, interval_ms: u64) -> (Config, Uuid) {
+/// The PostgreSQL recorder for `url`.
+fn recorder(url: &str) -> PgRecorder {
+    PgRecorder::new(url.parse().unwrap()).unwrap()
+}
+
+fn config(interval_ms: u64) -> (Config, Uuid) {
     let run = Uuid::new_v4();
     let config = Config {
         interval: Duration::from_millis(interval_ms),
-        database: Some(url.parse().unwrap()),
         run_id: Some(run),
         ..Config::default()
     };
@@ -104,12 +109,12 @@ fn steady_generation_for_30_seconds_reports_no_leak() {
         .gauge(gauge.clone())
         .build()
         .unwrap();
-    let (mut config, run) = config(&url, 200);
+    let (mut config, run) = config(200);
     let states = Arc::new(Mutex::new(Vec::new()));
     let seen = states.clone();
     config.on_pressure(move |s| seen.lock().unwrap().push(s));
     config.on_pressure(domgen_monitor::throttle(gauge.clone(), 6));
-    let handle = Monitor::start(config, Some(gauge.clone()));
+    let handle = Monitor::start_recording(config, Some(gauge.clone()), recorder(&url));
 
     let spec = Spec {
         patterns: vec!["{alnum:6}{digit:1}.com".into()],
@@ -180,9 +185,9 @@ fn a_steady_leak_is_reported_by_the_steady_rule_with_its_severity() {
     let _serial = serial();
     let url = common::fresh_database();
     let sql = Sql::migrated(&url);
-    let (config, run) = config(&url, 200);
+    let (config, run) = config(200);
     let min_samples = config.steady_min_samples;
-    let handle = Monitor::start(config, None);
+    let handle = Monitor::start_recording(config, None, recorder(&url));
     // 1 MiB every 100 ms: 600 MiB a minute; the default threshold is 10.
     let started = Instant::now();
     let mut kept = Vec::new();
@@ -222,8 +227,8 @@ fn a_burst_is_reported_by_the_rapid_rule() {
     let _serial = serial();
     let url = common::fresh_database();
     let sql = Sql::migrated(&url);
-    let (config, run) = config(&url, 100);
-    let handle = Monitor::start(config, None);
+    let (config, run) = config(100);
+    let handle = Monitor::start_recording(config, None, recorder(&url));
     thread::sleep(Duration::from_millis(300));
     let burst = vec![0u8; 150 << 20];
     thread::sleep(Duration::from_millis(300));
@@ -243,9 +248,9 @@ fn leaked_threads_are_reported_by_the_thread_rule() {
     let _serial = serial();
     let url = common::fresh_database();
     let sql = Sql::migrated(&url);
-    let (mut config, run) = config(&url, 100);
+    let (mut config, run) = config(100);
     config.thread_growth = 10;
-    let handle = Monitor::start(config, None);
+    let handle = Monitor::start_recording(config, None, recorder(&url));
     thread::sleep(Duration::from_millis(250));
     let release = Arc::new(std::sync::Barrier::new(13));
     let leaked: Vec<_> = (0..12)
@@ -277,9 +282,9 @@ fn an_outage_drops_the_oldest_samples_counts_them_and_writes_the_rest_after() {
     let own = common::own_cluster();
     let sql = Sql::migrated(&own.url);
     drop(sql);
-    let (mut config, run) = config(&own.url, 100);
+    let (mut config, run) = config(100);
     config.backlog = 10;
-    let handle = Monitor::start(config, None);
+    let handle = Monitor::start_recording(config, None, recorder(&own.url));
     thread::sleep(Duration::from_millis(500));
     own.cluster.stop().unwrap();
     // About 25 samples while the database is down: 10 kept, the rest dropped.
@@ -361,7 +366,7 @@ fn memory_pressure_throttles_the_engine_until_the_state_is_normal() {
     let url = common::fresh_database();
     let _sql = Sql::migrated(&url);
     let gauge = Arc::new(Gauge::new());
-    let (mut config, _run) = config(&url, 100);
+    let (mut config, _run) = config(100);
     // The heap as it is now is at most 25 %; 85 % of the heap more puts it
     // at warning (≥ 75 %) or critical (≥ 90 %).
     let live = domgen_alloc::stats().unwrap().live_bytes;
@@ -371,7 +376,7 @@ fn memory_pressure_throttles_the_engine_until_the_state_is_normal() {
     let seen = states.clone();
     config.on_pressure(move |s| seen.lock().unwrap().push(s));
     config.on_pressure(domgen_monitor::throttle(gauge.clone(), 8));
-    let handle = Monitor::start(config, Some(gauge.clone()));
+    let handle = Monitor::start_recording(config, Some(gauge.clone()), recorder(&url));
     let wait_for = |want: &dyn Fn(Option<usize>) -> bool| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !want(gauge.throttled_to()) {

@@ -10,6 +10,7 @@ mod connect;
 pub mod copy;
 mod error;
 pub mod migrate;
+pub mod monitor;
 pub mod workers;
 
 pub use crate::connect::connect;
