@@ -33,6 +33,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
 }
 
+/// A sampling interval: a duration no shorter than the monitor's shortest.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let interval = parse_duration(s)?;
+    if interval < domgen::monitor::MIN_INTERVAL {
+        return Err(format!(
+            "`{}` is shorter than the monitor's shortest interval, {} ms; sample less often",
+            s.trim(),
+            domgen::monitor::MIN_INTERVAL.as_millis()
+        ));
+    }
+    Ok(interval)
+}
+
 /// The monitor's thresholds, shared by `generate --monitor` and `monitor`.
 #[derive(Debug, Args)]
 pub struct Thresholds {
@@ -87,7 +100,7 @@ pub struct MonitorArgs {
     #[arg(long)]
     pub monitor: bool,
     /// Time between samples (at least 100ms).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, requires = "monitor")]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval, requires = "monitor")]
     pub monitor_interval: Duration,
     #[command(flatten)]
     pub thresholds: Thresholds,
@@ -171,7 +184,7 @@ pub struct MonitorCmd {
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
     /// Time between samples (at least 100ms).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
     pub interval: Duration,
     /// Stop after this long (default: when the process ends, or at Ctrl-C).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
