@@ -143,6 +143,8 @@ where
         .max(1.0)
         * 1.15;
 
+    // A sliver past the last sample, so its state shows as a band too.
+    let x_end = t_max * 1.01;
     let x_decimals = if t_max < 10.0 { 1 } else { 0 };
     root.fill(&WHITE).map_err(e)?;
     // The legend gets a panel right of the chart, so it never hides a line.
@@ -155,7 +157,7 @@ where
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..t_max, 0.0..y_max)
+        .build_cartesian_2d(0.0..x_end, 0.0..y_max)
         .map_err(e)?;
     chart
         .configure_mesh()
@@ -172,7 +174,7 @@ where
     // State bands: runs of equal state, each until the next sample.
     let mut bands: Vec<(f64, f64, RGBColor)> = Vec::new();
     for (i, row) in samples.iter().enumerate() {
-        let end = samples.get(i + 1).map_or(t_max, |n| n.secs);
+        let end = samples.get(i + 1).map_or(x_end, |n| n.secs);
         let colour = state_colour(row.memory_state.as_deref());
         match bands.last_mut() {
             Some(last) if last.2 == colour => last.1 = end,
@@ -260,4 +262,76 @@ pub fn png(run: uuid::Uuid, samples: &[Row], leaks: &[LeakRow]) -> Result<Vec<u8
             .map_err(|e| Failure::Run(anyhow::anyhow!("cannot encode the PNG: {e}")))?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(secs: f64, heap_mib: i64, state: &str) -> Row {
+        Row {
+            secs,
+            sampled_at: String::new(),
+            heap_used_bytes: heap_mib << 20,
+            heap_size_bytes: 64 << 20,
+            rss_bytes: Some((heap_mib + 10) << 20),
+            peak_heap_bytes: None,
+            threads: None,
+            batches_in_flight: None,
+            memory_state: Some(state.to_owned()),
+        }
+    }
+
+    /// `Failure` is not `Debug`.
+    fn ok<T>(r: Result<T, Failure>) -> T {
+        match r {
+            Ok(v) => v,
+            Err(Failure::Run(e) | Failure::Usage(e)) => panic!("{e:#}"),
+            Err(Failure::Interrupted) => panic!("interrupted"),
+        }
+    }
+
+    /// States become bands of their colour, leaks dashed lines with their
+    /// rule as label; without the font this says what to install instead.
+    #[test]
+    fn bands_and_leak_marks() {
+        let samples = [
+            row(0.0, 5, "normal"),
+            row(1.0, 6, "normal"),
+            row(2.0, 40, "warning"),
+            row(3.0, 80, "critical"),
+        ];
+        let leaks = [LeakRow {
+            secs: 2.5,
+            leak_type: "rapid_growth".to_owned(),
+            leak_source: String::new(),
+            leaked_bytes: 1 << 20,
+            severity: None,
+        }];
+        if !std::path::Path::new(FONT_PATHS[0]).exists() {
+            let err = svg(uuid::Uuid::nil(), &samples, &leaks).unwrap_err();
+            let Failure::Run(e) = err else {
+                panic!("not a run failure")
+            };
+            assert!(e.to_string().contains("fonts-dejavu-core"), "{e}");
+            return;
+        }
+        let text = ok(svg(uuid::Uuid::nil(), &samples, &leaks));
+        let fills = |c: RGBColor| {
+            text.matches(&format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2))
+                .count()
+        };
+        for (name, colour) in STATES {
+            // The legend's swatch, plus a band for the states the run had.
+            let want = if name == "elevated" { 1 } else { 2 };
+            assert_eq!(fills(colour), want, "{name}");
+        }
+        assert!(text.contains("rapid_growth"), "the leak's label");
+        assert!(text.contains("leak (1 reported)"));
+        // Dashes: plotters draws each as its own segment.
+        let dashes = text.matches(r##"stroke="#7B1FA2""##).count();
+        assert!(dashes >= 10, "{dashes} leak dashes");
+        let png = ok(png(uuid::Uuid::nil(), &samples, &leaks));
+        assert!(png.starts_with(b"\x89PNG"));
+    }
 }
