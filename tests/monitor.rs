@@ -34,6 +34,20 @@ fn generate_monitor_then_report_svg_png_json_csv() {
     let run = run_id(&out);
     assert!(out.stderr.contains(" 0 dropped, 0 leaks reported"), "{out}");
 
+    // The number of samples, to check each series has a point per sample.
+    let samples = dir.run([
+        "report",
+        "--run",
+        &run,
+        "--format",
+        "csv",
+        "--database-url",
+        &url,
+    ]);
+    assert_eq!(samples.code, Some(0), "{samples}");
+    let samples = samples.stdout.lines().count() - 1;
+    assert!(samples >= 2, "{samples} samples");
+
     let svg = dir.run([
         "report",
         "--run",
@@ -47,19 +61,56 @@ fn generate_monitor_then_report_svg_png_json_csv() {
     let text = dir.read("run.svg");
     let doc = roxmltree::Document::parse(&text).expect("the SVG is well-formed XML");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
-    for id in ["live-heap", "rss"] {
-        let path = doc
+    // plotters draws a series as a <polyline>; ours are known by their stroke
+    // (src/plot.rs: live heap #D62728, RSS #1F77B4), the longest one of each
+    // colour being the series (the legend's sample is two points).
+    for (name, stroke) in [("live heap", "#d62728"), ("RSS", "#1f77b4")] {
+        let points = doc
             .descendants()
-            .find(|n| n.attribute("id") == Some(id))
-            .unwrap_or_else(|| panic!("no series {id}"));
-        let d = path.attribute("d").unwrap();
-        assert!(d.starts_with('M') && d.contains('L'), "{id}: {d}");
+            .filter(|n| n.has_tag_name("polyline"))
+            .filter(|n| {
+                n.attribute("stroke")
+                    .is_some_and(|s| s.eq_ignore_ascii_case(stroke))
+            })
+            .map(|n| {
+                n.attribute("points")
+                    .unwrap_or("")
+                    .split_whitespace()
+                    .count()
+            })
+            .max()
+            .unwrap_or_else(|| panic!("no {stroke} polyline for {name}"));
+        assert!(
+            points >= samples,
+            "{name}: {points} points for {samples} samples"
+        );
+        assert!(
+            doc.descendants()
+                .any(|n| n.has_tag_name("text") && n.text().map(str::trim) == Some(name)),
+            "no legend text {name:?}"
+        );
     }
+    for label in ["time since the first sample (s)", "memory (MiB)"] {
+        assert!(
+            doc.descendants()
+                .any(|n| n.has_tag_name("text") && n.text().map(str::trim) == Some(label)),
+            "no axis label {label:?}"
+        );
+    }
+    // The state bands: the run stayed normal, so at least one rect is filled
+    // with normal's colour (src/plot.rs STATES).
     let normal = doc
         .descendants()
-        .filter(|n| n.attribute("class") == Some("state normal"))
+        .filter(|n| n.has_tag_name("rect"))
+        .filter(|n| {
+            n.attribute("fill")
+                .is_some_and(|f| f.eq_ignore_ascii_case("#dff0d8"))
+        })
         .count();
-    assert!(normal >= 1, "state bands");
+    assert!(
+        normal >= 2,
+        "a normal state band and its legend entry: {normal}"
+    );
 
     let png = dir.run([
         "report",
@@ -76,7 +127,22 @@ fn generate_monitor_then_report_svg_png_json_csv() {
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).expect("a PNG image");
     assert_eq!((info.width, info.height), (900, 420));
-    assert!(buf.iter().any(|&b| b != 255), "something is drawn");
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    let pixels: Vec<&[u8]> = buf.chunks(3).collect();
+    for (what, rgb) in [
+        ("live heap", [0xd6, 0x27, 0x28]),
+        ("RSS", [0x1f, 0x77, 0xb4]),
+        ("the normal band", [0xdf, 0xf0, 0xd8]),
+    ] {
+        let n = pixels.iter().filter(|p| **p == rgb).count();
+        assert!(n >= 100, "{what}: {n} pixels of its colour in the PNG");
+    }
+    // Text is drawn: anti-aliased grey pixels, which nothing else makes.
+    let grey = pixels
+        .iter()
+        .filter(|p| p[0] == p[1] && p[1] == p[2] && p[0] > 0 && p[0] < 200)
+        .count();
+    assert!(grey >= 200, "{grey} grey (text) pixels in the PNG");
 
     let csv = dir.run([
         "report",
