@@ -269,3 +269,29 @@ fn generate_into_postgres_with_monitor() {
     );
     assert_eq!(bad, 0, "every sample has a live heap and an RSS\n{out}");
 }
+
+#[test]
+fn an_interval_under_100ms_is_refused() {
+    let dir = Dir::new();
+    for args in [
+        vec!["monitor", "--interval", "50ms", "--duration", "1s"],
+        vec![
+            "generate",
+            "--pattern",
+            "a.com",
+            "--out",
+            "-",
+            "--monitor",
+            "--monitor-interval",
+            "99ms",
+        ],
+    ] {
+        let out = dir.run(args);
+        assert_eq!(out.code, Some(2), "{out}");
+        assert!(
+            out.stderr
+                .contains("shorter than the monitor's shortest interval, 100 ms"),
+            "{out}"
+        );
+    }
+}
