@@ -299,7 +299,7 @@ pub async fn plan(
 ) -> Result<Plan, Error> {
     crate::migrate::check_migrated(client)
         .await
-        .map_err(|e| Error::not_ready(e.to_string()))?;
+        .map_err(|e| Error::database(e.to_string()))?;
     let quoted = quote_table(&options.table)?;
     let exists: Option<String> = client
         .query_one("SELECT to_regclass($1)::text", &[&quoted])

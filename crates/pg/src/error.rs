@@ -31,8 +31,9 @@ impl Error {
         }
     }
 
-    /// The database cannot take the work yet (not migrated).
-    pub(crate) fn not_ready(message: impl Into<String>) -> Error {
+    /// The database is not as the work needs it: not migrated, or it
+    /// answered what it should not have.
+    pub(crate) fn database(message: impl Into<String>) -> Error {
         Error {
             kind: ErrorKind::Database,
             message: message.into(),
@@ -74,6 +75,16 @@ impl Error {
         Error {
             kind: ErrorKind::Engine,
             message: e.to_string(),
+            source: Some(Box::new(e)),
+        }
+    }
+
+    /// A task of ours failed (it panicked or was cancelled): no fault of
+    /// the input or the server.
+    pub(crate) fn task(what: &str, e: tokio::task::JoinError) -> Error {
+        Error {
+            kind: ErrorKind::Engine,
+            message: format!("{what} failed: {e}"),
             source: Some(Box::new(e)),
         }
     }

@@ -98,7 +98,7 @@ impl fmt::Display for Planned {
 pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result<Planned, Error> {
     crate::migrate::check_migrated(client)
         .await
-        .map_err(|e| Error::not_ready(e.to_string()))?;
+        .map_err(|e| Error::database(e.to_string()))?;
     let space = Space::compile(spec).map_err(|e| Error::usage(e.to_string()))?;
     let id = options.campaign_id;
     if options.batch_names == 0 {
@@ -469,8 +469,8 @@ pub async fn commit(
         .map_err(Error::db)?;
     let copied = sink.as_mut().finish().await.map_err(Error::db)?;
     if copied != rows {
-        return Err(Error::usage(format!(
-            "batch {}..{}: COPY took {copied} rows, expected {rows}; nothing was committed",
+        return Err(Error::database(format!(
+            "batch {}..{}: the server's COPY took {copied} rows, expected {rows}; nothing was committed",
             lease.positions.start, lease.positions.end
         )));
     }
@@ -822,7 +822,7 @@ pub async fn work(
     let control = open_named(&connections, &options.worker_id).await?;
     crate::migrate::check_migrated(control.shared())
         .await
-        .map_err(|e| Error::not_ready(e.to_string()))?;
+        .map_err(|e| Error::database(e.to_string()))?;
     let campaign = load(control.shared(), options.campaign_id).await?;
     generator
         .check(&campaign.space, &CopyRows::new(campaign.campaign_id))
@@ -881,7 +881,7 @@ pub async fn work(
     }
     while let Some(joined) = loops.join_next().await {
         let result = joined
-            .map_err(|e| Error::usage(format!("a worker task failed: {e}")))
+            .map_err(|e| Error::task("a worker task", e))
             .and_then(|r| r);
         if let Err(e) = result {
             first_error.get_or_insert(e);
@@ -1032,7 +1032,7 @@ async fn process(
     let rendered = match rendered {
         Ok(Ok(rendered)) => Ok(rendered),
         Ok(Err(e)) => Err(Error::engine(e)),
-        Err(e) => Err(Error::usage(format!("the rendering task failed: {e}"))),
+        Err(e) => Err(Error::task("the rendering task", e)),
     };
     let (stopped, chunks) = match rendered {
         Ok(r) => r,
