@@ -16,7 +16,7 @@
 //!
 //! [`commit`] sends the batch's rows with COPY and then moves its ledger
 //! row to `committed` *only if the lease still holds*: same token, still
-//! `leased`, not expired by `clock_timestamp()`. Otherwise nothing is
+//! `leased`, not expired by `statement_timestamp()`. Otherwise nothing is
 //! updated, the transaction is rolled back with its rows, and the outcome
 //! is [`Outcome::Refused`]: a worker that was paused past its lease and
 //! woke after another took its batch over cannot write it a second time.
@@ -322,14 +322,14 @@ pub async fn claim(
             "WITH open AS (
                  SELECT batch_start FROM generation_batches
                   WHERE campaign_id = $1
-                    AND (status = 'released' OR (status = 'leased' AND lease_expires_at <= clock_timestamp()))
+                    AND (status = 'released' OR (status = 'leased' AND lease_expires_at <= statement_timestamp()))
                   ORDER BY batch_start
                   LIMIT 1
                   FOR UPDATE SKIP LOCKED
              )
              UPDATE generation_batches AS b
                 SET status = 'leased', worker_id = $2, lease_token = $3,
-                    lease_expires_at = clock_timestamp() + $4 * interval '1 second'
+                    lease_expires_at = statement_timestamp() + $4 * interval '1 second'
                FROM open
               WHERE b.campaign_id = $1 AND b.batch_start = open.batch_start
           RETURNING b.batch_start, b.batch_end",
@@ -360,7 +360,7 @@ pub async fn claim(
              INSERT INTO generation_batches
                  (campaign_id, batch_start, batch_end, status, worker_id, lease_token, lease_expires_at)
              SELECT $1, batch_start, batch_end, 'leased', $2, $3,
-                    clock_timestamp() + $4 * interval '1 second'
+                    statement_timestamp() + $4 * interval '1 second'
                FROM moved
           RETURNING batch_start, batch_end",
             &[&campaign_id, &worker_id, &token, &secs],
@@ -384,9 +384,9 @@ pub async fn renew(client: &Client, lease: &Lease, duration: Duration) -> Result
     let updated = client
         .execute(
             "UPDATE generation_batches
-                SET lease_expires_at = clock_timestamp() + $4 * interval '1 second'
+                SET lease_expires_at = statement_timestamp() + $4 * interval '1 second'
               WHERE campaign_id = $1 AND batch_start = $2 AND lease_token = $3
-                AND status = 'leased' AND lease_expires_at > clock_timestamp()",
+                AND status = 'leased' AND lease_expires_at > statement_timestamp()",
             &[
                 &lease.campaign_id,
                 &to_i64(lease.positions.start, "batch start")?,
@@ -449,6 +449,18 @@ pub async fn commit(
     );
     let rows = lease.positions.end - lease.positions.start;
     let start = to_i64(lease.positions.start, "batch start")?;
+    // Each chunk must be a whole COPY stream (header, rows, trailer); the
+    // rows between are sent as one stream.
+    if let Some((i, chunk)) = chunks.iter().enumerate().find(|(_, c)| {
+        c.len() < HEADER.len() + TRAILER.len() || !c.starts_with(HEADER) || !c.ends_with(TRAILER)
+    }) {
+        return Err(Error::usage(format!(
+            "batch {}..{}: chunk {i} ({} bytes) is not a binary COPY stream with its header and trailer; encode chunks with CopyRows",
+            lease.positions.start,
+            lease.positions.end,
+            chunk.len()
+        )));
+    }
     let tx = client.transaction().await.map_err(Error::db)?;
     let sink = tx
         .copy_in::<_, Bytes>(copy.as_str())
@@ -459,8 +471,6 @@ pub async fn commit(
         .await
         .map_err(Error::db)?;
     for chunk in chunks {
-        // Each chunk is a whole COPY stream; the rows are between its
-        // header and trailer.
         let body = chunk.slice(HEADER.len()..chunk.len() - TRAILER.len());
         sink.send(body).await.map_err(Error::db)?;
     }
@@ -477,10 +487,10 @@ pub async fn commit(
     let updated = tx
         .execute(
             "UPDATE generation_batches
-                SET status = 'committed', rows = $4, committed_at = clock_timestamp(),
+                SET status = 'committed', rows = $4, committed_at = statement_timestamp(),
                     lease_expires_at = NULL
               WHERE campaign_id = $1 AND batch_start = $2 AND lease_token = $3
-                AND status = 'leased' AND lease_expires_at > clock_timestamp()",
+                AND status = 'leased' AND lease_expires_at > statement_timestamp()",
             &[
                 &lease.campaign_id,
                 &start,
@@ -607,13 +617,13 @@ pub async fn status(client: &Client, campaign_id: Uuid) -> Result<Status, Error>
         .query_one(
             "SELECT count(*) FILTER (WHERE status = 'committed'),
                     coalesce(sum(rows) FILTER (WHERE status = 'committed'), 0)::bigint,
-                    count(*) FILTER (WHERE status = 'leased' AND lease_expires_at > clock_timestamp()),
-                    count(*) FILTER (WHERE status = 'leased' AND lease_expires_at <= clock_timestamp()),
-                    coalesce(sum(rows) FILTER (WHERE committed_at > clock_timestamp() - interval '60 seconds'), 0)::bigint,
-                    extract(epoch FROM clock_timestamp() - min(committed_at))::float8,
+                    count(*) FILTER (WHERE status = 'leased' AND lease_expires_at > statement_timestamp()),
+                    count(*) FILTER (WHERE status = 'leased' AND lease_expires_at <= statement_timestamp()),
+                    coalesce(sum(rows) FILTER (WHERE committed_at > statement_timestamp() - interval '60 seconds'), 0)::bigint,
+                    extract(epoch FROM statement_timestamp() - min(committed_at))::float8,
                     coalesce(array_agg(DISTINCT worker_id) FILTER (
-                        WHERE (status = 'leased' AND lease_expires_at > clock_timestamp())
-                           OR committed_at > clock_timestamp() - interval '60 seconds'), '{}')
+                        WHERE (status = 'leased' AND lease_expires_at > statement_timestamp())
+                           OR committed_at > statement_timestamp() - interval '60 seconds'), '{}')
                FROM generation_batches WHERE campaign_id = $1",
             &[&campaign_id],
         )
@@ -828,6 +838,10 @@ pub async fn work(
         .check(&campaign.space, &CopyRows::new(campaign.campaign_id))
         .map_err(Error::engine)?;
     let stop = CancelToken::new();
+    // If the host drops this future (a timeout, a select!), the renders in
+    // flight stop at their next chunk and the tasks below are aborted, so
+    // no lease is renewed for a batch nobody will commit.
+    let _stop_on_drop = CancelOnDrop(stop.clone());
     let shared = Arc::new(Shared {
         campaign,
         generator,
@@ -845,7 +859,7 @@ pub async fn work(
     let cancelled = Arc::new(AtomicBool::new(false));
     let watcher = cancel.map(|cancel| {
         let (stop, cancelled) = (stop.clone(), Arc::clone(&cancelled));
-        tokio::spawn(async move {
+        AbortOnDrop(tokio::spawn(async move {
             loop {
                 if cancel.is_cancelled() {
                     cancelled.store(true, Ordering::SeqCst);
@@ -854,7 +868,7 @@ pub async fn work(
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-        })
+        }))
     });
     let mut loops = tokio::task::JoinSet::new();
     let mut first_error = None;
@@ -988,7 +1002,7 @@ async fn process(
 ) -> Result<(), Error> {
     let renewer = {
         let (shared, lease) = (Arc::clone(shared), lease.clone());
-        tokio::spawn(async move {
+        AbortOnDrop(tokio::spawn(async move {
             let every = shared.options.lease / 3;
             loop {
                 tokio::time::sleep(every).await;
@@ -1003,7 +1017,7 @@ async fn process(
                     Err(_) => {}
                 }
             }
-        })
+        }))
     };
     let rendered = {
         let (shared, positions) = (Arc::clone(shared), lease.positions.clone());
@@ -1063,4 +1077,29 @@ async fn process(
         }
     }
     Ok(())
+}
+
+/// A background task that ends with its owner: aborted when dropped, so a
+/// dropped [`work`] future leaves no renewer or watcher behind.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl AbortOnDrop {
+    fn abort(&self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Cancels a token when dropped: [`work`]'s renders stop with its future.
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }

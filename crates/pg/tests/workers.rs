@@ -515,3 +515,70 @@ fn a_billion_positions_plan_quickly_and_a_slice_is_written() {
     let (distinct, min, max): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     assert_eq!((distinct, min, max), (200_000, 0, 199_999));
 }
+
+/// A host that drops the `work` future (a timeout, a `select!`) leaves no
+/// task behind renewing its lease: the batch it held expires and another
+/// worker takes it over.
+#[test]
+fn a_dropped_work_future_stops_renewing_its_lease() {
+    let rt = runtime();
+    let (url, client) = rt.block_on(migrated());
+    let id = Uuid::new_v4();
+    let big = Spec {
+        patterns: vec!["{alnum:6}.com".into()],
+        ..Spec::default()
+    };
+    rt.block_on(workers::plan(&client, &big, &options(id, 5_000_000)))
+        .unwrap();
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let generator = Arc::new(GeneratorBuilder::new().threads(1).build().unwrap());
+    let (claimed_tx, mut claimed) = tokio::sync::mpsc::unbounded_channel();
+    let held = rt.block_on(async {
+        let work = workers::work(
+            config,
+            WorkOptions {
+                campaign_id: id,
+                worker_id: "dropped".into(),
+                lease: Duration::from_secs(1),
+                connections: 1,
+                max_batches: None,
+            },
+            generator,
+            None,
+            move |e: &WorkEvent| {
+                if let WorkEvent::Claimed(positions) = e {
+                    let _ = claimed_tx.send(positions.clone());
+                }
+            },
+        );
+        tokio::select! {
+            result = work => panic!("the work ended before it was dropped: {result:?}"),
+            positions = claimed.recv() => positions.unwrap(),
+        }
+    });
+    assert_eq!(held, 0..5_000_000);
+    // Renewals came every third of a second while it lived; three leases'
+    // worth of time later, the batch must have expired.
+    std::thread::sleep(Duration::from_secs(3));
+    let taken = rt
+        .block_on(workers::claim(
+            &client,
+            id,
+            "taker",
+            Duration::from_secs(30),
+        ))
+        .unwrap()
+        .expect("a batch to claim");
+    assert_eq!(
+        taken.positions, held,
+        "the dropped worker's batch is taken over"
+    );
+    assert_eq!(
+        rt.block_on(count(
+            &client,
+            "SELECT count(*) FROM generated_domains WHERE campaign_id = $1",
+            id
+        )),
+        0
+    );
+}
