@@ -9,7 +9,11 @@
 --   is written later than it was taken);
 -- * record_memory_sample wraps record_memory_metrics (so state, advice and
 --   alerts happen exactly as V1 specifies) and returns the state, which the
---   monitor's pressure callbacks act on;
+--   monitor's pressure callbacks act on. The monitor passes its configured
+--   maximum heap as heap_size_bytes, so utilisation and state measure the
+--   live heap against that budget (75 % warning, 90 % critical), not
+--   against the allocator's retained bytes as V1's note has it; gc_count is
+--   the engine's arena resets, as V1's note says;
 -- * report_memory_leak wraps detect_memory_leak (severity and alert as V1
 --   specifies) and sets the leak type to the rule that fired, with its
 --   evidence in operation_context.
@@ -47,7 +51,8 @@ DECLARE
     v_id UUID;
 BEGIN
     v_id := record_memory_metrics(p_service_name, p_process_id, p_heap_size_bytes,
-                                  p_heap_used_bytes, 0, 0, p_threads, 0);
+                                  p_heap_used_bytes, COALESCE(p_arena_resets, 0), 0,
+                                  p_threads, 0);
     RETURN QUERY
     UPDATE memory_metrics m
        SET run_id = p_run_id,

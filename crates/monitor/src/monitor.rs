@@ -77,6 +77,11 @@ impl Shared {
 
     fn sample(&self, reader: &crate::sample::Reader) {
         let sample = reader.read();
+        if sample.heap_used().is_none() {
+            // Nothing to read (the sampled process is gone): a figure that
+            // is unavailable is left out, never recorded as zero.
+            return;
+        }
         self.counts.samples.fetch_add(1, Relaxed);
         let leaks = {
             let mut history = lock(&self.history);
