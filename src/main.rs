@@ -457,6 +457,9 @@ fn generate(
     generator
         .check(&space, &Lines)
         .map_err(|e| Failure::Usage(e.into()))?;
+    // Likewise a monitor database that cannot be reached.
+    let session =
+        monitor_cmd::Session::start(&run.monitor, conn, &gauge, 2 * generator.threads() + 2)?;
 
     let (writer, shown): (Box<dyn Write>, String) = if out.as_os_str() == "-" {
         (Box::new(io::stdout().lock()), "standard output".to_owned())
@@ -502,8 +505,6 @@ fn generate(
             }
         }
     };
-    let session =
-        monitor_cmd::Session::start(&run.monitor, conn, &gauge, 2 * generator.threads() + 2)?;
     let result = generator.run(
         &space,
         space.selection(),
