@@ -300,18 +300,7 @@ pub async fn plan(
     crate::migrate::check_migrated(client)
         .await
         .map_err(|e| Error::database(e.to_string()))?;
-    let quoted = quote_table(&options.table)?;
-    let exists: Option<String> = client
-        .query_one("SELECT to_regclass($1)::text", &[&quoted])
-        .await
-        .map_err(Error::db)?
-        .get(0);
-    if exists.is_none() {
-        return Err(Error::usage(format!(
-            "table {} does not exist; run `domgen migrate` or create it with columns campaign_id uuid, offset_index bigint, domain_name text",
-            options.table
-        )));
-    }
+    check_table(client, &options.table).await?;
     if options.unique {
         ensure_unique_index(client, &options.table).await?;
     }
@@ -911,4 +900,20 @@ impl From<deadpool_postgres::Pool> for Connections {
     fn from(pool: deadpool_postgres::Pool) -> Connections {
         Connections::Pool(pool)
     }
+}
+
+/// Refuses a table for the rows that does not exist, saying how to make it.
+pub(crate) async fn check_table(client: &Client, table: &str) -> Result<(), Error> {
+    let quoted = quote_table(table)?;
+    let exists: Option<String> = client
+        .query_one("SELECT to_regclass($1)::text", &[&quoted])
+        .await
+        .map_err(Error::db)?
+        .get(0);
+    if exists.is_none() {
+        return Err(Error::usage(format!(
+            "table {table} does not exist; run `domgen migrate` or create it with columns campaign_id uuid, offset_index bigint, domain_name text"
+        )));
+    }
+    Ok(())
 }

@@ -39,7 +39,7 @@ use serde::Serialize;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-use crate::campaign::{Connection, Connections, quote_table, to_i64};
+use crate::campaign::{Connection, Connections, check_table, quote_table, to_i64};
 use crate::copy::{CopyRows, HEADER, TRAILER};
 use crate::error::Error;
 
@@ -110,18 +110,7 @@ pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result
     CopyRows::new(id)
         .check_positions(&positions)
         .map_err(Error::usage)?;
-    let quoted = quote_table(&options.table)?;
-    let exists: Option<String> = client
-        .query_one("SELECT to_regclass($1)::text", &[&quoted])
-        .await
-        .map_err(Error::db)?
-        .get(0);
-    if exists.is_none() {
-        return Err(Error::usage(format!(
-            "table {} does not exist; run `domgen migrate` or create it with columns campaign_id uuid, offset_index bigint, domain_name text",
-            options.table
-        )));
-    }
+    check_table(client, &options.table).await?;
     let spec_json = serde_json::to_value(spec).map_err(|e| Error::usage(e.to_string()))?;
     let fingerprint = space.fingerprint();
     let inserted = client
