@@ -7,11 +7,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use domgen::engine::{Gauge, Report};
+use domgen::engine::{Gauge, Generator, Report};
 use domgen::monitor::{Config, Handle, Monitor, Summary};
 use domgen::pg::monitor::PgRecorder;
+use domgen::pg::read::{LeakReport, Sample};
 
-use crate::{ConnArgs, Failure};
+use crate::cli::ConnArgs;
+use crate::db_cmd;
+use crate::failure::Failure;
 
 /// A duration: `250ms`, `1s`, `5m`, `2h`, or a number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -108,15 +111,8 @@ pub struct MonitorArgs {
 
 /// A recorder for a database checked (and, when local, migrated) for the monitor.
 fn recorder(conn: &ConnArgs) -> Result<PgRecorder, Failure> {
-    let db = conn.resolve()?;
-    let (rt, mut client) = crate::connect(&db)?;
-    if db.local {
-        rt.block_on(domgen::pg::migrate::migrate(&mut client))
-            .map_err(|e| Failure::Run(e.into()))?;
-    }
-    rt.block_on(domgen::pg::migrate::check_migrated(&client))
-        .map_err(|e| Failure::Run(e.into()))?;
-    PgRecorder::new(db.config).map_err(|e| {
+    let (_rt, db, _client) = db_cmd::open(conn)?;
+    PgRecorder::new(db.config().clone()).map_err(|e| {
         Failure::Run(anyhow::Error::new(e).context("cannot start the monitor's writer"))
     })
 }
@@ -134,8 +130,9 @@ impl Session {
         args: &MonitorArgs,
         conn: &ConnArgs,
         gauge: &Arc<Gauge>,
-        in_flight: usize,
+        generator: &Generator,
     ) -> Result<Option<Session>, Failure> {
+        let in_flight = 2 * generator.threads() + 2;
         if !args.monitor {
             return Ok(None);
         }
@@ -210,7 +207,7 @@ pub fn monitor(cmd: &MonitorCmd) -> Result<(), Failure> {
         return Err(Failure::Usage(anyhow::anyhow!("there is no process {pid}")));
     }
     eprintln!("monitor: run {run_id} (domgen report --run {run_id} --out run.svg)");
-    let cancel = crate::interrupt_token();
+    let cancel = crate::generate_cmd::interrupt_token();
     let handle = Monitor::start_recording(config, None, recorder);
     let started = Instant::now();
     loop {
@@ -252,97 +249,19 @@ pub enum Format {
     Csv,
 }
 
-/// One sample of a run, as stored.
-#[derive(Debug, serde::Serialize)]
-pub struct Row {
-    /// Seconds since the run's first sample.
-    pub secs: f64,
-    /// When it was taken (RFC 3339).
-    pub sampled_at: String,
-    /// Live heap.
-    pub heap_used_bytes: i64,
-    /// The heap the utilisation is a share of.
-    pub heap_size_bytes: i64,
-    /// RSS.
-    pub rss_bytes: Option<i64>,
-    /// Peak heap.
-    pub peak_heap_bytes: Option<i64>,
-    /// Threads.
-    pub threads: Option<i32>,
-    /// Engine batches in flight.
-    pub batches_in_flight: Option<i64>,
-    /// The database's state.
-    pub memory_state: Option<String>,
-}
-
-/// A leak reported during a run.
-#[derive(Debug, serde::Serialize)]
-pub struct LeakRow {
-    /// Seconds since the run's first sample.
-    pub secs: f64,
-    /// The rule.
-    pub leak_type: String,
-    /// Its evidence.
-    pub leak_source: String,
-    /// Bytes (threads for thread growth).
-    pub leaked_bytes: i64,
-    /// The database's severity.
-    pub severity: Option<String>,
-}
-
 /// Samples and leaks of `run`.
-fn load(conn: &ConnArgs, run: uuid::Uuid) -> Result<(Vec<Row>, Vec<LeakRow>), Failure> {
-    let db = conn.resolve()?;
-    let (rt, client) = crate::connect(&db)?;
-    let rows = rt
-        .block_on(client.query(
-            "WITH s AS (
-               SELECT *, coalesce(sampled_at, recorded_at) AS t FROM memory_metrics WHERE run_id = $1)
-             SELECT extract(epoch FROM t - min(t) OVER ())::float8, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
-                    heap_used_bytes, heap_size_bytes, rss_bytes, peak_heap_bytes, goroutines_count,
-                    batches_in_flight, memory_state
-             FROM s ORDER BY t",
-            &[&run],
-        ))
-        .context("cannot read the run's samples from memory_metrics")?;
-    if rows.is_empty() {
+fn load(conn: &ConnArgs, run: uuid::Uuid) -> Result<(Vec<Sample>, Vec<LeakReport>), Failure> {
+    let db = conn.database()?;
+    let rt = db_cmd::runtime()?;
+    let client = rt.block_on(db.connect())?;
+    let (samples, leaks) = rt
+        .block_on(domgen::pg::read::run_samples(&client, run))
+        .map_err(|e| Failure::Run(e.into()))?;
+    if samples.is_empty() {
         return Err(Failure::Usage(anyhow::anyhow!(
-            "no samples of run {run} in memory_metrics at {}; run `domgen generate … --monitor` or `domgen monitor` first",
-            db.shown
+            "no samples of run {run} in memory_metrics at {db}; run `domgen generate … --monitor` or `domgen monitor` first"
         )));
     }
-    let samples: Vec<Row> = rows
-        .iter()
-        .map(|r| Row {
-            secs: r.get(0),
-            sampled_at: r.get(1),
-            heap_used_bytes: r.get(2),
-            heap_size_bytes: r.get(3),
-            rss_bytes: r.get(4),
-            peak_heap_bytes: r.get(5),
-            threads: r.get(6),
-            batches_in_flight: r.get(7),
-            memory_state: r.get(8),
-        })
-        .collect();
-    let leaks = rt
-        .block_on(client.query(
-            "SELECT extract(epoch FROM l.detected_at - (SELECT min(coalesce(sampled_at, recorded_at))
-                                                       FROM memory_metrics WHERE run_id = $1))::float8,
-                    leak_type, leak_source, leaked_bytes, severity
-             FROM memory_leak_detection l WHERE run_id = $1 ORDER BY detected_at",
-            &[&run],
-        ))
-        .context("cannot read the run's leaks from memory_leak_detection")?
-        .iter()
-        .map(|r| LeakRow {
-            secs: r.get(0),
-            leak_type: r.get(1),
-            leak_source: r.get(2),
-            leaked_bytes: r.get(3),
-            severity: r.get(4),
-        })
-        .collect();
     Ok((samples, leaks))
 }
 
@@ -385,7 +304,7 @@ pub fn report(cmd: &ReportCmd) -> Result<(), Failure> {
     Ok(())
 }
 
-fn csv(samples: &[Row]) -> String {
+fn csv(samples: &[Sample]) -> String {
     let mut out = String::from(
         "secs,sampled_at,heap_used_bytes,heap_size_bytes,rss_bytes,peak_heap_bytes,threads,batches_in_flight,memory_state\n",
     );

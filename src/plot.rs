@@ -15,8 +15,9 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::Failure;
-use crate::monitor_cmd::{LeakRow, Row};
+use domgen::pg::read::{LeakReport, Sample};
+
+use crate::failure::Failure;
 
 /// The picture's size in pixels.
 const W: u32 = 900;
@@ -126,8 +127,8 @@ fn legend<DB: DrawingBackend>(
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     run: uuid::Uuid,
-    samples: &[Row],
-    leaks: &[LeakRow],
+    samples: &[Sample],
+    leaks: &[LeakReport],
 ) -> Result<(), String>
 where
     DB::ErrorType: 'static,
@@ -228,7 +229,7 @@ where
 /// The picture as SVG (plotters' SVG backend): one `<polyline>` per series
 /// (stroke [`HEAP_COLOUR`], [`RSS_COLOUR`]), `<rect>` bands filled with
 /// [`STATES`]' colours, legend texts "live heap" and "RSS".
-pub fn svg(run: uuid::Uuid, samples: &[Row], leaks: &[LeakRow]) -> Result<String, Failure> {
+pub fn svg(run: uuid::Uuid, samples: &[Sample], leaks: &[LeakReport]) -> Result<String, Failure> {
     font()?;
     let mut out = String::new();
     {
@@ -241,7 +242,7 @@ pub fn svg(run: uuid::Uuid, samples: &[Row], leaks: &[LeakRow]) -> Result<String
 }
 
 /// The picture as PNG: the same drawing on plotters' bitmap backend.
-pub fn png(run: uuid::Uuid, samples: &[Row], leaks: &[LeakRow]) -> Result<Vec<u8>, Failure> {
+pub fn png(run: uuid::Uuid, samples: &[Sample], leaks: &[LeakReport]) -> Result<Vec<u8>, Failure> {
     font()?;
     let mut img = vec![255u8; usize::try_from(W * H * 3).unwrap_or(0)];
     {
@@ -268,8 +269,8 @@ pub fn png(run: uuid::Uuid, samples: &[Row], leaks: &[LeakRow]) -> Result<Vec<u8
 mod tests {
     use super::*;
 
-    fn row(secs: f64, heap_mib: i64, state: &str) -> Row {
-        Row {
+    fn row(secs: f64, heap_mib: i64, state: &str) -> Sample {
+        Sample {
             secs,
             sampled_at: String::new(),
             heap_used_bytes: heap_mib << 20,
@@ -301,7 +302,7 @@ mod tests {
             row(2.0, 40, "warning"),
             row(3.0, 80, "critical"),
         ];
-        let leaks = [LeakRow {
+        let leaks = [LeakReport {
             secs: 2.5,
             leak_type: "rapid_growth".to_owned(),
             leak_source: String::new(),

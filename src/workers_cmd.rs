@@ -10,7 +10,10 @@ use clap::Args;
 use domgen::engine::GeneratorBuilder;
 use domgen::pg::workers::{self, PlanOptions, WorkEvent, WorkOptions};
 
-use crate::{ConnArgs, Database, Failure, SpecArgs, connect, interrupt_token};
+use crate::cli::{ConnArgs, SpecArgs};
+use crate::db_cmd;
+use crate::failure::Failure;
+use crate::generate_cmd::interrupt_token;
 
 /// `domgen plan`'s flags besides the spec.
 #[derive(Debug, Args)]
@@ -73,35 +76,12 @@ pub(crate) struct StatusArgs {
     format: String,
 }
 
-/// A library error: the caller's fault (exit 2) or the run's (exit 1).
-fn pg_failure(e: domgen::pg::Error, context: String) -> Failure {
-    match e.kind() {
-        domgen::pg::ErrorKind::Usage => Failure::Usage(e.into()),
-        _ => Failure::Run(anyhow::Error::new(e).context(context)),
-    }
-}
-
-/// Connects, migrating the local cluster on first use as `generate` does.
-fn open(
-    conn: &ConnArgs,
-) -> Result<(Database, tokio::runtime::Runtime, tokio_postgres::Client), Failure> {
-    let db = conn.resolve()?;
-    let (rt, mut client) = connect(&db)?;
-    if db.local {
-        rt.block_on(domgen::pg::migrate::migrate(&mut client))
-            .map_err(|e| Failure::Run(e.into()))?;
-    }
-    rt.block_on(domgen::pg::migrate::check_migrated(&client))
-        .map_err(|e| Failure::Run(e.into()))?;
-    Ok((db, rt, client))
-}
-
 pub(crate) fn plan(spec_args: &SpecArgs, args: &PlanArgs) -> Result<(), Failure> {
     let spec = spec_args.load()?;
     // Compiled here too, so that errors name the spec file.
     spec_args.compile_spec(&spec)?;
-    domgen::pg::campaign::quote_table(&args.table).map_err(|e| Failure::Usage(e.into()))?;
-    let (db, rt, client) = open(&args.conn)?;
+    domgen::pg::ledger::quote_table(&args.table)?;
+    let (rt, db, client) = db_cmd::open(&args.conn)?;
     let options = PlanOptions {
         campaign_id: args.campaign_id,
         batch_names: args.batch_size,
@@ -109,7 +89,7 @@ pub(crate) fn plan(spec_args: &SpecArgs, args: &PlanArgs) -> Result<(), Failure>
     };
     let planned = rt
         .block_on(workers::plan(&client, &spec, &options))
-        .map_err(|e| pg_failure(e, format!("planning in {}", db.shown)))?;
+        .map_err(|e| Failure::pg(e, Some(args.campaign_id), format!("planning in {db}")))?;
     println!("{planned}");
     println!(
         "run workers with: domgen worker --campaign-id {}",
@@ -134,8 +114,8 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
     if let Some(threads) = args.threads {
         builder.threads(threads);
     }
-    let generator = Arc::new(builder.build().map_err(|e| Failure::Usage(e.into()))?);
-    let (db, rt, client) = open(&args.conn)?;
+    let generator = Arc::new(builder.build()?);
+    let (rt, db, client) = db_cmd::open(&args.conn)?;
     drop(client);
     let worker_id = args.worker_id.clone().unwrap_or_else(default_worker_id);
     let options = WorkOptions {
@@ -157,18 +137,19 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         }
     };
     let result = rt.block_on(workers::work(
-        domgen::pg::campaign::Connections::from(db.config.clone()),
+        db.connections(),
         options,
         generator,
         Some(cancel),
         events,
     ));
     let report = result.map_err(|e| {
-        pg_failure(
+        Failure::pg(
             e,
+            Some(args.campaign_id),
             format!(
-                "worker {worker_id} on campaign {} in {}",
-                args.campaign_id, db.shown
+                "worker {worker_id} on campaign {} in {db}",
+                args.campaign_id
             ),
         )
     })?;
@@ -187,10 +168,16 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
 }
 
 pub(crate) fn status(args: &StatusArgs) -> Result<(), Failure> {
-    let (db, rt, client) = open(&args.conn)?;
+    let (rt, db, client) = db_cmd::open(&args.conn)?;
     let status = rt
-        .block_on(workers::status(&client, args.campaign_id))
-        .map_err(|e| pg_failure(e, format!("reading the status in {}", db.shown)))?;
+        .block_on(domgen::pg::read::status(&client, args.campaign_id))
+        .map_err(|e| {
+            Failure::pg(
+                e,
+                Some(args.campaign_id),
+                format!("reading the status in {db}"),
+            )
+        })?;
     let mut out = std::io::stdout().lock();
     let text = if args.format == "json" {
         serde_json::to_string_pretty(&status).context("cannot encode the status")?

@@ -59,7 +59,7 @@ impl Encoder for CopyRows {
     fn check_positions(&self, positions: &Range<u64>) -> Result<(), String> {
         if positions.end > MAX_POSITIONS {
             return Err(format!(
-                "positions up to {} do not fit PostgreSQL's bigint offset_index (at most {MAX_POSITIONS} positions); select fewer with --offset/--limit",
+                "positions up to {} do not fit PostgreSQL's bigint offset_index (at most {MAX_POSITIONS} positions); select fewer with `offset`/`limit`",
                 positions.end
             ));
         }
@@ -165,7 +165,7 @@ mod tests {
             .check_positions(&(MAX_POSITIONS - 3..MAX_POSITIONS + 1))
             .unwrap_err();
         assert!(refused.contains("9223372036854775809"), "{refused}");
-        assert!(refused.contains("--offset/--limit"), "{refused}");
+        assert!(refused.contains("`offset`/`limit`"), "{refused}");
 
         let generator = domgen_engine::GeneratorBuilder::new()
             .threads(1)

@@ -1,6 +1,9 @@
 use std::fmt;
 
-/// An error of domgen's PostgreSQL side.
+use crate::migrate::MigrateError;
+
+/// An error of domgen's PostgreSQL side: what went wrong, its class, and
+/// the error that caused it.
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
@@ -8,39 +11,56 @@ pub struct Error {
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
-/// The class of an [`Error`].
+/// The class of an [`Error`]: whose move it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// The request cannot be carried out as given (a campaign that exists
-    /// without `--resume`, a resume with a different spec, a bad table
-    /// name, an unmigrated database).
+    /// The request cannot be carried out as given: a campaign that exists
+    /// already, a resume with another spec, a bad table name, a spec that
+    /// does not compile. The caller changes the request.
     Usage,
-    /// The server refused or failed a statement, or the connection broke.
+    /// No connection could be had: the server is unreachable, refused the
+    /// login, or the local cluster could not be started.
+    Connection,
+    /// The server refused or failed a statement, the connection broke, or
+    /// the database is not as the work needs it (not migrated, a corrupt
+    /// ledger row).
     Database,
-    /// The engine failed (its sink, a worker, the budget).
+    /// The engine failed (its sink, a worker, the budget), or a task of
+    /// ours did.
     Engine,
 }
 
 impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
     pub(crate) fn usage(message: impl Into<String>) -> Error {
-        Error {
-            kind: ErrorKind::Usage,
-            message: message.into(),
-            source: None,
-        }
+        Error::new(ErrorKind::Usage, message)
     }
 
-    /// The database is not as the work needs it: not migrated, or it
-    /// answered what it should not have.
+    /// The database is not as the work needs it, or it answered what it
+    /// should not have.
     pub(crate) fn database(message: impl Into<String>) -> Error {
-        Error {
-            kind: ErrorKind::Database,
-            message: message.into(),
-            source: None,
-        }
+        Error::new(ErrorKind::Database, message)
     }
 
+    /// `source` caused this error.
+    pub(crate) fn because(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// A statement failed or the connection broke; the message is the
+    /// server's, never the connection's password.
     pub(crate) fn db(e: tokio_postgres::Error) -> Error {
         let message = match e.as_db_error() {
             Some(db) => {
@@ -53,40 +73,37 @@ impl Error {
             None if e.is_closed() => "the connection to PostgreSQL was lost".to_owned(),
             None => format!("PostgreSQL: {e}"),
         };
-        Error {
-            kind: ErrorKind::Database,
-            message,
-            source: Some(Box::new(e)),
-        }
+        Error::new(ErrorKind::Database, message).because(e)
+    }
+
+    /// Connecting to the database `shown` failed.
+    pub(crate) fn connect(shown: &str, e: tokio_postgres::Error) -> Error {
+        Error::new(
+            ErrorKind::Connection,
+            format!("cannot connect to PostgreSQL at {shown}: {}", reason(&e)),
+        )
+        .because(e)
     }
 
     pub(crate) fn pool(e: deadpool_postgres::PoolError) -> Error {
         match e {
             deadpool_postgres::PoolError::Backend(e) => Error::db(e),
-            e => Error {
-                kind: ErrorKind::Database,
-                message: format!("cannot take a connection from the pool: {e}"),
-                source: Some(Box::new(e)),
-            },
+            e => Error::new(
+                ErrorKind::Connection,
+                format!("cannot take a connection from the pool: {e}"),
+            )
+            .because(e),
         }
     }
 
     pub(crate) fn engine(e: domgen_engine::Error) -> Error {
-        Error {
-            kind: ErrorKind::Engine,
-            message: e.to_string(),
-            source: Some(Box::new(e)),
-        }
+        Error::new(ErrorKind::Engine, e.to_string()).because(e)
     }
 
     /// A task of ours failed (it panicked or was cancelled): no fault of
     /// the input or the server.
     pub(crate) fn task(what: &str, e: tokio::task::JoinError) -> Error {
-        Error {
-            kind: ErrorKind::Engine,
-            message: format!("{what} failed: {e}"),
-            source: Some(Box::new(e)),
-        }
+        Error::new(ErrorKind::Engine, format!("{what} failed: {e}")).because(e)
     }
 
     /// Adds what the caller knows to the message.
@@ -98,6 +115,22 @@ impl Error {
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+}
+
+/// The server's words for a failure, or the client's with its causes.
+fn reason(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_owned(),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text = format!("{text}: {s}");
+                source = s.source();
+            }
+            text
+        }
     }
 }
 
@@ -119,5 +152,20 @@ impl From<tokio_postgres::Error> for Error {
     /// A database error, described without the connection's password.
     fn from(e: tokio_postgres::Error) -> Error {
         Error::db(e)
+    }
+}
+
+impl From<MigrateError> for Error {
+    /// Migrating or checking the schema failed: the database is not as
+    /// domgen needs it.
+    fn from(e: MigrateError) -> Error {
+        Error::database(e.to_string()).because(e)
+    }
+}
+
+impl From<domgen_pattern::Error> for Error {
+    /// A spec that does not compile is the caller's to fix.
+    fn from(e: domgen_pattern::Error) -> Error {
+        Error::usage(e.to_string()).because(e)
     }
 }

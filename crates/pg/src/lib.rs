@@ -1,5 +1,72 @@
 /*!
-domgen's PostgreSQL side (work in progress; see the module list).
+domgen's PostgreSQL side: campaigns written exactly once, by one call or by
+a fleet of workers, and read back.
+
+It is built in layers, each using only the ones before it:
+
+- **connection** ([`Database`], [`Connections`], [`connect()`]): which
+  database (a connection string, `DATABASE_URL`, libpq's `PG*` variables,
+  or the local cluster of [`domgen_cluster`]), TLS as `sslmode` asks, and
+  [`Database::open`], which migrates the local cluster on first use and
+  checks that any other database is migrated.
+- **schema** ([`migrate`]): the numbered SQL migrations, checksummed and
+  applied under a lock.
+- **encoding** ([`copy`]): names as binary COPY rows, written by the
+  engine's workers straight into their buffers. No I/O.
+- **ledger** ([`ledger`]): registering a campaign, the one transaction that
+  commits a batch's rows with its ledger row ([`ledger::commit_batch`]),
+  the positions a resume writes, and the cursor that `continue` moves.
+- **writers** ([`campaign`], [`workers`], [`monitor`]): a campaign written
+  by one call ([`campaign::generate`], or [`campaign::prepare`] and
+  [`campaign::Prepared::run`]); by many worker processes under leases
+  ([`workers::plan`], [`workers::work`]); and the memory monitor's samples
+  ([`monitor::PgRecorder`]).
+- **readers** ([`read`]): a worker campaign's status, a campaign's rows, a
+  run's `memory_allocations` row, a monitored run's samples and leaks.
+
+Every fallible call returns [`Error`], whose [`ErrorKind`] says whose move
+it is (the caller's request, the connection, the database, the engine) and
+whose source is the error that caused it.
+
+# Example
+
+What `domgen generate` does, as a host service does it: resolve the
+database, open it, write a campaign.
+
+```no_run
+use std::sync::Arc;
+
+use domgen_engine::GeneratorBuilder;
+use domgen_pattern::{Space, Spec};
+use domgen_pg::Database;
+use domgen_pg::campaign::{self, CampaignOptions, Start};
+
+let rt = tokio::runtime::Runtime::new()?;
+let db = Database::resolve(None, ".domgen".as_ref())?;
+let spec = Spec {
+    patterns: vec!["shop{alpha:2}.com".into()],
+    ..Spec::default()
+};
+let options = CampaignOptions {
+    campaign_id: uuid::Uuid::new_v4(),
+    table: "generated_domains".into(),
+    start: Start::New,
+    connections: 2,
+    unique: false,
+};
+let generator = Arc::new(GeneratorBuilder::new().build()?);
+rt.block_on(async {
+    drop(db.open().await?); // migrates the local cluster on first use
+    let report = campaign::generate(db.connections(), spec, options, generator, None).await?;
+    assert_eq!(report.rows_total, 26 * 26);
+    Ok::<(), domgen_pg::Error>(())
+})?;
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+
+# Crate features
+
+This crate has no optional features.
 */
 
 #![deny(missing_docs)]
@@ -9,9 +76,11 @@ pub mod cluster;
 mod connect;
 pub mod copy;
 mod error;
+pub mod ledger;
 pub mod migrate;
 pub mod monitor;
+pub mod read;
 pub mod workers;
 
-pub use crate::connect::connect;
+pub use crate::connect::{Connections, Database, connect};
 pub use crate::error::{Error, ErrorKind};

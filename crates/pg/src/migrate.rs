@@ -284,7 +284,7 @@ impl fmt::Display for MigrateError {
             K::UnsupportedServer { version } => write!(
                 f,
                 "the server runs PostgreSQL {version}, domgen needs 13 or newer: \
-                 upgrade the server or point --database-url at a newer one"
+                 upgrade the server or connect to a newer one"
             ),
             K::Edited { applied, embedded } if applied.name == embedded.name => write!(
                 f,

@@ -16,7 +16,8 @@
 //!
 //! [`commit`] sends the batch's rows with COPY and then moves its ledger
 //! row to `committed` *only if the lease still holds*: same token, still
-//! `leased`, not expired by `statement_timestamp()`. Otherwise nothing is
+//! `leased`, not expired by `statement_timestamp()` — the same transaction
+//! as `generate`'s batches, [`ledger::commit_batch`]. Otherwise nothing is
 //! updated, the transaction is rolled back with its rows, and the outcome
 //! is [`Outcome::Refused`]: a worker that was paused past its lease and
 //! woke after another took its batch over cannot write it a second time.
@@ -24,6 +25,7 @@
 //! a takeover (which skips locked rows) cannot slip in between.
 //!
 //! [`work`] is the loop an embedded worker runs; `domgen worker` runs it.
+//! A planned campaign's progress is read with [`crate::read::status`].
 
 use std::fmt;
 use std::ops::Range;
@@ -32,16 +34,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use domgen_engine::{CancelToken, Encoder, Flow, Generator, Sink};
+use domgen_engine::{CancelToken, Flow, Generator, Sink};
 use domgen_pattern::{Space, Spec};
-use futures_util::SinkExt;
 use serde::Serialize;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-use crate::campaign::{Connection, Connections, check_table, quote_table, to_i64};
-use crate::copy::{CopyRows, HEADER, TRAILER};
+use crate::connect::{Connection, Connections};
+use crate::copy::CopyRows;
 use crate::error::Error;
+pub use crate::ledger::Outcome;
+use crate::ledger::{self, Batch, Claim, Registration, Target, Writer, to_i64};
 
 /// What [`plan`] registers.
 #[derive(Clone, Debug)]
@@ -96,102 +99,51 @@ impl fmt::Display for Planned {
 /// size and table. Planning the same campaign again with the same spec and
 /// settings is a no-op; with anything different it is refused.
 pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result<Planned, Error> {
-    crate::migrate::check_migrated(client)
-        .await
-        .map_err(|e| Error::database(e.to_string()))?;
-    let space = Space::compile(spec).map_err(|e| Error::usage(e.to_string()))?;
+    crate::migrate::check_migrated(client).await?;
+    let space = Space::compile(spec)?;
     let id = options.campaign_id;
-    if options.batch_names == 0 {
-        return Err(Error::usage(
-            "batch size 0: a batch needs at least one name (--batch-size N, N ≥ 1)",
-        ));
-    }
+    let registered = ledger::register_campaign(
+        client,
+        &Registration {
+            campaign_id: id,
+            spec,
+            space: &space,
+            batch_names: options.batch_names,
+            table: &options.table,
+            writer: Writer::Workers,
+        },
+    )
+    .await?;
     let positions = space.selection();
-    CopyRows::new(id)
-        .check_positions(&positions)
-        .map_err(Error::usage)?;
-    check_table(client, &options.table).await?;
-    let spec_json = serde_json::to_value(spec).map_err(|e| Error::usage(e.to_string()))?;
-    let fingerprint = space.fingerprint();
-    let inserted = client
-        .execute(
-            "INSERT INTO generation_campaigns
-               (campaign_id, fingerprint, spec, order_kind, seed, first_position, end_position,
-                batch_names, target_table, next_start)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $6)
-             ON CONFLICT (campaign_id) DO NOTHING",
-            &[
-                &id,
-                &fingerprint,
-                &spec_json,
-                &space.order().to_string(),
-                &to_i64(space.seed(), "seed")?,
-                &to_i64(positions.start, "offset")?,
-                &to_i64(positions.end, "end position")?,
-                &to_i64(options.batch_names, "batch size")?,
-                &options.table,
-            ],
-        )
-        .await
-        .map_err(Error::db)?;
     let planned = Planned {
         campaign_id: id,
         batches: (positions.end - positions.start).div_ceil(options.batch_names),
-        positions: positions.clone(),
+        positions,
         batch_names: options.batch_names,
-        created: inserted == 1,
+        created: registered.created,
     };
     if planned.created {
         return Ok(planned);
     }
-    let stored = load(client, id).await?;
-    let mut differ = Vec::new();
-    if stored.space.fingerprint() != fingerprint {
-        differ.push(format!(
-            "the spec (fingerprint {fingerprint} now, {} stored)",
-            stored.space.fingerprint()
-        ));
+    if registered.stored.writer == Writer::Generate {
+        return Err(started_by_generate(id));
     }
-    if stored.space.order() != space.order() {
-        differ.push(format!(
-            "the order ({} now, {} stored)",
-            space.order(),
-            stored.space.order()
-        ));
-    }
-    if stored.space.seed() != space.seed() {
-        differ.push(format!(
-            "the seed ({} now, {} stored)",
-            space.seed(),
-            stored.space.seed()
-        ));
-    }
-    if stored.positions != positions {
-        differ.push(format!(
-            "the positions ({}..{} now, {}..{} stored: check --offset/--limit)",
-            positions.start, positions.end, stored.positions.start, stored.positions.end
-        ));
-    }
-    if stored.batch_names != options.batch_names {
-        differ.push(format!(
-            "the batch size ({} now, {} stored)",
-            options.batch_names, stored.batch_names
-        ));
-    }
-    if stored.table != options.table {
-        differ.push(format!(
-            "the table ({} now, {} stored)",
-            options.table, stored.table
-        ));
-    }
+    let differ = registered
+        .stored
+        .differences(&space, &options.table, Some(options.batch_names));
     if differ.is_empty() {
         return Ok(planned);
     }
     Err(Error::usage(format!(
-        "campaign {id} is planned already, and {} differ{} from it; plan it with the same spec and flags, or use a new --campaign-id",
-        differ.join(", "),
-        if differ.len() == 1 { "s" } else { "" }
+        "campaign {id} is planned already, and {} from it; plan it with the same spec and options, or use a new `campaign_id`",
+        ledger::differ_sentence(&differ)
     )))
+}
+
+fn started_by_generate(id: Uuid) -> Error {
+    Error::usage(format!(
+        "campaign {id} was started by `campaign::generate`, not planned for workers; finish it with `campaign::generate` and `Start::Resume`"
+    ))
 }
 
 /// A campaign planned for workers, as stored.
@@ -215,58 +167,41 @@ pub struct Campaign {
 /// one written by `generate`, or one whose stored spec no longer compiles
 /// to the same names.
 pub async fn load(client: &Client, campaign_id: Uuid) -> Result<Campaign, Error> {
-    let row = client
-        .query_opt(
-            "SELECT spec, fingerprint, first_position, end_position, batch_names, target_table,
-                    next_start IS NOT NULL
-             FROM generation_campaigns WHERE campaign_id = $1",
-            &[&campaign_id],
-        )
-        .await
-        .map_err(Error::db)?;
-    let Some(row) = row else {
+    let Some(stored) = ledger::stored_campaign(client, campaign_id).await? else {
         return Err(Error::usage(format!(
-            "campaign {campaign_id} is not planned; run `domgen plan SPEC --campaign-id {campaign_id}` first"
+            "campaign {campaign_id} is not planned; run `workers::plan` first"
         )));
     };
-    if !row.get::<_, bool>(6) {
-        return Err(Error::usage(format!(
-            "campaign {campaign_id} was started by `domgen generate`, not planned for workers; finish it with `domgen generate --campaign-id {campaign_id} --resume`"
-        )));
+    if stored.writer == Writer::Generate {
+        return Err(started_by_generate(campaign_id));
     }
-    let corrupt = |what: &str| {
-        Error::usage(format!(
-            "campaign {campaign_id}: {what} in generation_campaigns is corrupt"
-        ))
-    };
-    let spec: Spec = serde_json::from_value(row.get(0))
-        .map_err(|e| corrupt(&format!("the stored spec ({e})")))?;
-    let mut space = Space::compile(&spec).map_err(|e| {
+    let mut space = Space::compile(&stored.spec).map_err(|e| {
         Error::usage(format!(
             "campaign {campaign_id}: the stored spec no longer compiles: {e}"
         ))
+        .because(e)
     })?;
-    let fingerprint: String = row.get(1);
-    if space.fingerprint() != fingerprint {
+    if space.fingerprint() != stored.fingerprint {
         return Err(Error::usage(format!(
-            "campaign {campaign_id}: the stored spec compiles to other names than when it was planned (fingerprint {} now, {fingerprint} stored): this domgen's pattern rules differ from the planner's; run workers of the planner's version",
-            space.fingerprint()
+            "campaign {campaign_id}: the stored spec compiles to other names than when it was planned (fingerprint {} now, {} stored): this domgen's pattern rules differ from the planner's; run workers of the planner's version",
+            space.fingerprint(),
+            stored.fingerprint
         )));
     }
-    let first = u64::try_from(row.get::<_, i64>(2)).map_err(|_| corrupt("first_position"))?;
-    let end = u64::try_from(row.get::<_, i64>(3)).map_err(|_| corrupt("end_position"))?;
-    let batch_names = u64::try_from(row.get::<_, i64>(4)).map_err(|_| corrupt("batch_names"))?;
-    if end > space.total() || first > end {
-        return Err(corrupt("the position range"));
+    let positions = stored.positions;
+    if positions.end > space.total() || positions.start > positions.end {
+        return Err(Error::database(format!(
+            "campaign {campaign_id}: the position range in generation_campaigns is corrupt"
+        )));
     }
-    space.select(first..end);
+    space.select(positions.clone());
     Ok(Campaign {
         campaign_id,
-        spec,
+        spec: stored.spec,
         space,
-        positions: first..end,
-        batch_names,
-        table: row.get(5),
+        positions,
+        batch_names: stored.batch_names,
+        table: stored.table,
     })
 }
 
@@ -324,8 +259,7 @@ pub async fn claim(
           RETURNING b.batch_start, b.batch_end",
             &[&campaign_id, &worker_id, &token, &secs],
         )
-        .await
-        .map_err(Error::db)?;
+        .await?;
     if let Some(row) = row {
         return Ok(Some(Lease {
             campaign_id,
@@ -354,8 +288,7 @@ pub async fn claim(
           RETURNING batch_start, batch_end",
             &[&campaign_id, &worker_id, &token, &secs],
         )
-        .await
-        .map_err(Error::db)?;
+        .await?;
     row.map(|row| {
         Ok(Lease {
             campaign_id,
@@ -383,8 +316,7 @@ pub async fn renew(client: &Client, lease: &Lease, duration: Duration) -> Result
                 &lease_secs(duration),
             ],
         )
-        .await
-        .map_err(Error::db)?;
+        .await?;
     Ok(updated == 1)
 }
 
@@ -402,99 +334,29 @@ pub async fn release(client: &Client, lease: &Lease) -> Result<bool, Error> {
                 &lease.token,
             ],
         )
-        .await
-        .map_err(Error::db)?;
+        .await?;
     Ok(updated == 1)
-}
-
-/// What became of a commit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The rows and the ledger row are committed.
-    Committed {
-        /// Rows written.
-        rows: u64,
-    },
-    /// The lease was lost before the commit (expired by the database's
-    /// clock, or taken over): nothing was written.
-    Refused,
 }
 
 /// Writes a leased batch: `chunks` are binary COPY streams of the batch's
 /// rows (each with its header and trailer, as [`CopyRows`] encodes them),
 /// sent as one COPY into `table`; then the ledger row moves to
-/// `committed`, fenced on the lease. If the lease no longer holds, the
-/// transaction is rolled back, rows and all, and the outcome is
-/// [`Outcome::Refused`].
+/// `committed`, fenced on the lease ([`ledger::commit_batch`]). If the
+/// lease no longer holds, the transaction is rolled back, rows and all,
+/// and the outcome is [`Outcome::Refused`].
 pub async fn commit(
     client: &mut Client,
     lease: &Lease,
     table: &str,
     chunks: Vec<Bytes>,
 ) -> Result<Outcome, Error> {
-    let copy = format!(
-        "COPY {} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)",
-        quote_table(table)?
-    );
-    let rows = lease.positions.end - lease.positions.start;
-    let start = to_i64(lease.positions.start, "batch start")?;
-    // Each chunk must be a whole COPY stream (header, rows, trailer); the
-    // rows between are sent as one stream.
-    if let Some((i, chunk)) = chunks.iter().enumerate().find(|(_, c)| {
-        c.len() < HEADER.len() + TRAILER.len() || !c.starts_with(HEADER) || !c.ends_with(TRAILER)
-    }) {
-        return Err(Error::usage(format!(
-            "batch {}..{}: chunk {i} ({} bytes) is not a binary COPY stream with its header and trailer; encode chunks with CopyRows",
-            lease.positions.start,
-            lease.positions.end,
-            chunk.len()
-        )));
-    }
-    let tx = client.transaction().await.map_err(Error::db)?;
-    let sink = tx
-        .copy_in::<_, Bytes>(copy.as_str())
-        .await
-        .map_err(Error::db)?;
-    futures_util::pin_mut!(sink);
-    sink.send(Bytes::from_static(HEADER))
-        .await
-        .map_err(Error::db)?;
-    for chunk in chunks {
-        let body = chunk.slice(HEADER.len()..chunk.len() - TRAILER.len());
-        sink.send(body).await.map_err(Error::db)?;
-    }
-    sink.send(Bytes::from_static(TRAILER))
-        .await
-        .map_err(Error::db)?;
-    let copied = sink.as_mut().finish().await.map_err(Error::db)?;
-    if copied != rows {
-        return Err(Error::database(format!(
-            "batch {}..{}: the server's COPY took {copied} rows, expected {rows}; nothing was committed",
-            lease.positions.start, lease.positions.end
-        )));
-    }
-    let updated = tx
-        .execute(
-            "UPDATE generation_batches
-                SET status = 'committed', rows = $4, committed_at = statement_timestamp(),
-                    lease_expires_at = NULL
-              WHERE campaign_id = $1 AND batch_start = $2 AND lease_token = $3
-                AND status = 'leased' AND lease_expires_at > statement_timestamp()",
-            &[
-                &lease.campaign_id,
-                &start,
-                &lease.token,
-                &to_i64(rows, "rows")?,
-            ],
-        )
-        .await
-        .map_err(Error::db)?;
-    if updated != 1 {
-        tx.rollback().await.map_err(Error::db)?;
-        return Ok(Outcome::Refused);
-    }
-    tx.commit().await.map_err(Error::db)?;
-    Ok(Outcome::Committed { rows })
+    let batch = Batch {
+        campaign_id: lease.campaign_id,
+        positions: &lease.positions,
+        claim: Claim::Leased(lease.token),
+        chunks: &chunks,
+    };
+    ledger::commit_batch(client, &Target::table(table)?, &batch).await
 }
 
 /// Whether every position of the campaign is committed.
@@ -507,143 +369,8 @@ pub async fn is_complete(client: &Client, campaign_id: Uuid) -> Result<bool, Err
                FROM generation_campaigns c WHERE c.campaign_id = $1",
             &[&campaign_id],
         )
-        .await
-        .map_err(Error::db)?;
+        .await?;
     Ok(row.get::<_, Option<bool>>(0).unwrap_or(false))
-}
-
-/// A campaign's progress.
-#[derive(Clone, Debug, Serialize)]
-pub struct Status {
-    /// The campaign.
-    pub campaign_id: Uuid,
-    /// Positions in all.
-    pub positions: u64,
-    /// Names per batch.
-    pub batch_names: u64,
-    /// Batches in all.
-    pub batches: u64,
-    /// Batches committed.
-    pub done: u64,
-    /// Batches held by a live lease.
-    pub leased: u64,
-    /// Batches not committed and not held by a live lease (not cut yet,
-    /// released, or expired).
-    pub pending: u64,
-    /// Of the pending: leases that expired, waiting to be taken over.
-    pub expired: u64,
-    /// Rows committed.
-    pub rows: u64,
-    /// Rows per second committed over the last minute (or since the first
-    /// commit, if later).
-    pub rows_per_sec: f64,
-    /// Workers holding a live lease or that committed in the last minute.
-    pub workers: Vec<String>,
-    /// Whether every batch is committed.
-    pub complete: bool,
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "campaign {}: {} of {} rows ({:.1}%){}",
-            self.campaign_id,
-            self.rows,
-            self.positions,
-            if self.positions == 0 {
-                100.0
-            } else {
-                // Display only: the ratio needs no exactness.
-                #[allow(clippy::cast_precision_loss)]
-                let pct = self.rows as f64 * 100.0 / self.positions as f64;
-                pct
-            },
-            if self.complete { ", complete" } else { "" }
-        )?;
-        writeln!(
-            f,
-            "batches of {}: {} done, {} leased, {} pending ({} expired leases) of {}",
-            self.batch_names, self.done, self.leased, self.pending, self.expired, self.batches
-        )?;
-        write!(
-            f,
-            "rate: {:.0} rows/s over the last minute; workers: {}",
-            self.rows_per_sec,
-            if self.workers.is_empty() {
-                "none".to_owned()
-            } else {
-                format!("{} ({})", self.workers.len(), self.workers.join(", "))
-            }
-        )
-    }
-}
-
-/// Reads a campaign's progress from its ledger.
-pub async fn status(client: &Client, campaign_id: Uuid) -> Result<Status, Error> {
-    let campaign = client
-        .query_opt(
-            "SELECT first_position, end_position, batch_names, next_start IS NOT NULL
-               FROM generation_campaigns WHERE campaign_id = $1",
-            &[&campaign_id],
-        )
-        .await
-        .map_err(Error::db)?
-        .ok_or_else(|| {
-            Error::usage(format!(
-                "campaign {campaign_id} does not exist; plan it with `domgen plan SPEC --campaign-id {campaign_id}`"
-            ))
-        })?;
-    if !campaign.get::<_, bool>(3) {
-        return Err(Error::usage(format!(
-            "campaign {campaign_id} was started by `domgen generate`, not planned for workers; it has no worker status"
-        )));
-    }
-    let first = u64::try_from(campaign.get::<_, i64>(0)).unwrap_or(0);
-    let end = u64::try_from(campaign.get::<_, i64>(1)).unwrap_or(0);
-    let batch_names = u64::try_from(campaign.get::<_, i64>(2)).unwrap_or(1).max(1);
-    let row = client
-        .query_one(
-            "SELECT count(*) FILTER (WHERE status = 'committed'),
-                    coalesce(sum(rows) FILTER (WHERE status = 'committed'), 0)::bigint,
-                    count(*) FILTER (WHERE status = 'leased' AND lease_expires_at > statement_timestamp()),
-                    count(*) FILTER (WHERE status = 'leased' AND lease_expires_at <= statement_timestamp()),
-                    coalesce(sum(rows) FILTER (WHERE committed_at > statement_timestamp() - interval '60 seconds'), 0)::bigint,
-                    extract(epoch FROM statement_timestamp() - min(committed_at))::float8,
-                    coalesce(array_agg(DISTINCT worker_id) FILTER (
-                        WHERE (status = 'leased' AND lease_expires_at > statement_timestamp())
-                           OR committed_at > statement_timestamp() - interval '60 seconds'), '{}')
-               FROM generation_batches WHERE campaign_id = $1",
-            &[&campaign_id],
-        )
-        .await
-        .map_err(Error::db)?;
-    let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
-    let (done, rows, leased, expired, recent) = (count(0), count(1), count(2), count(3), count(4));
-    let since_first: Option<f64> = row.get(5);
-    let window = since_first.unwrap_or(0.0).clamp(0.0, 60.0);
-    // A rate for display: precision beyond 2^53 rows does not matter.
-    #[allow(clippy::cast_precision_loss)]
-    let rows_per_sec = if window > 0.0 {
-        recent as f64 / window
-    } else {
-        0.0
-    };
-    let batches = (end - first).div_ceil(batch_names);
-    Ok(Status {
-        campaign_id,
-        positions: end - first,
-        batch_names,
-        batches,
-        done,
-        leased,
-        pending: batches.saturating_sub(done + leased),
-        expired,
-        rows,
-        rows_per_sec,
-        workers: row.get(6),
-        complete: done == batches,
-    })
 }
 
 /// How [`work`] runs.
@@ -727,7 +454,6 @@ pub struct WorkReport {
 impl fmt::Display for WorkReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Display only.
-        #[allow(clippy::cast_precision_loss)]
         let rate = if self.duration_secs > 0.0 {
             self.rows as f64 / self.duration_secs
         } else {
@@ -814,14 +540,12 @@ pub async fn work(
     let connections = connections.into();
     if options.lease < Duration::from_secs(1) {
         return Err(Error::usage(format!(
-            "lease of {:?} is too short to renew; give at least 1 second (--lease-seconds)",
+            "lease of {:?} is too short to renew; give at least 1 second (`WorkOptions::lease`)",
             options.lease
         )));
     }
     let control = open_named(&connections, &options.worker_id).await?;
-    crate::migrate::check_migrated(control.shared())
-        .await
-        .map_err(|e| Error::database(e.to_string()))?;
+    crate::migrate::check_migrated(control.shared()).await?;
     let campaign = load(control.shared(), options.campaign_id).await?;
     generator
         .check(&campaign.space, &CopyRows::new(campaign.campaign_id))
@@ -926,8 +650,7 @@ async fn open_named(connections: &Connections, worker_id: &str) -> Result<Connec
             "SELECT set_config('application_name', $1, false)",
             &[&worker_id],
         )
-        .await
-        .map_err(Error::db)?;
+        .await?;
     Ok(connection)
 }
 

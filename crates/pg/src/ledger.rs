@@ -1,0 +1,641 @@
+//! The ledger: what makes a campaign's writes exactly once.
+//!
+//! A campaign is registered once in `generation_campaigns` with its spec,
+//! order, seed, positions, batch size and table ([`register_campaign`]).
+//! Its batches sit on a grid fixed then (`first_position + k ×
+//! batch_names`), and each batch commits in **one** transaction with its
+//! row in `generation_batches` ([`commit_batch`]): a batch is either wholly
+//! in the target table with its ledger row, or not at all. Both writers go
+//! through that one function — `generate`'s batches insert their ledger row
+//! as committed (the primary key `(campaign_id, batch_start)` refuses a
+//! second commit), a worker's leased batch moves its row to committed only
+//! while its lease holds.
+//!
+//! [`missing`] reads which positions a campaign still lacks (what a resume
+//! writes), and [`reserve`] moves a spec's cursor in
+//! `domain_generation_config_states`, so that campaigns continuing one
+//! spec get disjoint positions.
+
+use std::fmt;
+use std::ops::Range;
+
+use bytes::Bytes;
+use domgen_engine::Encoder;
+use domgen_pattern::{Order, Space, Spec};
+use futures_util::SinkExt;
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+use crate::copy::{CopyRows, HEADER, TRAILER};
+use crate::error::Error;
+
+/// Quotes a possibly schema-qualified table name, refusing anything but
+/// plain identifiers.
+pub fn quote_table(name: &str) -> Result<String, Error> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let plain = |p: &&str| {
+        !p.is_empty()
+            && p.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if parts.len() > 2 || !parts.iter().all(plain) {
+        return Err(Error::usage(format!(
+            "table name `{name}` is not a plain identifier (letters, digits, `_`, optionally schema.table)"
+        )));
+    }
+    Ok(parts
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join("."))
+}
+
+/// Refuses a table for the rows that does not exist, saying how to make it.
+pub async fn check_table(client: &Client, table: &str) -> Result<(), Error> {
+    let quoted = quote_table(table)?;
+    let exists: Option<String> = client
+        .query_one("SELECT to_regclass($1)::text", &[&quoted])
+        .await?
+        .get(0);
+    if exists.is_none() {
+        return Err(Error::usage(format!(
+            "table {table} does not exist; migrate the database (`migrate::migrate`) or create it with columns campaign_id uuid, offset_index bigint, domain_name text"
+        )));
+    }
+    Ok(())
+}
+
+/// Makes `domain_name` unique in `table` for `unique` mode, unless a
+/// unique index on exactly that column exists. On a large table this
+/// builds an index once; afterwards every insert pays for it.
+pub async fn ensure_unique_index(client: &Client, table: &str) -> Result<(), Error> {
+    let quoted = quote_table(table)?;
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (
+                 SELECT 1 FROM pg_index i
+                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                  WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1
+                    AND a.attname = 'domain_name' AND i.indpred IS NULL)",
+            &[&quoted],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        let name = format!("\"{}_domain_name_unique\"", table.replace('.', "_"));
+        client
+            .batch_execute(&format!(
+                "CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {quoted} (domain_name)"
+            ))
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn to_i64(v: u64, what: &str) -> Result<i64, Error> {
+    i64::try_from(v)
+        .map_err(|_| Error::usage(format!("{what} {v} does not fit PostgreSQL's bigint")))
+}
+
+/// Which writer a campaign is registered for; the other refuses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writer {
+    /// One `campaign::generate` (or `domgen generate`) call writes it, and a
+    /// resume finishes it; its ledger rows appear as batches commit.
+    Generate,
+    /// Workers claim its batches under leases from a cursor
+    /// (`generation_campaigns.next_start`).
+    Workers,
+}
+
+/// What [`register_campaign`] stores.
+#[derive(Clone, Copy, Debug)]
+pub struct Registration<'a> {
+    /// The campaign's id.
+    pub campaign_id: Uuid,
+    /// The spec, stored so that workers and resumes compile the same space.
+    pub spec: &'a Spec,
+    /// The spec compiled, with the campaign's positions selected.
+    pub space: &'a Space,
+    /// Names per batch: the grid of the ledger.
+    pub batch_names: u64,
+    /// The table the rows go to.
+    pub table: &'a str,
+    /// Who writes it.
+    pub writer: Writer,
+}
+
+/// A campaign as stored in `generation_campaigns`.
+#[derive(Clone, Debug)]
+pub struct StoredCampaign {
+    /// The spec it was registered with.
+    pub spec: Spec,
+    /// The compiled space's fingerprint.
+    pub fingerprint: String,
+    /// The order.
+    pub order: Order,
+    /// The seed of the order.
+    pub seed: u64,
+    /// The positions it covers.
+    pub positions: Range<u64>,
+    /// Names per batch.
+    pub batch_names: u64,
+    /// The table its rows go to.
+    pub table: String,
+    /// Who writes it.
+    pub writer: Writer,
+}
+
+impl StoredCampaign {
+    /// What differs between this stored campaign and `space`, `table` and
+    /// (when given) `batch_names`: anything that would change which name
+    /// sits at which position, or where it goes. Empty when nothing does.
+    pub fn differences(&self, space: &Space, table: &str, batch_names: Option<u64>) -> Vec<String> {
+        let mut differ = Vec::new();
+        let fingerprint = space.fingerprint();
+        if self.fingerprint != fingerprint {
+            differ.push(format!(
+                "the spec (fingerprint {fingerprint} now, {} stored: its names differ)",
+                self.fingerprint
+            ));
+        }
+        if self.order != space.order() {
+            differ.push(format!(
+                "the order ({} now, {} stored)",
+                space.order(),
+                self.order
+            ));
+        }
+        // Sequential order ignores the seed.
+        if space.order() == Order::Shuffled && self.seed != space.seed() {
+            differ.push(format!(
+                "the seed ({} now, {} stored)",
+                space.seed(),
+                self.seed
+            ));
+        }
+        let positions = space.selection();
+        if self.positions != positions {
+            differ.push(format!(
+                "the positions ({}..{} now, {}..{} stored: check `offset`/`limit`)",
+                positions.start, positions.end, self.positions.start, self.positions.end
+            ));
+        }
+        if let Some(batch_names) = batch_names
+            && self.batch_names != batch_names
+        {
+            differ.push(format!(
+                "the batch size ({batch_names} now, {} stored)",
+                self.batch_names
+            ));
+        }
+        if self.table != table {
+            differ.push(format!("the table ({table} now, {} stored)", self.table));
+        }
+        differ
+    }
+}
+
+/// Lists `differ` in a sentence: "a, b differ" or "a differs".
+pub(crate) fn differ_sentence(differ: &[String]) -> String {
+    format!(
+        "{} differ{}",
+        differ.join(", "),
+        if differ.len() == 1 { "s" } else { "" }
+    )
+}
+
+/// What [`register_campaign`] found.
+#[derive(Clone, Debug)]
+pub struct Registered {
+    /// Whether this call stored it; false when it existed already.
+    pub created: bool,
+    /// The campaign as stored (as given, when created).
+    pub stored: StoredCampaign,
+}
+
+/// Registers a campaign, unless one with its id exists already: then the
+/// stored campaign is returned for the caller to compare
+/// ([`StoredCampaign::differences`]) — the row is never changed. The
+/// table must exist; the positions must fit the COPY encoding.
+pub async fn register_campaign(
+    client: &Client,
+    registration: &Registration<'_>,
+) -> Result<Registered, Error> {
+    let Registration {
+        campaign_id,
+        spec,
+        space,
+        batch_names,
+        table,
+        writer,
+    } = *registration;
+    if batch_names == 0 {
+        return Err(Error::usage(
+            "batch size 0: a batch needs at least one name (`batch_names` ≥ 1)",
+        ));
+    }
+    let positions = space.selection();
+    CopyRows::new(campaign_id)
+        .check_positions(&positions)
+        .map_err(Error::usage)?;
+    check_table(client, table).await?;
+    let spec_json = serde_json::to_value(spec)
+        .map_err(|e| Error::usage(format!("the spec cannot be stored: {e}")).because(e))?;
+    let fingerprint = space.fingerprint();
+    let inserted = client
+        .execute(
+            "INSERT INTO generation_campaigns
+               (campaign_id, fingerprint, spec, order_kind, seed, first_position, end_position,
+                batch_names, target_table, next_start)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10 THEN $6 END)
+             ON CONFLICT (campaign_id) DO NOTHING",
+            &[
+                &campaign_id,
+                &fingerprint,
+                &spec_json,
+                &space.order().to_string(),
+                &to_i64(space.seed(), "seed")?,
+                &to_i64(positions.start, "offset")?,
+                &to_i64(positions.end, "end position")?,
+                &to_i64(batch_names, "batch size")?,
+                &table,
+                &(writer == Writer::Workers),
+            ],
+        )
+        .await?;
+    if inserted == 1 {
+        return Ok(Registered {
+            created: true,
+            stored: StoredCampaign {
+                spec: spec.clone(),
+                fingerprint,
+                order: space.order(),
+                seed: space.seed(),
+                positions,
+                batch_names,
+                table: table.to_owned(),
+                writer,
+            },
+        });
+    }
+    let stored = stored_campaign(client, campaign_id).await?.ok_or_else(|| {
+        Error::database(format!(
+            "campaign {campaign_id} vanished while it was registered"
+        ))
+    })?;
+    Ok(Registered {
+        created: false,
+        stored,
+    })
+}
+
+/// Reads a campaign's row, if it exists.
+pub async fn stored_campaign(
+    client: &Client,
+    campaign_id: Uuid,
+) -> Result<Option<StoredCampaign>, Error> {
+    let row = client
+        .query_opt(
+            "SELECT fingerprint, order_kind, seed, first_position, end_position, batch_names,
+                    target_table, next_start IS NOT NULL, spec
+               FROM generation_campaigns WHERE campaign_id = $1",
+            &[&campaign_id],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let corrupt = |what: &str| {
+        Error::database(format!(
+            "campaign {campaign_id}: {what} in generation_campaigns is corrupt"
+        ))
+    };
+    let unsigned =
+        |i: usize, what: &str| u64::try_from(row.get::<_, i64>(i)).map_err(|_| corrupt(what));
+    let order: String = row.get(1);
+    let spec: Spec = serde_json::from_value(row.get(8))
+        .map_err(|e| corrupt(&format!("the stored spec ({e})")))?;
+    Ok(Some(StoredCampaign {
+        spec,
+        fingerprint: row.get(0),
+        order: order.parse().map_err(|_| corrupt("the order"))?,
+        seed: unsigned(2, "the seed")?,
+        positions: unsigned(3, "first_position")?..unsigned(4, "end_position")?,
+        batch_names: unsigned(5, "batch_names")?,
+        table: row.get(6),
+        writer: if row.get::<_, bool>(7) {
+            Writer::Workers
+        } else {
+            Writer::Generate
+        },
+    }))
+}
+
+/// The positions of `selection` that have no committed batch in the
+/// campaign's ledger, in order, and the rows committed so far.
+pub async fn missing(
+    client: &Client,
+    campaign_id: Uuid,
+    selection: Range<u64>,
+) -> Result<(Vec<Range<u64>>, u64), Error> {
+    let committed = client
+        .query(
+            "SELECT batch_start, batch_end FROM generation_batches
+             WHERE campaign_id = $1 AND status = 'committed' ORDER BY batch_start",
+            &[&campaign_id],
+        )
+        .await?;
+    let mut missing = Vec::new();
+    let mut at = selection.start;
+    let mut committed_rows = 0;
+    for row in committed {
+        let (start, end): (i64, i64) = (row.get(0), row.get(1));
+        let (Ok(start), Ok(end)) = (u64::try_from(start), u64::try_from(end)) else {
+            return Err(Error::database(format!(
+                "campaign {campaign_id}: a ledger row in generation_batches has negative positions {start}..{end}"
+            )));
+        };
+        if start > at {
+            missing.push(at..start);
+        }
+        committed_rows += end - start;
+        at = at.max(end);
+    }
+    if at < selection.end {
+        missing.push(at..selection.end);
+    }
+    Ok((missing, committed_rows))
+}
+
+/// The key of a spec's cursor in `domain_generation_config_states`.
+pub fn cursor_key(space: &Space) -> String {
+    match space.order() {
+        Order::Sequential => format!("domgen:{}:sequential", space.fingerprint()),
+        Order::Shuffled => format!("domgen:{}:shuffled:{}", space.fingerprint(), space.seed()),
+    }
+}
+
+/// Reserves the next `limit` positions (all that are left when `None`) of
+/// `space` in its order for a new campaign, from
+/// `domain_generation_config_states`, so that campaigns with the same spec
+/// get disjoint positions — as the campaign service does to avoid
+/// duplicates across campaigns.
+///
+/// The key is the compiled space's fingerprint with the order (and the seed
+/// when shuffled): two specs share a cursor exactly when they put the same
+/// name at every position. The row is locked while the cursor moves, so
+/// concurrent reservations are disjoint; the cursor never moves backwards;
+/// an exhausted spec is refused with its numbers, never wrapped around.
+pub async fn reserve(
+    client: &Client,
+    space: &Space,
+    limit: Option<u64>,
+) -> Result<Range<u64>, Error> {
+    let key = cursor_key(space);
+    let total = to_i64(space.total(), "the space's size")?;
+    let want = to_i64(limit.unwrap_or(space.total()), "the limit")?;
+    let details = serde_json::json!({
+        "fingerprint": space.fingerprint(),
+        "order": space.order().to_string(),
+        "seed": space.seed().to_string(),
+        "total": space.total(),
+        "patterns": space.patterns().map(|p| p.text.to_owned()).collect::<Vec<_>>(),
+    });
+    client
+        .execute(
+            "INSERT INTO domain_generation_config_states (config_hash, last_offset, config_details)
+             VALUES ($1, 0, $2) ON CONFLICT (config_hash) DO NOTHING",
+            &[&key, &details],
+        )
+        .await?;
+    let row = client
+        .query_one(
+            "WITH current AS (
+                 SELECT last_offset FROM domain_generation_config_states WHERE config_hash = $1 FOR UPDATE
+             )
+             UPDATE domain_generation_config_states AS s
+                SET last_offset = GREATEST(current.last_offset, LEAST(current.last_offset + $2, $3)),
+                    updated_at = now()
+               FROM current
+              WHERE s.config_hash = $1
+          RETURNING current.last_offset, s.last_offset",
+            &[&key, &want, &total],
+        )
+        .await?;
+    let (from, to): (i64, i64) = (row.get(0), row.get(1));
+    let (from, to) = (
+        u64::try_from(from).unwrap_or(0),
+        u64::try_from(to).unwrap_or(0),
+    );
+    if from >= space.total() {
+        return Err(Error::usage(format!(
+            "this spec is exhausted: all {} names were issued to earlier campaigns (cursor {from} of {}); change the spec, or select positions with `offset`/`limit` without `Start::Continue` to write names again",
+            space.total(),
+            space.total()
+        )));
+    }
+    Ok(from..to)
+}
+
+/// Where a batch's rows go, and how.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// COPY into the table, or into the staging table in `unique` mode.
+    copy: String,
+    /// `unique` mode: from the staging table into the table, skipping
+    /// names present.
+    insert: Option<String>,
+}
+
+/// The per-connection staging table of `unique` mode.
+const STAGING: &str = "pg_temp.domgen_staging";
+
+impl Target {
+    /// Rows COPYed straight into `table` (columns `campaign_id`,
+    /// `offset_index`, `domain_name`; others take their defaults).
+    pub fn table(table: &str) -> Result<Target, Error> {
+        Ok(Target {
+            copy: format!(
+                "COPY {} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)",
+                quote_table(table)?
+            ),
+            insert: None,
+        })
+    }
+
+    /// Rows COPYed into a staging table, then inserted into `table` with
+    /// `ON CONFLICT (domain_name) DO NOTHING`: names the table has already
+    /// are skipped. The table needs a unique index on `domain_name`
+    /// ([`ensure_unique_index`]), and each connection its staging table
+    /// ([`Target::prepare`]).
+    pub fn unique(table: &str) -> Result<Target, Error> {
+        let quoted = quote_table(table)?;
+        Ok(Target {
+            copy: format!(
+                "COPY {STAGING} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)"
+            ),
+            insert: Some(format!(
+                "INSERT INTO {quoted} (campaign_id, offset_index, domain_name)
+                 SELECT campaign_id, offset_index, domain_name FROM {STAGING}
+                 ON CONFLICT (domain_name) DO NOTHING"
+            )),
+        })
+    }
+
+    /// Readies a connection for this target: `unique` mode's staging table
+    /// (a pooled connection may have it from an earlier run).
+    pub async fn prepare(&self, client: &Client) -> Result<(), Error> {
+        if self.insert.is_some() {
+            client
+                .batch_execute(&format!(
+                    "CREATE TEMP TABLE IF NOT EXISTS {STAGING} (campaign_id uuid, offset_index bigint, domain_name text) ON COMMIT DELETE ROWS"
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// How a batch comes to be committed in the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Nobody holds it: its ledger row is inserted as committed, and the
+    /// primary key refuses a batch committed before.
+    Unclaimed,
+    /// A worker holds it under the lease with this token: its `leased`
+    /// row moves to `committed` only if the lease still holds (same token,
+    /// not expired by the database's clock).
+    Leased(Uuid),
+}
+
+/// One batch of a campaign, ready to commit.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    /// The campaign.
+    pub campaign_id: Uuid,
+    /// The batch's positions: a cell of the campaign's grid.
+    pub positions: &'a Range<u64>,
+    /// How it is held.
+    pub claim: Claim,
+    /// Its rows as binary COPY streams, each whole (header, rows,
+    /// trailer) as [`CopyRows`] encodes them; they are sent as one COPY.
+    pub chunks: &'a [Bytes],
+}
+
+/// What became of a commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The rows and the ledger row are committed.
+    Committed {
+        /// Rows the table gained (fewer than the batch's positions in
+        /// `unique` mode, when names were present already).
+        rows: u64,
+    },
+    /// The lease was lost before the commit (expired by the database's
+    /// clock, or taken over): nothing was written.
+    Refused,
+}
+
+const LEDGER_INSERT: &str = "INSERT INTO generation_batches (campaign_id, batch_start, batch_end, status, rows, committed_at)
+     VALUES ($1, $2, $3, 'committed', $4, statement_timestamp())";
+
+const LEDGER_ROWS: &str =
+    "UPDATE generation_batches SET rows = $3 WHERE campaign_id = $1 AND batch_start = $2";
+
+const LEDGER_FENCED: &str = "UPDATE generation_batches
+    SET status = 'committed', rows = $4, committed_at = statement_timestamp(), lease_expires_at = NULL
+  WHERE campaign_id = $1 AND batch_start = $2 AND lease_token = $3
+    AND status = 'leased' AND lease_expires_at > statement_timestamp()";
+
+/// Commits a batch: its rows into `target` and its ledger row, in one
+/// transaction. The only place either is written.
+///
+/// The server must take exactly one row per position: a COPY that took
+/// another count is an error, and nothing is committed. An
+/// [`Claim::Unclaimed`] batch committed before fails on the ledger's
+/// primary key, before any row is sent; a [`Claim::Leased`] batch whose
+/// lease no longer holds is rolled back, rows and all, and the outcome is
+/// [`Outcome::Refused`]. (The fenced update runs after the COPY, so the
+/// row is locked only from then to the commit: a renewal in flight is not
+/// held up for the whole COPY.)
+pub async fn commit_batch(
+    client: &mut Client,
+    target: &Target,
+    batch: &Batch<'_>,
+) -> Result<Outcome, Error> {
+    let positions = batch.positions;
+    let names = positions.end - positions.start;
+    // Each chunk must be a whole COPY stream; the rows between their
+    // headers and trailers are sent as one stream.
+    if let Some((i, chunk)) = batch.chunks.iter().enumerate().find(|(_, c)| {
+        c.len() < HEADER.len() + TRAILER.len() || !c.starts_with(HEADER) || !c.ends_with(TRAILER)
+    }) {
+        return Err(Error::usage(format!(
+            "batch {}..{}: chunk {i} ({} bytes) is not a binary COPY stream with its header and trailer; encode chunks with CopyRows",
+            positions.start,
+            positions.end,
+            chunk.len()
+        )));
+    }
+    let campaign_id = batch.campaign_id;
+    let start = to_i64(positions.start, "batch start")?;
+    let end = to_i64(positions.end, "batch end")?;
+    let expected = to_i64(names, "batch size")?;
+    let tx = client.transaction().await?;
+    if batch.claim == Claim::Unclaimed {
+        tx.execute(LEDGER_INSERT, &[&campaign_id, &start, &end, &expected])
+            .await?;
+    }
+    let sink = tx.copy_in::<_, Bytes>(target.copy.as_str()).await?;
+    futures_util::pin_mut!(sink);
+    sink.send(Bytes::from_static(HEADER)).await?;
+    for chunk in batch.chunks {
+        sink.send(chunk.slice(HEADER.len()..chunk.len() - TRAILER.len()))
+            .await?;
+    }
+    sink.send(Bytes::from_static(TRAILER)).await?;
+    let copied = sink.as_mut().finish().await?;
+    if copied != names {
+        return Err(Error::database(format!(
+            "batch {}..{}: the server's COPY took {copied} rows, expected {names}; nothing was committed",
+            positions.start, positions.end
+        )));
+    }
+    let rows = match &target.insert {
+        None => names,
+        Some(insert) => tx.execute(insert.as_str(), &[]).await?,
+    };
+    match batch.claim {
+        Claim::Unclaimed if rows != names => {
+            tx.execute(LEDGER_ROWS, &[&campaign_id, &start, &to_i64(rows, "rows")?])
+                .await?;
+        }
+        Claim::Unclaimed => {}
+        Claim::Leased(token) => {
+            let updated = tx
+                .execute(
+                    LEDGER_FENCED,
+                    &[&campaign_id, &start, &token, &to_i64(rows, "rows")?],
+                )
+                .await?;
+            if updated != 1 {
+                tx.rollback().await?;
+                return Ok(Outcome::Refused);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(Outcome::Committed { rows })
+}
+
+impl fmt::Display for Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Writer::Generate => "generate",
+            Writer::Workers => "workers",
+        })
+    }
+}

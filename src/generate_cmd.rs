@@ -1,0 +1,252 @@
+//! `domgen generate`: a campaign into PostgreSQL (the default), or names
+//! one per line into a file.
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::Arc;
+
+use anyhow::Context;
+use domgen::engine::{CancelToken, Gauge, GeneratorBuilder, Lines, Progress, WriteSink};
+use domgen::pg::campaign::{self, CampaignOptions, Start};
+use domgen::pg::copy::CopyRows;
+use domgen::pg::{ledger, read};
+
+use crate::cli::{ConnArgs, DbArgs, RunArgs, SpecArgs};
+use crate::db_cmd;
+use crate::failure::Failure;
+use crate::monitor_cmd::Session;
+
+pub(crate) fn to_file(
+    args: &SpecArgs,
+    out: &std::path::Path,
+    run: &RunArgs,
+    conn: &ConnArgs,
+) -> Result<(), Failure> {
+    let space = args.compile()?;
+    let gauge = std::sync::Arc::new(domgen::engine::Gauge::new());
+    let generator = builder(run).gauge(gauge.clone()).build()?;
+    // Before the output is created: a bad budget must not truncate a file.
+    generator.check(&space, &Lines)?;
+    // Likewise a monitor database that cannot be reached.
+    let session = Session::start(&run.monitor, conn, &gauge, &generator)?;
+
+    let (writer, shown): (Box<dyn Write>, String) = if out.as_os_str() == "-" {
+        (Box::new(io::stdout().lock()), "standard output".to_owned())
+    } else {
+        let file = std::fs::File::create(out).with_context(|| {
+            format!(
+                "cannot create {}; check that the directory exists and is writable",
+                out.display()
+            )
+        })?;
+        (Box::new(file), out.display().to_string())
+    };
+    let mut sink = WriteSink::new(writer);
+
+    let cancel = interrupt_token();
+    let bar = progress_bar(run.no_progress, space.len());
+    let mut progress = |p: &Progress| show_progress(bar.as_ref(), p);
+    let result = generator.run(
+        &space,
+        space.selection(),
+        &Lines,
+        &mut sink,
+        Some(&cancel),
+        &mut progress,
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if let Some(session) = session {
+        session.finish(result.as_ref().ok());
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            let written = e.written();
+            return Err(Failure::Run(anyhow::Error::new(e).context(format!(
+                "writing to {shown} failed after positions {}..{} were written",
+                written.start, written.end
+            ))));
+        }
+    };
+    if let Some(path) = &run.stats {
+        let json = serde_json::to_vec_pretty(&report).context("cannot encode the run report")?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the run report to {}", path.display()))?;
+    }
+    if report.stopped_early {
+        let end = report
+            .written
+            .first()
+            .map_or(report.requested.start, |w| w.end);
+        eprintln!(
+            "interrupted: wrote positions {}..{end} ({} names) to {shown}; to go on, run again with --offset {end}{}",
+            report.requested.start,
+            report.names,
+            space
+                .selection()
+                .end
+                .checked_sub(end)
+                .map(|left| format!(" --limit {left}"))
+                .unwrap_or_default(),
+        );
+        return Err(Failure::Interrupted);
+    }
+    if bar.is_some() {
+        eprintln!(
+            "wrote {} names to {shown} in {:.1}s ({:.0} names/s)",
+            report.names, report.duration_secs, report.names_per_sec
+        );
+    }
+    Ok(())
+}
+
+/// Writes a campaign into PostgreSQL: new, resumed or continued; then shows
+/// a few of its rows and the run's `memory_allocations` row.
+pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<(), Failure> {
+    let spec = args.load()?;
+    let space = args.compile_spec(&spec)?;
+    let gauge = Arc::new(Gauge::new());
+    let generator = builder(run).gauge(gauge.clone()).build()?;
+    generator.check(&space, &CopyRows::new(uuid::Uuid::nil()))?;
+    ledger::quote_table(&db_args.table)?;
+    let (rt, db, client) = db_cmd::open(&db_args.conn)?;
+    let campaign_id = db_args.campaign_id.unwrap_or_else(uuid::Uuid::new_v4);
+    let options = CampaignOptions {
+        campaign_id,
+        table: db_args.table.clone(),
+        start: match (db_args.continue_, db_args.resume) {
+            (true, _) => Start::Continue,
+            (false, true) => Start::Resume,
+            (false, false) => Start::New,
+        },
+        connections: usize::from(db_args.connections),
+        unique: db_args.unique,
+    };
+    let failed = |e: domgen::pg::Error| {
+        Failure::pg(
+            e,
+            Some(campaign_id),
+            format!(
+                "campaign {campaign_id} into {db} failed; what was committed stays, and `--campaign-id {campaign_id} --resume` finishes it"
+            ),
+        )
+    };
+    let prepared = rt
+        .block_on(campaign::prepare(
+            &client, &spec, space, &generator, &options,
+        ))
+        .map_err(failed)?;
+    if let Some(reserved) = prepared.reserved() {
+        eprintln!(
+            "reserved positions {}..{} of {} for campaign {campaign_id}",
+            reserved.start,
+            reserved.end,
+            prepared.space().total()
+        );
+    }
+    let cancel = interrupt_token();
+    let bar = progress_bar(run.no_progress, prepared.space().len());
+    let mut progress = |p: &Progress| show_progress(bar.as_ref(), p);
+    let session = Session::start(&run.monitor, &db_args.conn, &gauge, &generator)?;
+    let result = prepared.run(
+        rt.handle(),
+        &db.connections(),
+        &client,
+        &generator,
+        Some(&cancel),
+        &mut progress,
+    );
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if let Some(session) = session {
+        session.finish(result.as_ref().ok().map(|r| &r.report));
+    }
+    let report = result.map_err(failed)?;
+    if let Some(path) = &run.stats {
+        let json =
+            serde_json::to_vec_pretty(&report.report).context("cannot encode the run report")?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the run report to {}", path.display()))?;
+    }
+    let mut out = io::stdout().lock();
+    writeln!(out, "campaign {campaign_id} in {db}")
+        .and_then(|()| writeln!(out, "{report}"))
+        .context("cannot write to standard output")?;
+    if report.report.stopped_early {
+        writeln!(
+            out,
+            "interrupted: run again with --campaign-id {campaign_id} --resume to finish"
+        )
+        .context("cannot write to standard output")?;
+        return Err(Failure::Interrupted);
+    }
+    let rows = rt.block_on(read::sample_rows(&client, &db_args.table, campaign_id, 3))?;
+    let allocation = rt
+        .block_on(read::allocation(&client, report.run_id))?
+        .with_context(|| format!("run {} has no memory_allocations row", report.run_id))?;
+    let mut show = || -> io::Result<()> {
+        for (position, name) in &rows {
+            writeln!(out, "  {position:>12}  {name}")?;
+        }
+        writeln!(out, "memory_allocations: {allocation}")?;
+        out.flush()
+    };
+    show().context("cannot write to standard output")?;
+    Ok(())
+}
+
+/// The engine as the run flags ask.
+pub(crate) fn builder(run: &RunArgs) -> GeneratorBuilder {
+    let mut builder = GeneratorBuilder::new();
+    builder.memory_budget(run.memory_budget.as_u64());
+    if let Some(threads) = run.threads {
+        builder.threads(threads);
+    }
+    if let Some(names) = run.batch_size {
+        builder.batch_names(names);
+    }
+    builder
+}
+
+/// A token that Ctrl-C cancels: the run stops at a batch boundary; a second
+/// Ctrl-C exits at once.
+pub(crate) fn interrupt_token() -> CancelToken {
+    let cancel = CancelToken::new();
+    let on_interrupt = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if on_interrupt.is_cancelled() {
+            std::process::exit(130);
+        }
+        on_interrupt.cancel();
+    });
+    cancel
+}
+
+/// A progress bar of `len` names on standard error, when it is a terminal
+/// and `--no-progress` was not given.
+fn progress_bar(no_progress: bool, len: u64) -> Option<indicatif::ProgressBar> {
+    (!no_progress && io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(len);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {human_pos}/{human_len} names  {per_sec}  ETA {eta}  {msg}",
+            )
+            .expect("the template is valid"),
+        );
+        bar
+    })
+}
+
+fn show_progress(bar: Option<&indicatif::ProgressBar>, p: &Progress) {
+    if let Some(bar) = bar {
+        bar.set_position(p.written);
+        if let Some(live) = p.live_bytes {
+            bar.set_message(format!(
+                "heap {}",
+                bytesize::ByteSize::b(live).display().iec()
+            ));
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! `domgen check` and `domgen count`: a spec's names, counted and shown.
+
+use std::io::{self, Write};
+
+use anyhow::Context;
+use domgen::Order;
+
+use crate::cli::SpecArgs;
+use crate::failure::Failure;
+
+pub(crate) fn check(args: &SpecArgs, show: u64) -> Result<(), Failure> {
+    let space = args.compile()?;
+    let mut out = io::stdout().lock();
+    let patterns = space.patterns().len();
+    let mut run = || -> io::Result<()> {
+        writeln!(
+            out,
+            "total: {} names from {patterns} pattern{}",
+            space.total(),
+            if patterns == 1 { "" } else { "s" }
+        )?;
+        let width = space
+            .patterns()
+            .map(|p| p.text.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (i, p) in space.patterns().enumerate() {
+            writeln!(
+                out,
+                "  {:>2}. {:<width$}  {:>20} names  (indexes {}..{})",
+                i + 1,
+                p.text,
+                p.count,
+                p.start,
+                p.start + p.count
+            )?;
+        }
+        let sel = space.selection();
+        writeln!(
+            out,
+            "selected: positions {}..{} in {} order ({} names)",
+            sel.start,
+            sel.end,
+            space.order(),
+            space.len()
+        )?;
+        if space.order() == Order::Shuffled {
+            writeln!(out, "seed: {}", space.seed())?;
+        }
+        let first = sel.start..sel.start + show.min(space.len());
+        if !first.is_empty() {
+            writeln!(out, "first names:")?;
+            let mut cursor = space.cursor(first);
+            let mut line = Vec::new();
+            while cursor.write_next(&mut line).is_some() {
+                out.write_all(b"  ")?;
+                line.push(b'\n');
+                out.write_all(&line)?;
+                line.clear();
+            }
+        }
+        out.flush()
+    };
+    run().context("cannot write to standard output")?;
+    Ok(())
+}
+
+pub(crate) fn count(args: &SpecArgs) -> Result<(), Failure> {
+    let space = args.compile()?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "{}", space.len())
+        .and_then(|()| out.flush())
+        .context("cannot write to standard output")?;
+    Ok(())
+}
