@@ -597,7 +597,7 @@ impl ConnArgs {
                 local: false,
             });
         }
-        let cluster = domgen::pg::cluster::LocalCluster::new(LOCAL_CLUSTER)
+        let cluster = domgen::cluster::LocalCluster::new(LOCAL_CLUSTER)
             .map_err(|e| Failure::Run(e.into()))?;
         let url = cluster
             .ensure_running()
@@ -703,8 +703,8 @@ fn migrate(conn: &ConnArgs) -> Result<(), Failure> {
 }
 
 fn db(action: &DbAction) -> Result<(), Failure> {
-    let cluster = domgen::pg::cluster::LocalCluster::new(LOCAL_CLUSTER)
-        .map_err(|e| Failure::Run(e.into()))?;
+    let cluster =
+        domgen::cluster::LocalCluster::new(LOCAL_CLUSTER).map_err(|e| Failure::Run(e.into()))?;
     match action {
         DbAction::Start => {
             let url = cluster
@@ -731,10 +731,10 @@ fn db(action: &DbAction) -> Result<(), Failure> {
             println!(
                 "{}",
                 match status {
-                    domgen::pg::cluster::Status::NotInitialised =>
+                    domgen::cluster::Status::NotInitialised =>
                         "not initialised (domgen db start creates it)",
-                    domgen::pg::cluster::Status::Stopped => "stopped",
-                    domgen::pg::cluster::Status::Running => "running",
+                    domgen::cluster::Status::Stopped => "stopped",
+                    domgen::cluster::Status::Running => "running",
                 }
             );
         }

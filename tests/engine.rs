@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::util::{Dir, assert_contains, domgen};
+use crate::util::{Dir, Domgen, assert_contains, domgen};
 
 const SPEC: &str = r#"
 keywords = ["shop", "Café", "data", "SHOP"]

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::pg::{BIG, BIG_TOTAL, Sql, migrated_database};
-use crate::util::{Dir, assert_contains};
+use crate::pg::{BIG, BIG_TOTAL, Checks, Sql, migrated_database};
+use crate::util::{Dir, Domgen, assert_contains};
 
 /// Sends `signal` to a child.
 fn signal(child: &Child, signal: &str) {

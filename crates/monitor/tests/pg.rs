@@ -15,14 +15,11 @@ use domgen_engine::{CancelToken, Gauge, GeneratorBuilder, Lines, NullSink};
 use domgen_monitor::{Config, Monitor, State};
 use domgen_pattern::{Space, Spec};
 use domgen_pg::monitor::PgRecorder;
-use tokio_postgres::types::ToSql;
+use domgen_test_support::{Sql, fresh_database, own_cluster};
 use uuid::Uuid;
 
 #[global_allocator]
 static ALLOC: domgen_alloc::CountingAlloc = domgen_alloc::CountingAlloc;
-
-#[path = "../../pg/tests/common/mod.rs"]
-mod common;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -30,44 +27,17 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A synchronous client for the checks.
-struct Sql {
-    rt: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
+/// The checks' client, on a migrated database, and the monitor's leaks.
+trait MonitorSql {
+    fn migrated(url: &str) -> Sql;
+    fn leaks(&self, run: Uuid) -> Vec<(String, String, String)>;
 }
 
-impl Sql {
-    fn connect(url: &str) -> Sql {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = rt.block_on(async {
-            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
-            tokio::spawn(connection);
-            client
-        });
-        Sql { rt, client }
-    }
-
+impl MonitorSql for Sql {
     fn migrated(url: &str) -> Sql {
         let mut sql = Sql::connect(url);
-        sql.rt
-            .block_on(domgen_pg::migrate::migrate(&mut sql.client))
-            .unwrap();
+        sql.with_client(async |client| domgen_pg::migrate::migrate(client).await.unwrap());
         sql
-    }
-
-    fn query(&self, q: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<tokio_postgres::Row> {
-        self.rt
-            .block_on(self.client.query(q, params))
-            .unwrap_or_else(|e| panic!("{q}: {e:?}"))
-    }
-
-    fn int(&self, q: &str, params: &[&(dyn ToSql + Sync)]) -> i64 {
-        self.query(q, params)[0].get(0)
     }
 
     /// (leak_type, severity, leak_source) of the run's leaks.
@@ -101,7 +71,7 @@ fn config(interval_ms: u64) -> (Config, Uuid) {
 #[test]
 fn steady_generation_for_30_seconds_reports_no_leak() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let sql = Sql::migrated(&url);
     let gauge = Arc::new(Gauge::new());
     let generator = GeneratorBuilder::new()
@@ -183,7 +153,7 @@ fn leak_steadily(step: usize, every: Duration, steps: usize) -> Vec<Vec<u8>> {
 #[test]
 fn a_steady_leak_is_reported_by_the_steady_rule_with_its_severity() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let sql = Sql::migrated(&url);
     let (config, run) = config(200);
     let min_samples = config.steady_min_samples;
@@ -225,7 +195,7 @@ fn a_steady_leak_is_reported_by_the_steady_rule_with_its_severity() {
 #[test]
 fn a_burst_is_reported_by_the_rapid_rule() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let sql = Sql::migrated(&url);
     let (config, run) = config(100);
     let handle = Monitor::start_recording(config, None, recorder(&url));
@@ -246,7 +216,7 @@ fn a_burst_is_reported_by_the_rapid_rule() {
 #[test]
 fn leaked_threads_are_reported_by_the_thread_rule() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let sql = Sql::migrated(&url);
     let (mut config, run) = config(100);
     config.thread_growth = 10;
@@ -279,7 +249,7 @@ fn leaked_threads_are_reported_by_the_thread_rule() {
 #[test]
 fn an_outage_drops_the_oldest_samples_counts_them_and_writes_the_rest_after() {
     let _serial = serial();
-    let own = common::own_cluster();
+    let own = own_cluster();
     let sql = Sql::migrated(&own.url);
     drop(sql);
     let (mut config, run) = config(100);
@@ -332,7 +302,7 @@ fn an_outage_drops_the_oldest_samples_counts_them_and_writes_the_rest_after() {
 #[test]
 fn record_memory_metrics_at_0_and_100_percent_and_heap_size_0() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let sql = Sql::migrated(&url);
     let cases: [(i64, i64, Option<&str>); 4] = [
         (1 << 30, 0, Some("normal")),
@@ -363,7 +333,7 @@ fn record_memory_metrics_at_0_and_100_percent_and_heap_size_0() {
 #[test]
 fn memory_pressure_throttles_the_engine_until_the_state_is_normal() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let _sql = Sql::migrated(&url);
     let gauge = Arc::new(Gauge::new());
     let (mut config, _run) = config(100);

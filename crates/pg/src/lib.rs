@@ -5,7 +5,6 @@ domgen's PostgreSQL side (work in progress; see the module list).
 #![deny(missing_docs)]
 
 pub mod campaign;
-pub mod cluster;
 mod connect;
 pub mod copy;
 mod error;

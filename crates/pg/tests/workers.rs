@@ -1,8 +1,6 @@
 //! Workers against a real server: planning, claims, the lease fence,
 //! takeover, release, status, and a campaign of more than 10^9 positions.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +11,8 @@ use domgen_pattern::{Space, Spec, WordList};
 use domgen_pg::ErrorKind;
 use domgen_pg::copy::CopyRows;
 use domgen_pg::workers::{self, Outcome, PlanOptions, WorkEvent, WorkOptions};
-use tokio_postgres::{Client, NoTls};
+use domgen_test_support::{connect, fresh_database};
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 fn spec() -> Spec {
@@ -41,14 +40,8 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    client
-}
-
 async fn migrated() -> (String, Client) {
-    let url = common::fresh_database();
+    let url = fresh_database();
     let mut client = connect(&url).await;
     domgen_pg::migrate::migrate(&mut client)
         .await
