@@ -240,6 +240,7 @@ fn kill_9_at_random_moments_then_resume_writes_every_position_once() {
                 }
                 rng.millis(0..400)
             };
+            // The random moment of the kill is what is under test.
             thread::sleep(delay);
             let (killed, out) = kill_9(child);
             if !killed {

@@ -15,7 +15,7 @@ use domgen_engine::{CancelToken, Gauge, GeneratorBuilder, Lines, NullSink};
 use domgen_monitor::{Config, Monitor, State};
 use domgen_pattern::{Space, Spec};
 use domgen_pg::monitor::PgRecorder;
-use domgen_test_support::{Sql, fresh_database, own_cluster};
+use domgen_test_support::{Sql, fresh_database, own_cluster, wait_for};
 use uuid::Uuid;
 
 #[global_allocator]
@@ -94,6 +94,7 @@ fn steady_generation_for_30_seconds_reports_no_leak() {
     let cancel = CancelToken::new();
     let stopper = cancel.clone();
     let timer = thread::spawn(move || {
+        // The run's length is what is under test: 30 s of samples.
         thread::sleep(Duration::from_secs(30));
         stopper.cancel();
     });
@@ -145,6 +146,7 @@ fn leak_steadily(step: usize, every: Duration, steps: usize) -> Vec<Vec<u8>> {
     let mut kept = Vec::new();
     for _ in 0..steps {
         kept.push(vec![1u8; step]);
+        // The pace of the leak is the workload: growth over time.
         thread::sleep(every);
     }
     kept
@@ -199,9 +201,15 @@ fn a_burst_is_reported_by_the_rapid_rule() {
     let sql = Sql::migrated(&url);
     let (config, run) = config(100);
     let handle = Monitor::start_recording(config, None, recorder(&url));
-    thread::sleep(Duration::from_millis(300));
+    wait_for(
+        "a baseline before the burst",
+        Duration::from_secs(10),
+        || handle.summary().samples >= 3,
+    );
     let burst = vec![0u8; 150 << 20];
-    thread::sleep(Duration::from_millis(300));
+    wait_for("a sample of the burst", Duration::from_secs(10), || {
+        handle.summary().leaks >= 1
+    });
     let summary = handle.stop();
     drop(burst);
     assert!(summary.leaks >= 1, "{summary:?}");
@@ -221,7 +229,11 @@ fn leaked_threads_are_reported_by_the_thread_rule() {
     let (mut config, run) = config(100);
     config.thread_growth = 10;
     let handle = Monitor::start_recording(config, None, recorder(&url));
-    thread::sleep(Duration::from_millis(250));
+    wait_for(
+        "the thread count at the start to be sampled",
+        Duration::from_secs(10),
+        || handle.summary().samples >= 3,
+    );
     let release = Arc::new(std::sync::Barrier::new(13));
     let leaked: Vec<_> = (0..12)
         .map(|_| {
@@ -231,7 +243,11 @@ fn leaked_threads_are_reported_by_the_thread_rule() {
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(350));
+    wait_for(
+        "a sample of the leaked threads",
+        Duration::from_secs(10),
+        || handle.summary().leaks >= 1,
+    );
     let summary = handle.stop();
     release.wait();
     for t in leaked {
@@ -255,10 +271,19 @@ fn an_outage_drops_the_oldest_samples_counts_them_and_writes_the_rest_after() {
     let (mut config, run) = config(100);
     config.backlog = 10;
     let handle = Monitor::start_recording(config, None, recorder(&own.url));
-    thread::sleep(Duration::from_millis(500));
+    wait_for(
+        "samples written before the outage",
+        Duration::from_secs(10),
+        || handle.summary().written >= 3,
+    );
     own.cluster.stop().unwrap();
-    // About 25 samples while the database is down: 10 kept, the rest dropped.
-    thread::sleep(Duration::from_millis(2_500));
+    // 10 samples kept while the database is down, the older ones dropped:
+    // more than a second of them, so that they leave a gap (checked below).
+    wait_for(
+        "15 samples dropped in the outage",
+        Duration::from_secs(30),
+        || handle.summary().dropped >= 15,
+    );
     assert!(handle.summary().dropped > 0, "{:?}", handle.summary());
     own.cluster.start().unwrap();
     // The writer retries every 500 ms; give it time to catch up.

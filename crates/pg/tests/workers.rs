@@ -299,6 +299,7 @@ fn an_expired_lease_is_taken_over_and_the_late_commit_refused() {
         assert_eq!(next.positions, 1000..2000);
         let status = workers::status(&client, id).await.unwrap();
         assert_eq!((status.leased, status.expired), (2, 0));
+        // The lease (1 s) expiring is what is under test: time must pass.
         tokio::time::sleep(Duration::from_millis(1300)).await;
         assert!(!workers::renew(&client, &stalled, Duration::from_secs(30)).await.unwrap(), "an expired lease is not renewed");
         assert_eq!(workers::status(&client, id).await.unwrap().expired, 1);
@@ -344,6 +345,7 @@ fn a_lease_expired_without_takeover_is_refused() {
             .await
             .unwrap()
             .unwrap();
+        // The lease (1 s) expiring is what is under test: time must pass.
         tokio::time::sleep(Duration::from_millis(1200)).await;
         let chunks = rows(&campaign.space, id, held.positions.clone());
         assert_eq!(
@@ -551,7 +553,8 @@ fn a_dropped_work_future_stops_renewing_its_lease() {
     });
     assert_eq!(held, 0..5_000_000);
     // Renewals came every third of a second while it lived; three leases'
-    // worth of time later, the batch must have expired.
+    // worth of time later, the batch must have expired. The sleep is the
+    // test: time passing with nobody renewing.
     std::thread::sleep(Duration::from_secs(3));
     let taken = rt
         .block_on(workers::claim(
