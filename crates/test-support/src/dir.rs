@@ -157,6 +157,7 @@ pub fn assert_contains(haystack: &str, needles: &[&str]) {
 
 /// Runs an external program, failing (never skipping) with `install` as the
 /// remedy when it is missing.
+#[track_caller]
 pub fn external(program: &str, args: &[&str], install: &str) -> process::Output {
     match Command::new(program)
         .args(args)
