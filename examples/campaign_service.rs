@@ -24,7 +24,7 @@ static ALLOC: domgen::alloc::CountingAlloc = domgen::alloc::CountingAlloc;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) => url,
-        Err(_) => domgen::pg::cluster::LocalCluster::new(".domgen")?.ensure_running()?,
+        Err(_) => domgen::cluster::LocalCluster::new(".domgen")?.ensure_running()?,
     };
     let config: tokio_postgres::Config = url.parse()?;
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use domgen::pg::Database;
-use domgen::pg::cluster::{LocalCluster, Status};
+use domgen::cluster::{LocalCluster, Status};
 
 use crate::cli::{ConnArgs, DbAction};
 use crate::failure::Failure;

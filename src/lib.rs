@@ -13,7 +13,9 @@ command. The parts:
 - [`alloc`] (`domgen-alloc`): the counting allocator over mimalloc and
   process memory figures. A host installs it with `#[global_allocator]`.
 - [`pg`] (`domgen-pg`): migrations, the binary COPY encoder and sink,
-  the batch ledger and resume, the local (embedded) cluster.
+  the batch ledger and resume.
+- [`cluster`] (`domgen-cluster`): the local (embedded) PostgreSQL cluster
+  under a directory, run with the machine's `initdb` and `pg_ctl`.
 - [`load`]: reading spec and word files from disk into a [`Spec`].
 
 # Example
@@ -45,6 +47,7 @@ This crate has no optional features.
 pub mod load;
 
 pub use domgen_alloc as alloc;
+pub use domgen_cluster as cluster;
 pub use domgen_engine as engine;
 pub use domgen_monitor as monitor;
 pub use domgen_pattern as pattern;

@@ -1,7 +1,7 @@
 //! Bad specs: each is refused with exit code 2, nothing on stdout, and a
 //! message that names the offending value and where it is.
 
-use crate::util::{Dir, assert_contains, domgen};
+use crate::util::{Dir, Domgen, assert_contains, domgen};
 
 /// `count` with `args`, in an empty directory; returns the error message.
 fn refused(args: &[&str]) -> String {

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use crate::naive::{
     ALNUM, ALPHA, CONSONANT, DIGIT, HEX, VOWEL, lit, names, normalise, numbers, strings,
 };
-use crate::util::{Dir, assert_contains, domgen};
+use crate::util::{Dir, Domgen, assert_contains, domgen};
 
 /// A spec that mixes every kind of piece: several patterns, keywords with
 /// case repeats, lists inline and from a file, number ranges, variable-length

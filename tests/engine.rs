@@ -4,7 +4,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::util::{Dir, assert_contains, domgen};
+use domgen_test_support::wait_for;
+
+use crate::util::{Dir, Domgen, assert_contains, domgen};
 
 const SPEC: &str = r#"
 keywords = ["shop", "Café", "data", "SHOP"]
@@ -158,7 +160,12 @@ fn an_interrupt_stops_at_a_batch_boundary_and_says_what_was_written() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("cannot start domgen");
-    std::thread::sleep(Duration::from_millis(500));
+    let file = dir.path().join("names.txt");
+    wait_for(
+        "a first batch in names.txt",
+        Duration::from_secs(30),
+        || std::fs::metadata(&file).is_ok_and(|m| m.len() > 0),
+    );
     let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

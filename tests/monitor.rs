@@ -1,7 +1,7 @@
 //! `generate --monitor`, `monitor` and `report` against a real PostgreSQL.
 
-use crate::pg::migrated_database;
-use crate::util::{Dir, Output};
+use crate::pg::{Checks, migrated_database};
+use crate::util::{Dir, Domgen, Output};
 
 /// The run id `--monitor` prints.
 fn run_id(out: &Output) -> String {

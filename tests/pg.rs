@@ -12,64 +12,27 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tokio_postgres::types::ToSql;
+use domgen_test_support::{database_url, fresh_database, with_dbname, with_setting};
 use uuid::Uuid;
 
-use crate::util::{Dir, Output, assert_contains, capture};
+pub(crate) use domgen_test_support::Sql;
 
-// The PostgreSQL tests' harness, shared with crates/pg: a server, and a
-// fresh database per test.
-#[path = "../crates/pg/tests/common/mod.rs"]
-pub(crate) mod pg_common;
+use crate::util::{Dir, Domgen, Output, assert_contains, capture};
 
 /// Two patterns, 2 × 36⁴ = 3,359,232 names: a few seconds of COPY, so that
 /// a kill or a terminated backend lands in the middle of the run.
 pub(crate) const BIG: [&str; 4] = ["--pattern", "{alnum:4}x.com", "--pattern", "{alnum:4}y.net"];
 pub(crate) const BIG_TOTAL: i64 = 2 * 36 * 36 * 36 * 36;
 
-/// A synchronous client for the checks.
-pub(crate) struct Sql {
-    rt: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
+/// The checks of domgen's tables, on the synchronous client.
+pub(crate) trait Checks {
+    fn committed(&self, id: Uuid) -> i64;
+    fn wait_for_other_backends_to_end(&self);
+    fn assert_exactly_once(&self, table: &str, id: Uuid, total: i64);
+    fn names_in_order(&self, id: Uuid) -> String;
 }
 
-impl Sql {
-    pub(crate) fn connect(url: &str) -> Sql {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
-        let client = rt.block_on(async {
-            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
-            tokio::spawn(connection);
-            client
-        });
-        Sql { rt, client }
-    }
-
-    pub(crate) fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Vec<tokio_postgres::Row> {
-        self.rt
-            .block_on(self.client.query(sql, params))
-            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-    }
-
-    pub(crate) fn execute(&self, sql: &str) {
-        self.rt
-            .block_on(self.client.batch_execute(sql))
-            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-    }
-
-    /// A query's single `bigint` value.
-    pub(crate) fn int(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> i64 {
-        self.query(sql, params)[0].get(0)
-    }
-
+impl Checks for Sql {
     /// Rows in `generation_batches` committed for `id`.
     fn committed(&self, id: Uuid) -> i64 {
         self.int(
@@ -105,7 +68,7 @@ impl Sql {
     /// Every position of `id` in `table` exactly once: as many rows, distinct
     /// offsets and distinct names as positions, offsets 0..total, and the
     /// ledger's committed rows summing to the total.
-    pub(crate) fn assert_exactly_once(&self, table: &str, id: Uuid, total: i64) {
+    fn assert_exactly_once(&self, table: &str, id: Uuid, total: i64) {
         let row = &self.query(
             &format!(
                 "SELECT count(*), count(DISTINCT offset_index), count(DISTINCT domain_name),
@@ -151,19 +114,9 @@ impl Sql {
 
 /// A new database on the test server, migrated with `domgen migrate`.
 pub(crate) fn migrated_database(dir: &Dir) -> String {
-    let url = pg_common::fresh_database();
+    let url = fresh_database();
     dir.run(["migrate", "--database-url", &url]).success();
     url
-}
-
-/// `url` with one more `key=value` setting (a later one wins).
-fn with_setting(url: &str, key: &str, value: &str) -> String {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}{key}={value}")
-    } else {
-        format!("{url} {key}={value}")
-    }
 }
 
 /// A campaign: the spec's flags, where it goes, its id.
@@ -287,6 +240,7 @@ fn kill_9_at_random_moments_then_resume_writes_every_position_once() {
                 }
                 rng.millis(0..400)
             };
+            // The random moment of the kill is what is under test.
             thread::sleep(delay);
             let (killed, out) = kill_9(child);
             if !killed {
@@ -413,7 +367,7 @@ fn pg_terminate_backend_mid_run() {
 #[test]
 fn migrations_applied_twice() {
     let dir = Dir::new();
-    let url = pg_common::fresh_database();
+    let url = fresh_database();
     let first = dir.run(["migrate", "--database-url", &url]);
     assert_contains(
         first.success(),
@@ -479,7 +433,7 @@ fn connection_errors_exit_1_with_a_clear_message_and_no_password() {
 
     // The server is there, the database is not.
     let missing = with_setting(
-        &pg_common::with_dbname(&pg_common::database_url(), "nope_does_not_exist"),
+        &with_dbname(&database_url(), "nope_does_not_exist"),
         "password",
         "secretpw",
     );
@@ -495,7 +449,7 @@ fn connection_errors_exit_1_with_a_clear_message_and_no_password() {
     }
 
     // The database is there, domgen's schema is not.
-    let bare = with_setting(&pg_common::fresh_database(), "password", "secretpw");
+    let bare = with_setting(&fresh_database(), "password", "secretpw");
     assert_connection_error(
         &run(&bare, false),
         &[

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::pg::{BIG, BIG_TOTAL, Sql, migrated_database};
-use crate::util::{Dir, assert_contains};
+use domgen_test_support::wait_for;
+
+use crate::pg::{BIG, BIG_TOTAL, Checks, Sql, migrated_database};
+use crate::util::{Dir, Domgen, assert_contains};
 
 /// Sends `signal` to a child.
 fn signal(child: &Child, signal: &str) {
@@ -135,7 +137,16 @@ fn four_workers_one_killed_one_stopped_every_position_once() {
     signal(&killed, "KILL");
     let out = finish(killed, "w-kill", Duration::from_secs(10));
     assert_eq!(out.status.signal(), Some(9));
-    thread::sleep(Duration::from_millis(300));
+    wait_for(
+        "the killed worker's backend to end",
+        Duration::from_secs(20),
+        || {
+            sql.int(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'w-kill'",
+                &[],
+            ) == 0
+        },
+    );
     let (status, who, token) = batch(&sql, id, kill_start);
     assert_eq!(
         (status.as_str(), who.as_deref(), token),

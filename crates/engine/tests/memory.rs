@@ -8,6 +8,7 @@ use std::ops::Range;
 use domgen_alloc::CountingAlloc;
 use domgen_engine::{Flow, GeneratorBuilder, Lines, NullSink, Sink};
 use domgen_pattern::{Space, Spec};
+use domgen_test_support::wait_until;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -39,8 +40,9 @@ fn heap_is_bounded_and_returns_to_its_start() {
     .unwrap();
     // Process-wide lazies (crossbeam-epoch's collector behind rayon's
     // deques) are allocated by the first thread pool and never freed.
+    let threads_at_start = threads();
     drop(GeneratorBuilder::new().threads(2).build().unwrap());
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    wait_for_threads_to_exit(threads_at_start);
     let threads_before = domgen_alloc::process().unwrap().threads;
     let live_before = live();
     {
@@ -114,12 +116,9 @@ fn heap_is_bounded_and_returns_to_its_start() {
         );
     }
     // Dropping the generator stops its threads and frees what it held.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while domgen_alloc::process().unwrap().threads > threads_before
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_until(std::time::Duration::from_secs(5), || {
+        threads() <= threads_before
+    });
     assert_eq!(domgen_alloc::process().unwrap().threads, threads_before);
     // Memory pressure: a sink that holds 4 MiB for a while pushes the live
     // heap over a 2 MiB budget; the planner waits instead of adding
@@ -149,7 +148,7 @@ fn heap_is_bounded_and_returns_to_its_start() {
     assert_eq!(report.names, space.total());
     assert_eq!(hog.bytes, report.bytes_out);
     drop(generator);
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    wait_for_threads_to_exit(threads_before);
 
     // crossbeam-epoch frees the exited threads' records lazily (~4 KiB a
     // thread), so allow twice the slack here: still far below one buffer.
@@ -180,6 +179,20 @@ impl Sink for Hog {
         }
         Ok(Flow::Continue)
     }
+}
+
+fn threads() -> u64 {
+    domgen_alloc::process().unwrap().threads
+}
+
+/// Waits until no more than `threads` threads run: those of a dropped
+/// generator exit after the drop returns, and free what they held then.
+fn wait_for_threads_to_exit(threads: u64) {
+    domgen_test_support::wait_for(
+        "a dropped generator's threads to exit",
+        std::time::Duration::from_secs(5),
+        || self::threads() <= threads,
+    );
 }
 
 fn live() -> i64 {

@@ -15,14 +15,11 @@ use domgen_engine::{CancelToken, Gauge, GeneratorBuilder, Lines, NullSink};
 use domgen_monitor::{Config, Monitor, State};
 use domgen_pattern::{Space, Spec};
 use domgen_pg::monitor::PgRecorder;
-use tokio_postgres::types::ToSql;
+use domgen_test_support::{Sql, fresh_database, own_cluster, wait_for};
 use uuid::Uuid;
 
 #[global_allocator]
 static ALLOC: domgen_alloc::CountingAlloc = domgen_alloc::CountingAlloc;
-
-#[path = "../../pg/tests/common/mod.rs"]
-mod common;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -30,44 +27,17 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A synchronous client for the checks.
-struct Sql {
-    rt: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
+/// The checks' client, on a migrated database, and the monitor's leaks.
+trait MonitorSql {
+    fn migrated(url: &str) -> Sql;
+    fn leaks(&self, run: Uuid) -> Vec<(String, String, String)>;
 }
 
-impl Sql {
-    fn connect(url: &str) -> Sql {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = rt.block_on(async {
-            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
-            tokio::spawn(connection);
-            client
-        });
-        Sql { rt, client }
-    }
-
+impl MonitorSql for Sql {
     fn migrated(url: &str) -> Sql {
         let mut sql = Sql::connect(url);
-        sql.rt
-            .block_on(domgen_pg::migrate::migrate(&mut sql.client))
-            .unwrap();
+        sql.with_client(async |client| domgen_pg::migrate::migrate(client).await.unwrap());
         sql
-    }
-
-    fn query(&self, q: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<tokio_postgres::Row> {
-        self.rt
-            .block_on(self.client.query(q, params))
-            .unwrap_or_else(|e| panic!("{q}: {e:?}"))
-    }
-
-    fn int(&self, q: &str, params: &[&(dyn ToSql + Sync)]) -> i64 {
-        self.query(q, params)[0].get(0)
     }
 
     /// (leak_type, severity, leak_source) of the run's leaks.
@@ -101,7 +71,7 @@ fn config(interval_ms: u64) -> (Config, Uuid) {
 #[test]
 fn steady_generation_for_30_seconds_reports_no_leak() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let sql = Sql::migrated(&url);
     let gauge = Arc::new(Gauge::new());
     let generator = GeneratorBuilder::new()
@@ -124,6 +94,7 @@ fn steady_generation_for_30_seconds_reports_no_leak() {
     let cancel = CancelToken::new();
     let stopper = cancel.clone();
     let timer = thread::spawn(move || {
+        // The run's length is what is under test: 30 s of samples.
         thread::sleep(Duration::from_secs(30));
         stopper.cancel();
     });
@@ -175,6 +146,7 @@ fn leak_steadily(step: usize, every: Duration, steps: usize) -> Vec<Vec<u8>> {
     let mut kept = Vec::new();
     for _ in 0..steps {
         kept.push(vec![1u8; step]);
+        // The pace of the leak is the workload: growth over time.
         thread::sleep(every);
     }
     kept
@@ -183,7 +155,7 @@ fn leak_steadily(step: usize, every: Duration, steps: usize) -> Vec<Vec<u8>> {
 #[test]
 fn a_steady_leak_is_reported_by_the_steady_rule_with_its_severity() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let sql = Sql::migrated(&url);
     let (config, run) = config(200);
     let min_samples = config.steady_min_samples;
@@ -225,13 +197,19 @@ fn a_steady_leak_is_reported_by_the_steady_rule_with_its_severity() {
 #[test]
 fn a_burst_is_reported_by_the_rapid_rule() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let sql = Sql::migrated(&url);
     let (config, run) = config(100);
     let handle = Monitor::start_recording(config, None, recorder(&url));
-    thread::sleep(Duration::from_millis(300));
+    wait_for(
+        "a baseline before the burst",
+        Duration::from_secs(10),
+        || handle.summary().samples >= 3,
+    );
     let burst = vec![0u8; 150 << 20];
-    thread::sleep(Duration::from_millis(300));
+    wait_for("a sample of the burst", Duration::from_secs(10), || {
+        handle.summary().leaks >= 1
+    });
     let summary = handle.stop();
     drop(burst);
     assert!(summary.leaks >= 1, "{summary:?}");
@@ -246,12 +224,16 @@ fn a_burst_is_reported_by_the_rapid_rule() {
 #[test]
 fn leaked_threads_are_reported_by_the_thread_rule() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let sql = Sql::migrated(&url);
     let (mut config, run) = config(100);
     config.thread_growth = 10;
     let handle = Monitor::start_recording(config, None, recorder(&url));
-    thread::sleep(Duration::from_millis(250));
+    wait_for(
+        "the thread count at the start to be sampled",
+        Duration::from_secs(10),
+        || handle.summary().samples >= 3,
+    );
     let release = Arc::new(std::sync::Barrier::new(13));
     let leaked: Vec<_> = (0..12)
         .map(|_| {
@@ -261,7 +243,11 @@ fn leaked_threads_are_reported_by_the_thread_rule() {
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(350));
+    wait_for(
+        "a sample of the leaked threads",
+        Duration::from_secs(10),
+        || handle.summary().leaks >= 1,
+    );
     let summary = handle.stop();
     release.wait();
     for t in leaked {
@@ -279,16 +265,25 @@ fn leaked_threads_are_reported_by_the_thread_rule() {
 #[test]
 fn an_outage_drops_the_oldest_samples_counts_them_and_writes_the_rest_after() {
     let _serial = serial();
-    let own = common::own_cluster();
+    let own = own_cluster();
     let sql = Sql::migrated(&own.url);
     drop(sql);
     let (mut config, run) = config(100);
     config.backlog = 10;
     let handle = Monitor::start_recording(config, None, recorder(&own.url));
-    thread::sleep(Duration::from_millis(500));
+    wait_for(
+        "samples written before the outage",
+        Duration::from_secs(10),
+        || handle.summary().written >= 3,
+    );
     own.cluster.stop().unwrap();
-    // About 25 samples while the database is down: 10 kept, the rest dropped.
-    thread::sleep(Duration::from_millis(2_500));
+    // 10 samples kept while the database is down, the older ones dropped:
+    // more than a second of them, so that they leave a gap (checked below).
+    wait_for(
+        "15 samples dropped in the outage",
+        Duration::from_secs(30),
+        || handle.summary().dropped >= 15,
+    );
     assert!(handle.summary().dropped > 0, "{:?}", handle.summary());
     own.cluster.start().unwrap();
     // The writer retries every 500 ms; give it time to catch up.
@@ -332,7 +327,7 @@ fn an_outage_drops_the_oldest_samples_counts_them_and_writes_the_rest_after() {
 #[test]
 fn record_memory_metrics_at_0_and_100_percent_and_heap_size_0() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let sql = Sql::migrated(&url);
     let cases: [(i64, i64, Option<&str>); 4] = [
         (1 << 30, 0, Some("normal")),
@@ -363,7 +358,7 @@ fn record_memory_metrics_at_0_and_100_percent_and_heap_size_0() {
 #[test]
 fn memory_pressure_throttles_the_engine_until_the_state_is_normal() {
     let _serial = serial();
-    let url = common::fresh_database();
+    let url = fresh_database();
     let _sql = Sql::migrated(&url);
     let gauge = Arc::new(Gauge::new());
     let (mut config, _run) = config(100);

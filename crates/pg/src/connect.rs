@@ -87,10 +87,10 @@ impl Database {
         }
     }
 
-    /// The local cluster under `dir` (see [`crate::cluster`]), created and
+    /// The local cluster under `dir` (see [`domgen_cluster`]), created and
     /// started if it is not running.
     pub fn local(dir: &Path) -> Result<Database, Error> {
-        let cluster = crate::cluster::LocalCluster::new(dir).map_err(cluster_error)?;
+        let cluster = domgen_cluster::LocalCluster::new(dir).map_err(cluster_error)?;
         let url = cluster.ensure_running().map_err(cluster_error)?;
         let config: Config = url.parse().map_err(|e| {
             Error::new(
@@ -149,7 +149,7 @@ impl Database {
     }
 }
 
-fn cluster_error(e: crate::cluster::ClusterError) -> Error {
+fn cluster_error(e: domgen_cluster::ClusterError) -> Error {
     Error::new(ErrorKind::Connection, e.to_string()).because(e)
 }
 

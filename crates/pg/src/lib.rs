@@ -72,7 +72,6 @@ This crate has no optional features.
 #![deny(missing_docs)]
 
 pub mod campaign;
-pub mod cluster;
 mod connect;
 pub mod copy;
 mod error;

@@ -1,8 +1,6 @@
 //! Campaigns against a real server: exactly once, resume, refusals, the
 //! memory_allocations row.
 
-mod common;
-
 // The figures in memory_allocations come from the counting allocator.
 #[global_allocator]
 static ALLOC: domgen_alloc::CountingAlloc = domgen_alloc::CountingAlloc;
@@ -13,6 +11,7 @@ use domgen_engine::{CancelToken, GeneratorBuilder};
 use domgen_pattern::{Order, Space, Spec, WordList};
 use domgen_pg::ErrorKind;
 use domgen_pg::campaign::{self, CampaignOptions};
+use domgen_test_support::fresh_database;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
@@ -38,7 +37,7 @@ struct Db {
 
 impl Db {
     fn new() -> Db {
-        let url = common::fresh_database();
+        let url = fresh_database();
         let config: tokio_postgres::Config = url.parse().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

@@ -1,37 +1,24 @@
 //! Migrations against a real server: applied once, checksummed, and the
 //! memory-monitoring functions with the original's defects fixed.
 //!
-//! Every test migrates a database of its own (`common::fresh_database`).
-
-mod common;
+//! Every test migrates a database of its own (`fresh_database`).
 
 use std::future::Future;
 
 use domgen_pg::migrate::{self, MigrateErrorKind};
-use tokio_postgres::{Client, NoTls};
+use domgen_test_support::{connect, fresh_database};
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 const MIB: i64 = 1024 * 1024;
 
-/// Runs `f` on a runtime of its own; `common` is called outside it.
+/// Runs `f` on a runtime of its own; `fresh_database` is called outside it.
 fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime")
         .block_on(f)
-}
-
-async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("connecting to the test database: {e}"));
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            eprintln!("test connection: {e}");
-        }
-    });
-    client
 }
 
 async fn migrated(url: &str) -> Client {
@@ -46,7 +33,7 @@ fn names(report: &migrate::Report) -> Vec<String> {
 
 #[test]
 fn migrations_apply_once() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let mut client = connect(&url).await;
 
@@ -96,7 +83,7 @@ fn migrations_apply_once() {
 
 #[test]
 fn concurrent_migrations_apply_each_migration_once() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let mut a = connect(&url).await;
         let mut b = connect(&url).await;
@@ -109,7 +96,7 @@ fn concurrent_migrations_apply_each_migration_once() {
 
 #[test]
 fn every_table_and_function_exists() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let client = migrated(&url).await;
         for table in [
@@ -274,7 +261,7 @@ type Case = (
 
 #[test]
 fn record_memory_metrics_classifies_without_sql_errors() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let client = migrated(&url).await;
         let cases: &[Case] = &[
@@ -345,7 +332,7 @@ async fn recommendations(client: &Client, service: &str) -> Vec<(String, i64, i6
 
 #[test]
 fn optimization_recommendations() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let client = migrated(&url).await;
 
@@ -454,7 +441,7 @@ fn optimization_recommendations() {
 
 #[test]
 fn detect_memory_leak_severities() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let client = migrated(&url).await;
         let cases: &[(i64, &str)] = &[
@@ -522,7 +509,7 @@ fn detect_memory_leak_severities() {
 
 #[test]
 fn edited_migration_is_an_error() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let mut client = migrated(&url).await;
         // What an edited V1__memory_monitoring.sql looks like to refinery.
@@ -561,7 +548,7 @@ fn edited_migration_is_an_error() {
 
 #[test]
 fn migration_from_a_newer_domgen_is_an_error() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let mut client = migrated(&url).await;
         client
@@ -589,7 +576,7 @@ fn migration_from_a_newer_domgen_is_an_error() {
 /// Refinery panics on a checksum it cannot parse; we say what is wrong.
 #[test]
 fn damaged_history_is_an_error_not_a_panic() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let mut client = migrated(&url).await;
         client
@@ -622,7 +609,7 @@ fn damaged_history_is_an_error_not_a_panic() {
 
 #[test]
 fn dropped_table_is_reported() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let client = migrated(&url).await;
         client
@@ -644,7 +631,7 @@ fn dropped_table_is_reported() {
 /// migrations applied.
 #[test]
 fn failing_migration_is_rolled_back() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let mut client = connect(&url).await;
         // Something in the way of V2 (which creates its own tables without
@@ -701,7 +688,7 @@ fn failing_migration_is_rolled_back() {
 /// columns) and `domain_generation_config_states`: migrating adopts them.
 #[test]
 fn existing_campaign_service_tables_are_adopted() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let mut client = connect(&url).await;
         client
@@ -741,7 +728,7 @@ fn existing_campaign_service_tables_are_adopted() {
 /// The ledger's checks keep a row consistent with its status.
 #[test]
 fn batch_ledger_rejects_inconsistent_rows() {
-    let url = common::fresh_database();
+    let url = fresh_database();
     block_on(async {
         let client = migrated(&url).await;
         let campaign = Uuid::new_v4();

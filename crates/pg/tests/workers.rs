@@ -1,8 +1,6 @@
 //! Workers against a real server: planning, claims, the lease fence,
 //! takeover, release, status, and a campaign of more than 10^9 positions.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +11,8 @@ use domgen_pattern::{Space, Spec, WordList};
 use domgen_pg::ErrorKind;
 use domgen_pg::copy::CopyRows;
 use domgen_pg::workers::{self, Outcome, PlanOptions, WorkEvent, WorkOptions};
-use tokio_postgres::{Client, NoTls};
+use domgen_test_support::{connect, fresh_database};
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 fn spec() -> Spec {
@@ -41,14 +40,8 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-async fn connect(url: &str) -> Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    client
-}
-
 async fn migrated() -> (String, Client) {
-    let url = common::fresh_database();
+    let url = fresh_database();
     let mut client = connect(&url).await;
     domgen_pg::migrate::migrate(&mut client)
         .await
@@ -306,6 +299,7 @@ fn an_expired_lease_is_taken_over_and_the_late_commit_refused() {
         assert_eq!(next.positions, 1000..2000);
         let status = workers::status(&client, id).await.unwrap();
         assert_eq!((status.leased, status.expired), (2, 0));
+        // The lease (1 s) expiring is what is under test: time must pass.
         tokio::time::sleep(Duration::from_millis(1300)).await;
         assert!(!workers::renew(&client, &stalled, Duration::from_secs(30)).await.unwrap(), "an expired lease is not renewed");
         assert_eq!(workers::status(&client, id).await.unwrap().expired, 1);
@@ -351,6 +345,7 @@ fn a_lease_expired_without_takeover_is_refused() {
             .await
             .unwrap()
             .unwrap();
+        // The lease (1 s) expiring is what is under test: time must pass.
         tokio::time::sleep(Duration::from_millis(1200)).await;
         let chunks = rows(&campaign.space, id, held.positions.clone());
         assert_eq!(
@@ -558,7 +553,8 @@ fn a_dropped_work_future_stops_renewing_its_lease() {
     });
     assert_eq!(held, 0..5_000_000);
     // Renewals came every third of a second while it lived; three leases'
-    // worth of time later, the batch must have expired.
+    // worth of time later, the batch must have expired. The sleep is the
+    // test: time passing with nobody renewing.
     std::thread::sleep(Duration::from_secs(3));
     let taken = rt
         .block_on(workers::claim(

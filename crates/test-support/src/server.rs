@@ -22,7 +22,6 @@
 //! `domgen_test_<unix time>_<pid>_<n>`. Those on the throwaway cluster go
 //! with it; on a `DATABASE_URL` server, the first call of each process
 //! drops the test databases more than a day old.
-#![allow(dead_code)]
 
 use std::fs;
 use std::io;
@@ -34,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use domgen_pg::cluster::LocalCluster;
+use domgen_cluster::LocalCluster;
 
 const TEST_DIR_PREFIX: &str = "domgen-test-";
 const TEST_DB_PREFIX: &str = "domgen_test_";
@@ -118,11 +117,17 @@ pub fn fresh_database() -> String {
 /// `url` with its database replaced: a later `dbname` wins, in libpq and
 /// tokio-postgres alike, in both forms of connection string.
 pub fn with_dbname(url: &str, dbname: &str) -> String {
+    with_setting(url, "dbname", dbname)
+}
+
+/// `url` with one more `key=value` setting, in either form of connection
+/// string (a later one wins).
+pub fn with_setting(url: &str, key: &str, value: &str) -> String {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}dbname={dbname}")
+        format!("{url}{sep}{key}={value}")
     } else {
-        format!("{url} dbname={dbname}")
+        format!("{url} {key}={value}")
     }
 }
 

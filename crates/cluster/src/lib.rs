@@ -1,90 +1,137 @@
-//! Local (embedded) cluster management: the PostgreSQL server domgen runs
-//! for itself when it is given no `--database-url`.
-//!
-//! A [`LocalCluster`] lives in one directory, by default `./.domgen`:
-//!
-//! ```text
-//! .domgen/
-//!   pgdata/      the data directory (initdb), owned by the server's user
-//!   socket/      the Unix socket directory, or a symlink to it (see below)
-//!   server.log   the server's log, appended to at every start
-//! ```
-//!
-//! It runs the machine's own binaries, `initdb`, `pg_ctl` and `postgres`,
-//! taken together from the first directory on `PATH` that has all three,
-//! else from the newest `/usr/lib/postgresql/<major>/bin`, where Debian and
-//! Ubuntu put them. An existing cluster prefers the `bin` directory of its
-//! own major version, so installing a newer PostgreSQL next to the old one
-//! does not lock it out. With no binaries at all the error says how to
-//! install them, or how to do without ([`ClusterErrorKind::BinariesNotFound`]).
-//!
-//! ```no_run
-//! use domgen_pg::cluster::{LocalCluster, Status};
-//!
-//! let cluster = LocalCluster::new(".domgen")?;
-//! // initdb if needed, start if stopped, and the database `domgen` exists:
-//! let url = cluster.ensure_running()?;
-//! assert_eq!(cluster.status()?, Status::Running);
-//! // tokio_postgres::connect(&url, tokio_postgres::NoTls) ...
-//! cluster.stop()?;
-//! # let _ = url;
-//! Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! # Decisions
-//!
-//! **Unix socket only.** The server does not listen on TCP
-//! (`listen_addresses = ''`) and trusts connections on its socket, whose
-//! directory and file are `0700`: only the server's user (and root) can
-//! connect. The socket directory is `<root>/socket` when its path is short
-//! enough for a socket address (107 bytes with the socket's file name)
-//! and valid UTF-8 (it goes into the connection string); otherwise it is
-//! `/tmp/domgen-<hash of root>`, recorded as the symlink `<root>/socket`.
-//! That directory must be a real directory owned by the server's user and
-//! closed to others, or the start fails rather than use it.
-//!
-//! **Atomic initialisation.** `initdb` runs into a fresh
-//! `pgdata.init-<pid>-<n>`, the database `domgen` is created there with
-//! `postgres --single` (no client program is needed), and the directory is
-//! then renamed to `pgdata`. So `pgdata` either is a complete cluster or
-//! does not exist; a crash halfway leaves a directory that a later `init`
-//! removes, and two processes initialising at once both succeed with one
-//! cluster.
-//!
-//! **Idempotent start and stop.** [`LocalCluster::start`] reads
-//! `postmaster.pid` itself rather than trust `pg_ctl status`, which takes
-//! any live process with the recorded pid for the server. A pid file whose
-//! process is gone is left to PostgreSQL, which removes it and checks that
-//! no backend of the old server is still attached to its shared memory. A
-//! pid file whose pid now belongs to another process (common after a
-//! reboot or in a container, where pids are small and reused), or to a
-//! zombie, would make PostgreSQL refuse to start forever; start removes
-//! it, and the socket lock file of the same pid, once no `postgres` process
-//! works in the data directory any more. A server another process is
-//! starting at the same moment is waited for, not fought. Stop is
-//! `pg_ctl stop -m fast`: open transactions roll back, which domgen's
-//! batch ledger is built to survive.
-//!
-//! **As root.** PostgreSQL refuses to run as root. When domgen runs as
-//! root, the server runs as the owner of the existing data directory, else
-//! as `postgres` if that user exists, else as `nobody`, through
-//! `runuser -u USER --` (or `su`), and the directories the server writes
-//! are handed to that user. The cluster stays where the user asked for it:
-//! if that user cannot reach the root directory (say, a project under a
-//! `0700` `/root`), the error names the directory that blocks it and the
-//! ways out, rather than move the data somewhere unexpected.
-//!
-//! **Settings** (`pgdata/domgen.conf`, rewritten at every start and
-//! included at the end of `postgresql.conf`; `ALTER SYSTEM` still
-//! overrides them). `fsync`, `full_page_writes` and `synchronous_commit`
-//! keep their default, on: a committed batch survives a crash of the
-//! machine, not only of the process. For bulk `COPY` ingest,
-//! `max_wal_size = 4GB` and `checkpoint_timeout = 15min` make checkpoints,
-//! and the full-page images that follow each one, rarer (PostgreSQL's
-//! defaults are 1GB and 5min); the price is up to 4GB of WAL on disk under
-//! heavy load and a longer recovery after a crash. `shared_buffers` stays
-//! a modest 128MB: `COPY` writes through a small ring of buffers, so a
-//! larger cache would not speed it up.
+/*!
+A PostgreSQL cluster in a local directory, run with the machine's own
+`initdb` and `pg_ctl`: the server domgen runs for itself when it is given no
+database, and the throwaway server of its tests.
+
+The main types:
+
+- [`LocalCluster`]: one cluster under one directory. [`init`](LocalCluster::init),
+  [`start`](LocalCluster::start), [`stop`](LocalCluster::stop),
+  [`status`](LocalCluster::status), all idempotent, and
+  [`ensure_running`](LocalCluster::ensure_running), which does what is needed
+  and returns the connection string of [`url`](LocalCluster::url).
+- [`LocalClusterBuilder`]: where to look for the binaries and how long to wait
+  for the server.
+- [`Status`]: not initialised, stopped or running.
+- [`ClusterError`], with its [`kind`](ClusterError::kind), a
+  [`ClusterErrorKind`]. Its message says what to do next.
+
+The crate starts processes and waits for them; it needs no async runtime.
+
+# Layout and binaries
+
+A [`LocalCluster`] lives in one directory, such as `./.domgen`:
+
+```text
+.domgen/
+  pgdata/      the data directory (initdb), owned by the server's user
+  socket/      the Unix socket directory, or a symlink to it (see below)
+  server.log   the server's log, appended to at every start
+```
+
+It runs the machine's own binaries, `initdb`, `pg_ctl` and `postgres`,
+taken together from the first directory on `PATH` that has all three,
+else from the newest `/usr/lib/postgresql/<major>/bin`, where Debian and
+Ubuntu put them. An existing cluster prefers the `bin` directory of its
+own major version, so installing a newer PostgreSQL next to the old one
+does not lock it out. With no binaries at all the error says how to
+install them, or how to do without ([`ClusterErrorKind::BinariesNotFound`]).
+
+# Example
+
+A cluster is a value first: building one finds the binaries and creates
+nothing, so its paths and connection string can be read before any server
+runs.
+
+```
+use domgen_cluster::{LocalCluster, Status};
+
+let dir = tempfile::tempdir()?;
+let cluster = LocalCluster::new(dir.path().join(".domgen"))?;
+assert_eq!(cluster.data_dir(), cluster.root().join("pgdata"));
+assert_eq!(cluster.log_file(), cluster.root().join("server.log"));
+assert!(cluster.url().ends_with(" port=5432 user=domgen dbname=domgen"));
+assert_eq!(cluster.status()?, Status::NotInitialised);
+assert!(!cluster.root().exists(), "nothing is created yet");
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+
+Running it (initdb if needed, start if stopped; the database `domgen`
+exists):
+
+```no_run
+use domgen_cluster::{LocalCluster, Status};
+
+let cluster = LocalCluster::new(".domgen")?;
+let url = cluster.ensure_running()?;
+assert_eq!(cluster.status()?, Status::Running);
+// tokio_postgres::connect(&url, tokio_postgres::NoTls) ...
+cluster.stop()?;
+# let _ = url;
+Ok::<(), Box<dyn std::error::Error>>(())
+```
+
+# Decisions
+
+**Unix socket only.** The server does not listen on TCP
+(`listen_addresses = ''`) and trusts connections on its socket, whose
+directory and file are `0700`: only the server's user (and root) can
+connect. The socket directory is `<root>/socket` when its path is short
+enough for a socket address (107 bytes with the socket's file name)
+and valid UTF-8 (it goes into the connection string); otherwise it is
+`/tmp/domgen-<hash of root>`, recorded as the symlink `<root>/socket`.
+That directory must be a real directory owned by the server's user and
+closed to others, or the start fails rather than use it.
+
+**Atomic initialisation.** `initdb` runs into a fresh
+`pgdata.init-<pid>-<n>`, the database `domgen` is created there with
+`postgres --single` (no client program is needed), and the directory is
+then renamed to `pgdata`. So `pgdata` either is a complete cluster or
+does not exist; a crash halfway leaves a directory that a later `init`
+removes, and two processes initialising at once both succeed with one
+cluster.
+
+**Idempotent start and stop.** [`LocalCluster::start`] reads
+`postmaster.pid` itself rather than trust `pg_ctl status`, which takes
+any live process with the recorded pid for the server. A pid file whose
+process is gone is left to PostgreSQL, which removes it and checks that
+no backend of the old server is still attached to its shared memory. A
+pid file whose pid now belongs to another process (common after a
+reboot or in a container, where pids are small and reused), or to a
+zombie, would make PostgreSQL refuse to start forever; start removes
+it, and the socket lock file of the same pid, once no `postgres` process
+works in the data directory any more. A server another process is
+starting at the same moment is waited for, not fought. Stop is
+`pg_ctl stop -m fast`: open transactions roll back, which domgen's
+batch ledger is built to survive.
+
+**As root.** PostgreSQL refuses to run as root. When domgen runs as
+root, the server runs as the owner of the existing data directory, else
+as `postgres` if that user exists, else as `nobody`, through
+`runuser -u USER --` (or `su`), and the directories the server writes
+are handed to that user. The cluster stays where the user asked for it:
+if that user cannot reach the root directory (say, a project under a
+`0700` `/root`), the error names the directory that blocks it and the
+ways out, rather than move the data somewhere unexpected.
+
+**Settings** (`pgdata/domgen.conf`, rewritten at every start and
+included at the end of `postgresql.conf`; `ALTER SYSTEM` still
+overrides them). `fsync`, `full_page_writes` and `synchronous_commit`
+keep their default, on: a committed batch survives a crash of the
+machine, not only of the process. For bulk `COPY` ingest,
+`max_wal_size = 4GB` and `checkpoint_timeout = 15min` make checkpoints,
+and the full-page images that follow each one, rarer (PostgreSQL's
+defaults are 1GB and 5min); the price is up to 4GB of WAL on disk under
+heavy load and a longer recovery after a crash. `shared_buffers` stays
+a modest 128MB: `COPY` writes through a small ring of buffers, so a
+larger cache would not speed it up.
+
+# Crate features
+
+This crate has no optional features.
+*/
+
+#![deny(missing_docs)]
 
 use std::env;
 use std::ffi::{OsStr, OsString};
@@ -122,6 +169,9 @@ const MAX_SOCKET_PATH: usize = 107;
 /// How many lines of `server.log` a start error shows.
 const LOG_TAIL_LINES: usize = 20;
 const POLL: Duration = Duration::from_millis(100);
+/// The way out that errors about users and permissions end with. The
+/// `domgen` command says `pass --database-url` instead.
+const ELSEWHERE: &str = "give a connection string (a database URL) to use another server";
 
 /// The state of a [`LocalCluster`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -211,7 +261,7 @@ impl LocalClusterBuilder {
 }
 
 /// A PostgreSQL cluster in a local directory, run with the machine's
-/// binaries: see the [module documentation](self).
+/// binaries: see the [crate documentation](crate).
 #[derive(Clone, Debug)]
 pub struct LocalCluster {
     root: PathBuf,
@@ -339,7 +389,7 @@ impl LocalCluster {
     /// accepts connections.
     ///
     /// A stale `postmaster.pid` does not stop it (see the
-    /// [module documentation](self)). When the server does not start, the
+    /// [crate documentation](crate)). When the server does not start, the
     /// error shows the end of `server.log`.
     pub fn start(&self) -> Result<(), ClusterError> {
         self.check_owner()?;
@@ -457,7 +507,7 @@ impl LocalCluster {
                 format!(
                     "the cluster in {} belongs to {}, and its server can only run as that user: \
                      run domgen as that user (or as root, which runs the server as the owner), \
-                     or pass --database-url to use another server",
+                     or {ELSEWHERE}",
                     self.data.display(),
                     user_label(meta.uid())
                 ),
@@ -532,7 +582,7 @@ impl LocalCluster {
                 "domgen runs as root, so its PostgreSQL server runs as user {name}, which must \
                  reach {root}, but {what}. Make the directory searchable (chmod o+x {dir}), \
                  keep the cluster in a directory {name} can reach, run domgen as an \
-                 unprivileged user, or pass --database-url to use another server",
+                 unprivileged user, or {ELSEWHERE}",
                 name = account.name,
                 root = self.root.display(),
                 dir = dir.display(),
@@ -1050,8 +1100,8 @@ fn choose_runner(data: &Path) -> Result<Runner, ClusterError> {
                 ClusterErrorKind::Access,
                 format!(
                     "the cluster in {} belongs to uid {}, which has no entry in \
-                         /etc/passwd, so domgen cannot run its server as that user; run domgen \
-                         as that user or pass --database-url",
+                     /etc/passwd, so domgen cannot run its server as that user; run domgen \
+                     as that user, or {ELSEWHERE}",
                     data.display(),
                     meta.uid()
                 ),
@@ -1062,10 +1112,12 @@ fn choose_runner(data: &Path) -> Result<Runner, ClusterError> {
             .ok_or_else(|| {
                 ClusterError::new(
                     ClusterErrorKind::Access,
-                    "domgen runs as root, which PostgreSQL refuses to run as, and there is \
-                     neither a user postgres nor a user nobody to run it as instead: create \
-                     one (useradd --system postgres), run domgen as an unprivileged user, or \
-                     pass --database-url",
+                    format!(
+                        "domgen runs as root, which PostgreSQL refuses to run as, and there is \
+                         neither a user postgres nor a user nobody to run it as instead: create \
+                         one (useradd --system postgres), run domgen as an unprivileged user, \
+                         or {ELSEWHERE}"
+                    ),
                 )
             })?,
     };
@@ -1079,7 +1131,7 @@ fn choose_runner(data: &Path) -> Result<Runner, ClusterError> {
             format!(
                 "domgen runs as root and must run PostgreSQL as user {}, but neither runuser \
                  nor su was found; install util-linux, run domgen as an unprivileged user, or \
-                 pass --database-url",
+                 {ELSEWHERE}",
                 account.name
             ),
         ));
@@ -1205,9 +1257,8 @@ fn find_bin_dir(
         format!(
             "PostgreSQL's server programs (initdb, pg_ctl, postgres) were not found {searched}, \
              and domgen needs them to run its own local database. Install them (Debian, \
-             Ubuntu: apt-get install postgresql), or pass --database-url (or set \
-             DATABASE_URL) to use a server you have, or write the names to a file with \
-             --out FILE"
+             Ubuntu: apt-get install postgresql), or give a connection string (a database \
+             URL) to use a server you have, or write to a file instead"
         ),
     ))
 }

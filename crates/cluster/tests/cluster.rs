@@ -1,12 +1,9 @@
 //! The local cluster against the machine's PostgreSQL binaries: init,
 //! start, status, url and stop, their idempotency, stale pid files, long
-//! and odd paths, running as root, the missing-binaries error, and the
-//! test harness in `common`.
+//! and odd paths, running as root, and the missing-binaries error.
 //!
 //! Every test runs its own cluster in its own directory under /tmp, and
 //! stops it when it ends, passed or failed.
-
-mod common;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -14,9 +11,10 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::str::FromStr;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use domgen_pg::cluster::{ClusterErrorKind, LocalCluster, LocalClusterBuilder, Status};
+use domgen_cluster::{ClusterErrorKind, LocalCluster, LocalClusterBuilder, Status};
+use domgen_test_support::{Sql, wait_for};
 use tempfile::TempDir;
 
 /// A directory under /tmp that the server's user can reach when the tests
@@ -54,28 +52,13 @@ fn is_root() -> bool {
     fs::metadata("/proc/self").unwrap().uid() == 0
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
-    tokio::spawn(connection);
-    client
-}
-
 /// The one text value `sql` returns.
 fn text(url: &str, sql: &str) -> String {
-    runtime().block_on(async { connect(url).await.query_one(sql, &[]).await.unwrap().get(0) })
+    Sql::connect(url).text(sql, &[])
 }
 
 fn execute(url: &str, sql: &str) {
-    runtime().block_on(async { connect(url).await.batch_execute(sql).await.unwrap() })
+    Sql::connect(url).execute(sql);
 }
 
 fn postmaster_pid(cluster: &LocalCluster) -> u32 {
@@ -84,11 +67,11 @@ fn postmaster_pid(cluster: &LocalCluster) -> u32 {
 }
 
 fn wait_until_gone(pid: u32) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(Instant::now() < deadline, "process {pid} did not exit");
-        thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(
+        &format!("process {pid} to exit"),
+        Duration::from_secs(30),
+        || !Path::new(&format!("/proc/{pid}")).exists(),
+    );
 }
 
 #[test]
@@ -152,14 +135,7 @@ fn ensure_running_from_nothing_answers_select_1() {
     let cluster = LocalCluster::new(dir.path().join(".domgen")).unwrap();
     let _stop = StopOnDrop(&cluster);
     let url = cluster.ensure_running().unwrap();
-    let one: i32 = runtime().block_on(async {
-        connect(&url)
-            .await
-            .query_one("SELECT 1", &[])
-            .await
-            .unwrap()
-            .get(0)
-    });
+    let one: i32 = Sql::connect(&url).query("SELECT 1", &[])[0].get(0);
     assert_eq!(one, 1);
     assert_eq!(cluster.ensure_running().unwrap(), url);
 }
@@ -185,7 +161,11 @@ fn no_binaries_is_an_error_that_says_what_to_do() {
             .unwrap_err();
         assert_eq!(err.kind(), ClusterErrorKind::BinariesNotFound, "{err}");
         let message = err.to_string();
-        for advice in ["apt-get install postgresql", "--database-url", "--out FILE"] {
+        for advice in [
+            "apt-get install postgresql",
+            "a connection string (a database URL)",
+            "write to a file instead",
+        ] {
             assert!(
                 message.contains(advice),
                 "{advice:?} missing from: {message}"
@@ -425,48 +405,9 @@ fn as_root_an_unreachable_root_is_an_error_naming_the_directory() {
         message.contains(&format!("chmod o+x {culprit}")),
         "{message}"
     );
-    assert!(message.contains("--database-url"), "{message}");
-    assert_eq!(cluster.status().unwrap(), Status::NotInitialised);
-}
-
-#[test]
-fn the_harness_gives_each_test_a_database_of_its_own() {
-    let a = common::fresh_database();
-    let b = common::fresh_database();
-    assert_ne!(a, b);
-    let name_a = text(&a, "SELECT current_database()::text");
-    let name_b = text(&b, "SELECT current_database()::text");
-    assert_ne!(name_a, name_b);
-    assert!(name_a.starts_with("domgen_test_"), "{name_a}");
-    execute(&a, "CREATE TABLE only_in_a (x int)");
-    assert_eq!(
-        text(
-            &b,
-            "SELECT count(*)::text FROM pg_class WHERE relname = 'only_in_a'"
-        ),
-        "0"
+    assert!(
+        message.contains("a connection string (a database URL)"),
+        "{message}"
     );
-    // Both on the server of database_url().
-    let both =
-        format!("SELECT count(*)::text FROM pg_database WHERE datname IN ('{name_a}', '{name_b}')");
-    assert_eq!(text(&common::database_url(), &both), "2");
-}
-
-#[test]
-fn the_harness_can_be_called_from_async_tests() {
-    let url = runtime().block_on(async { common::fresh_database() });
-    assert_eq!(text(&url, "SELECT 'up'::text"), "up");
-}
-
-#[test]
-fn a_later_dbname_wins_in_both_forms_of_connection_string() {
-    for url in [
-        "host=/run/x user=u dbname=a",
-        "postgresql://u@localhost/a",
-        "postgres://u@localhost:5433/a?sslmode=disable",
-    ] {
-        let with = common::with_dbname(url, "b");
-        let config = tokio_postgres::Config::from_str(&with).unwrap();
-        assert_eq!(config.get_dbname(), Some("b"), "{with}");
-    }
+    assert_eq!(cluster.status().unwrap(), Status::NotInitialised);
 }

@@ -1,0 +1,58 @@
+/*!
+The helpers domgen's tests share, in one copy.
+
+- [`database_url`] and [`fresh_database`]: the PostgreSQL server the tests
+  run against, `DATABASE_URL` or a throwaway [`LocalCluster`] started on
+  first use and stopped when the test process ends, and a new database on
+  it for each test. Without a server the tests fail, never skip.
+  [`own_cluster`] starts an [`OwnCluster`] a test may stop and start.
+- [`Sql`]: a synchronous client for the checks, and [`connect`] for async
+  tests, over `tokio-postgres` without TLS (the test servers are local).
+- [`Dir`], [`Output`], [`capture`], [`assert_contains`] and [`external`]:
+  running programs in a fresh temporary directory and asserting on what
+  they wrote.
+- [`wait_until`] and [`wait_for`]: polling for a condition with a deadline,
+  in place of sleeping and hoping.
+
+Migrating a database is domgen-pg's job, and this crate does not depend on
+domgen-pg (domgen-pg's tests depend on this crate): a test crate migrates
+with [`Sql::with_client`].
+
+# Example
+
+```
+use std::time::{Duration, Instant};
+
+use domgen_test_support::{Dir, assert_contains, wait_for};
+
+let dir = Dir::new();
+dir.create("spec/words.txt", "shop\ndata\n");
+assert_contains(&dir.read("spec/words.txt"), &["shop", "data"]);
+
+let start = Instant::now();
+wait_for("a tenth of a second to pass", Duration::from_secs(5), || {
+    start.elapsed() >= Duration::from_millis(100)
+});
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+
+# Crate features
+
+This crate has no optional features.
+
+[`LocalCluster`]: domgen_cluster::LocalCluster
+*/
+
+#![deny(missing_docs)]
+
+mod dir;
+mod server;
+mod sql;
+mod wait;
+
+pub use crate::dir::{Dir, Output, assert_contains, capture, external};
+pub use crate::server::{
+    OwnCluster, database_url, fresh_database, own_cluster, with_dbname, with_setting,
+};
+pub use crate::sql::{Sql, connect};
+pub use crate::wait::{wait_for, wait_until};
