@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::Context;
-use domgen::pg::Database;
 use domgen::cluster::{LocalCluster, Status};
+use domgen::pg::Database;
 
 use crate::cli::{ConnArgs, DbAction};
 use crate::failure::Failure;

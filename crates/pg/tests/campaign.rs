@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use domgen_engine::{CancelToken, GeneratorBuilder};
 use domgen_pattern::{Order, Space, Spec, WordList};
 use domgen_pg::ErrorKind;
-use domgen_pg::campaign::{self, CampaignOptions};
+use domgen_pg::campaign::{self, CampaignOptions, Start};
+use domgen_pg::{Connections, ledger};
 use domgen_test_support::fresh_database;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
@@ -70,14 +71,18 @@ impl Db {
             .build()
             .unwrap();
         let handle = self.rt.handle().clone();
-        campaign::run(
-            &handle,
-            &campaign::Connections::from(self.config.clone()),
-            &mut self.client,
-            &generator,
-            &space,
+        let prepared = self.rt.block_on(campaign::prepare(
+            &self.client,
             spec,
+            space,
+            &generator,
             options,
+        ))?;
+        prepared.run(
+            &handle,
+            &Connections::from(self.config.clone()),
+            &self.client,
+            &generator,
             cancel,
             &mut |_| {},
         )
@@ -124,7 +129,7 @@ fn options(id: Uuid, resume: bool) -> CampaignOptions {
     CampaignOptions {
         campaign_id: id,
         table: "generated_domains".into(),
-        resume,
+        start: if resume { Start::Resume } else { Start::New },
         connections: 2,
         unique: false,
     }
@@ -181,29 +186,37 @@ fn resume_after_an_interruption_writes_exactly_the_missing_batches() {
             .build()
             .unwrap();
         let handle = db.rt.handle().clone();
-        let first = campaign::run(
-            &handle,
-            &campaign::Connections::from(db.config.clone()),
-            &mut db.client,
-            &generator,
-            &space,
-            &s,
-            &options(id, false),
-            Some(&cancel),
-            &mut |_| {
-                seen += 1;
-                if seen == 3 {
-                    cancel.cancel();
-                }
-            },
-        )
-        .unwrap();
+        let prepared = db
+            .rt
+            .block_on(campaign::prepare(
+                &db.client,
+                &s,
+                space.clone(),
+                &generator,
+                &options(id, false),
+            ))
+            .unwrap();
+        let first = prepared
+            .run(
+                &handle,
+                &Connections::from(db.config.clone()),
+                &db.client,
+                &generator,
+                Some(&cancel),
+                &mut |_| {
+                    seen += 1;
+                    if seen == 3 {
+                        cancel.cancel();
+                    }
+                },
+            )
+            .unwrap();
         assert!(first.report.stopped_early);
         assert!(first.rows_total < space.len());
-        // Without --resume the campaign is refused; with it, it finishes.
+        // Without `Start::Resume` the campaign is refused; with it, it finishes.
         let err = db.run(&s, &options(id, false), 300, None).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Usage);
-        assert!(err.to_string().contains("--resume"), "{err}");
+        assert!(err.to_string().contains("`Start::Resume`"), "{err}");
         let second = db.run(&s, &options(id, true), 999, None).unwrap();
         assert_eq!(second.rows_before, first.rows_total);
         assert_eq!(second.rows_total, space.len());
@@ -274,7 +287,7 @@ fn a_batch_cannot_commit_twice() {
             .rt
             .block_on(campaign::PgSink::connect(
                 handle,
-                &campaign::Connections::from(db.config.clone()),
+                &Connections::from(db.config.clone()),
                 1,
                 id,
                 "generated_domains",
@@ -349,7 +362,7 @@ fn concurrent_reservations_are_disjoint_and_exhaustion_is_refused() {
             tasks.push(tokio::spawn(async move {
                 let mut got = Vec::new();
                 for _ in 0..2 {
-                    got.push(campaign::reserve(&client, &space, Some(1000)).await);
+                    got.push(ledger::reserve(&client, &space, Some(1000)).await);
                 }
                 got
             }));
@@ -372,7 +385,7 @@ fn concurrent_reservations_are_disjoint_and_exhaustion_is_refused() {
     assert_eq!(at, total);
     let err = db
         .rt
-        .block_on(campaign::reserve(&db.client, &space, Some(1)))
+        .block_on(ledger::reserve(&db.client, &space, Some(1)))
         .unwrap_err();
     assert!(
         err.to_string()
@@ -388,7 +401,7 @@ fn concurrent_reservations_are_disjoint_and_exhaustion_is_refused() {
     .unwrap();
     assert_eq!(
         db.rt
-            .block_on(campaign::reserve(&db.client, &shuffled, Some(5)))
+            .block_on(ledger::reserve(&db.client, &shuffled, Some(5)))
             .unwrap(),
         0..5
     );

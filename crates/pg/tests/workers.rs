@@ -9,7 +9,9 @@ use bytes::Bytes;
 use domgen_engine::{GeneratorBuilder, Sink};
 use domgen_pattern::{Space, Spec, WordList};
 use domgen_pg::ErrorKind;
+use domgen_pg::campaign::{self, CampaignOptions, Start};
 use domgen_pg::copy::CopyRows;
+use domgen_pg::read;
 use domgen_pg::workers::{self, Outcome, PlanOptions, WorkEvent, WorkOptions};
 use domgen_test_support::{connect, fresh_database};
 use tokio_postgres::Client;
@@ -168,51 +170,53 @@ fn plan_is_idempotent_and_refuses_a_different_spec() {
 #[test]
 fn generate_refuses_a_planned_campaign_and_workers_a_generated_one() {
     let rt = runtime();
-    let (url, mut client) = rt.block_on(migrated());
+    let (url, client) = rt.block_on(migrated());
     let id = Uuid::new_v4();
     rt.block_on(workers::plan(&client, &spec(), &options(id, 100)))
         .unwrap();
     let space = Space::compile(&spec()).unwrap();
     let generator = GeneratorBuilder::new().threads(1).build().unwrap();
     let config: tokio_postgres::Config = url.parse().unwrap();
-    let campaign_options = domgen_pg::campaign::CampaignOptions {
+    let campaign_options = CampaignOptions {
         campaign_id: id,
         table: "generated_domains".into(),
-        resume: true,
+        start: Start::Resume,
         connections: 1,
         unique: false,
     };
-    let error = domgen_pg::campaign::run(
-        rt.handle(),
-        &config.clone().into(),
-        &mut client,
-        &generator,
-        &space,
-        &spec(),
-        &campaign_options,
-        None,
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let error = rt
+        .block_on(campaign::prepare(
+            &client,
+            &spec(),
+            space.clone(),
+            &generator,
+            &campaign_options,
+        ))
+        .unwrap_err();
     assert!(
         error.to_string().contains("was planned for workers"),
         "{error}"
     );
 
     let generated = Uuid::new_v4();
-    let campaign_options = domgen_pg::campaign::CampaignOptions {
+    let campaign_options = CampaignOptions {
         campaign_id: generated,
-        resume: false,
+        start: Start::New,
         ..campaign_options
     };
-    domgen_pg::campaign::run(
+    rt.block_on(campaign::prepare(
+        &client,
+        &spec(),
+        space,
+        &generator,
+        &campaign_options,
+    ))
+    .unwrap()
+    .run(
         rt.handle(),
         &config.into(),
-        &mut client,
+        &client,
         &generator,
-        &space,
-        &spec(),
-        &campaign_options,
         None,
         &mut |_| {},
     )
@@ -221,7 +225,7 @@ fn generate_refuses_a_planned_campaign_and_workers_a_generated_one() {
     assert!(
         error
             .to_string()
-            .contains("was started by `domgen generate`"),
+            .contains("was started by `campaign::generate`"),
         "{error}"
     );
     let error = rt.block_on(workers::claim(
@@ -273,7 +277,7 @@ fn claims_and_commits_write_every_position_exactly_once() {
         assert_eq!(starts.len() as u64, planned.batches);
         assert!(workers::is_complete(&client, id).await.unwrap());
         assert_exactly_once(&client, &campaign.space, id).await;
-        let status = workers::status(&client, id).await.unwrap();
+        let status = read::status(&client, id).await.unwrap();
         assert_eq!(
             (status.done, status.leased, status.pending),
             (planned.batches, 0, 0)
@@ -297,12 +301,12 @@ fn an_expired_lease_is_taken_over_and_the_late_commit_refused() {
         // While the lease holds, the next claim gets the next batch.
         let next = workers::claim(&other, id, "taker", Duration::from_secs(30)).await.unwrap().unwrap();
         assert_eq!(next.positions, 1000..2000);
-        let status = workers::status(&client, id).await.unwrap();
+        let status = read::status(&client, id).await.unwrap();
         assert_eq!((status.leased, status.expired), (2, 0));
         // The lease (1 s) expiring is what is under test: time must pass.
         tokio::time::sleep(Duration::from_millis(1300)).await;
         assert!(!workers::renew(&client, &stalled, Duration::from_secs(30)).await.unwrap(), "an expired lease is not renewed");
-        assert_eq!(workers::status(&client, id).await.unwrap().expired, 1);
+        assert_eq!(read::status(&client, id).await.unwrap().expired, 1);
         let taken = workers::claim(&other, id, "taker", Duration::from_secs(30)).await.unwrap().unwrap();
         assert_eq!(taken.positions, 0..1000, "the expired batch is taken over first");
         assert_ne!(taken.token, stalled.token);
@@ -391,7 +395,7 @@ fn a_released_batch_is_claimed_again_before_new_ones() {
                 .unwrap(),
             Outcome::Refused
         );
-        let status = workers::status(&client, id).await.unwrap();
+        let status = read::status(&client, id).await.unwrap();
         assert_eq!((status.done, status.leased), (0, 0));
         let again = workers::claim(&client, id, "b", Duration::from_secs(30))
             .await
@@ -496,7 +500,7 @@ fn a_billion_positions_plan_quickly_and_a_slice_is_written() {
         (report.batches, report.rows, report.complete),
         (4, 200_000, false)
     );
-    let status = rt.block_on(workers::status(&client, id)).unwrap();
+    let status = rt.block_on(read::status(&client, id)).unwrap();
     assert_eq!(status.done, 4);
     assert_eq!(status.rows, 200_000);
     assert_eq!(status.batches, 36u64.pow(6).div_ceil(50_000));
