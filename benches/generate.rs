@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use domgen::Order;
-use domgen::engine::{GeneratorBuilder, Lines, NullSink};
+use domgen::engine::{GeneratorBuilder, Lines, NullSink, RunOptions};
 
 #[global_allocator]
 static ALLOC: domgen::alloc::CountingAlloc = domgen::alloc::CountingAlloc;
@@ -34,11 +34,9 @@ fn generate_10k(c: &mut Criterion) {
             let report = generator
                 .run(
                     &space,
-                    0..10_000,
                     &Lines,
                     &mut NullSink::default(),
-                    None,
-                    &mut |_| {},
+                    RunOptions::new(0..10_000),
                 )
                 .unwrap();
             peak = peak.max(

@@ -1,5 +1,5 @@
 //! How a command fails: the exit code it earns, and the library's words
-//! turned into the command line's.
+//! turned into the command line's ([`crate::flags`]).
 
 use std::io;
 
@@ -67,7 +67,7 @@ impl Worded {
         campaign: Option<Uuid>,
     ) -> Worded {
         Worded {
-            text: cli_words(&error.to_string(), campaign),
+            text: crate::flags::cli_message(&error.to_string(), campaign),
             error: Box::new(error),
         }
     }
@@ -83,41 +83,6 @@ impl std::error::Error for Worded {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.error.source()
     }
-}
-
-/// Library names in its messages, and what the command line calls them.
-/// `{id}` stands for the campaign's id where the command knows it. Longer
-/// phrases come first, so that a phrase wins over the names inside it.
-const WORDS: &[(&str, &str)] = &[
-    (
-        "`campaign::generate` and `Start::Resume`",
-        "`domgen generate --campaign-id {id} --resume`",
-    ),
-    ("set `Start::Resume`", "pass --resume"),
-    ("`Start::Resume`", "--resume"),
-    ("`Start::Continue`", "--continue"),
-    ("(`workers::plan`)", "(`domgen plan`)"),
-    ("`workers::plan`", "`domgen plan SPEC --campaign-id {id}`"),
-    ("`workers::work`", "`domgen worker --campaign-id {id}`"),
-    ("`campaign::generate`", "`domgen generate`"),
-    ("`migrate::migrate`", "`domgen migrate`"),
-    ("`WorkOptions::lease`", "--lease-seconds"),
-    ("`batch_names`", "--batch-size"),
-    ("`campaign_id`", "--campaign-id"),
-    ("`offset`/`limit`", "--offset/--limit"),
-    ("spec and options", "spec and flags"),
-];
-
-/// `message` in the command line's words.
-pub(crate) fn cli_words(message: &str, campaign: Option<Uuid>) -> String {
-    let id = campaign.map_or_else(|| "UUID".to_owned(), |id| id.to_string());
-    let mut text = message.to_owned();
-    for (library, cli) in WORDS {
-        if text.contains(library) {
-            text = text.replace(library, &cli.replace("{id}", &id));
-        }
-    }
-    text
 }
 
 /// An error and its causes, each shown once: a cause whose text the message
@@ -141,37 +106,4 @@ pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain()
         .filter_map(|c| c.downcast_ref::<io::Error>())
         .any(|io| io.kind() == io::ErrorKind::BrokenPipe)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn library_names_become_flags_and_commands() {
-        let id = Uuid::nil();
-        assert_eq!(
-            cli_words(
-                &format!("campaign {id} is not planned; run `workers::plan` first"),
-                Some(id)
-            ),
-            format!(
-                "campaign {id} is not planned; run `domgen plan SPEC --campaign-id {id}` first"
-            )
-        );
-        assert_eq!(
-            cli_words(
-                "campaign x already exists; set `Start::Resume` to finish it, or use a new `campaign_id`",
-                None
-            ),
-            "campaign x already exists; pass --resume to finish it, or use a new --campaign-id"
-        );
-        assert_eq!(
-            cli_words(
-                "finish it with `campaign::generate` and `Start::Resume`",
-                Some(id)
-            ),
-            format!("finish it with `domgen generate --campaign-id {id} --resume`")
-        );
-    }
 }

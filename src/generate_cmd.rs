@@ -5,7 +5,9 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 
 use anyhow::Context;
-use domgen::engine::{CancelToken, Gauge, GeneratorBuilder, Lines, Progress, WriteSink};
+use domgen::engine::{
+    CancelToken, Gauge, GeneratorBuilder, Lines, Progress, RunOptions, WriteSink,
+};
 use domgen::pg::campaign::{self, CampaignOptions, Start};
 use domgen::pg::copy::CopyRows;
 use domgen::pg::{ledger, read};
@@ -47,11 +49,13 @@ pub(crate) fn to_file(
     let mut progress = |p: &Progress| show_progress(bar.as_ref(), p);
     let result = generator.run(
         &space,
-        space.selection(),
         &Lines,
         &mut sink,
-        Some(&cancel),
-        &mut progress,
+        RunOptions {
+            cancel: Some(&cancel),
+            progress: Some(&mut progress),
+            ..RunOptions::new(space.selection())
+        },
     );
     if let Some(bar) = &bar {
         bar.finish_and_clear();

@@ -12,8 +12,10 @@ use crate::failure::Failure;
 mod cli;
 // `migrate`, `db`, and opening the database for every command.
 mod db_cmd;
-// Exit codes, and the library's words turned into flags.
+// Exit codes.
 mod failure;
+// The library's words turned into flags.
+mod flags;
 // `generate`, into PostgreSQL or a file.
 mod generate_cmd;
 // `generate --monitor`, `monitor`, `report`.

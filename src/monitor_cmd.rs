@@ -85,7 +85,6 @@ impl Thresholds {
             max_memory: self.max_memory.as_u64(),
             rapid_bytes: self.leak_rapid.as_u64(),
             // Exact below 2^53 bytes a minute.
-            #[allow(clippy::cast_precision_loss, reason = "exact below 2^53")]
             steady_bytes_per_min: self.leak_steady.as_u64() as f64,
             thread_growth: self.leak_threads,
             operation_bytes: self.leak_operation.as_u64(),
@@ -132,7 +131,7 @@ impl Session {
         gauge: &Arc<Gauge>,
         generator: &Generator,
     ) -> Result<Option<Session>, Failure> {
-        let in_flight = 2 * generator.threads() + 2;
+        let in_flight = generator.in_flight();
         if !args.monitor {
             return Ok(None);
         }
@@ -143,7 +142,8 @@ impl Session {
         config.on_pressure(domgen::monitor::throttle(gauge.clone(), in_flight));
         eprintln!("monitor: run {run_id} (domgen report --run {run_id} --out run.svg)");
         Ok(Some(Session {
-            handle: Monitor::start_recording(config, Some(gauge.clone()), recorder),
+            handle: Monitor::start_recording(config, Some(gauge.clone()), recorder)
+                .context("cannot start the monitor")?,
             run_id,
         }))
     }
@@ -164,7 +164,6 @@ impl Session {
 }
 
 fn print_summary(s: &Summary) {
-    #[allow(clippy::cast_precision_loss, reason = "a figure to show")]
     let cpu_ms = s.cpu_ns as f64 / 1e6;
     eprintln!(
         "monitor: {} samples, {} written, {} dropped, {} leaks reported ({} written), {} write errors, {} unwritten; monitor threads' CPU {cpu_ms:.1} ms",
@@ -208,7 +207,8 @@ pub fn monitor(cmd: &MonitorCmd) -> Result<(), Failure> {
     }
     eprintln!("monitor: run {run_id} (domgen report --run {run_id} --out run.svg)");
     let cancel = crate::generate_cmd::interrupt_token();
-    let handle = Monitor::start_recording(config, None, recorder);
+    let handle =
+        Monitor::start_recording(config, None, recorder).context("cannot start the monitor")?;
     let started = Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(50));

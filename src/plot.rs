@@ -54,7 +54,6 @@ fn state_colour(state: Option<&str>) -> RGBColor {
         .map_or(UNKNOWN_COLOUR, |(_, c)| *c)
 }
 
-#[allow(clippy::cast_precision_loss, reason = "figures to draw")]
 fn mib(bytes: i64) -> f64 {
     bytes as f64 / f64::from(1u32 << 20)
 }

@@ -2,7 +2,7 @@
 // Each bench binary includes this module and uses part of it.
 #![allow(dead_code)]
 
-use domgen::engine::{GeneratorBuilder, Lines, NullSink, Report};
+use domgen::engine::{GeneratorBuilder, Lines, NullSink, Report, RunOptions};
 use domgen::{Order, Space, Spec, WordList};
 
 /// A realistic campaign: keywords (one Unicode), several TLDs, lists,
@@ -61,11 +61,9 @@ pub fn run(space: &Space, names: u64, threads: usize, pooled: bool) -> Report {
     generator
         .run(
             space,
-            0..names,
             &Lines,
             &mut NullSink::default(),
-            None,
-            &mut |_| {},
+            RunOptions::new(0..names),
         )
         .expect("a null sink does not fail")
 }

@@ -24,7 +24,8 @@ drop(v);
 A host service that uses domgen as a library installs it the same way in
 its binary crate. Where it is not installed, [`stats`] returns `None` —
 figures are "unavailable", never zero. [`process`] reads the whole
-process's resident set and thread count from `/proc` (Linux).
+process's resident set and thread count from `/proc` (Linux), and
+[`process_of`] another process's.
 
 mimalloc commits its arenas eagerly on Linux by default, which makes even a
 small process some 12 MiB resident. domgen's workspace builds it with lazy
@@ -168,14 +169,29 @@ pub struct Process {
 /// Reads this process's figures from `/proc/self/status`; `None` where
 /// that file does not exist (not Linux).
 pub fn process() -> Option<Process> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    read_status("/proc/self/status")
+}
+
+/// Reads the figures of the process `pid` from `/proc/PID/status`; `None`
+/// where the process does not exist (any more), has no memory of its own
+/// (a kernel thread or a zombie) or the file is not there (not Linux).
+pub fn process_of(pid: u32) -> Option<Process> {
+    read_status(&format!("/proc/{pid}/status"))
+}
+
+fn read_status(path: &str) -> Option<Process> {
+    parse_status(&std::fs::read_to_string(path).ok()?)
+}
+
+/// The figures in the text of a `/proc/PID/status` file.
+fn parse_status(status: &str) -> Option<Process> {
     let field = |name: &str| -> Option<u64> {
         let line = status.lines().find(|l| l.starts_with(name))?;
         line[name.len()..].split_whitespace().next()?.parse().ok()
     };
     Some(Process {
-        rss_bytes: field("VmRSS:")? * 1024,
-        peak_rss_bytes: field("VmHWM:")? * 1024,
+        rss_bytes: field("VmRSS:")?.checked_mul(1024)?,
+        peak_rss_bytes: field("VmHWM:")?.checked_mul(1024)?,
         threads: field("Threads:")?,
     })
 }
@@ -185,4 +201,38 @@ pub fn process() -> Option<Process> {
 /// false where it cannot.
 pub fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_file_gives_bytes_and_threads() {
+        let status = "Name:\tdomgen\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\nThreads:\t5\n";
+        assert_eq!(
+            parse_status(status),
+            Some(Process {
+                rss_bytes: 1 << 20,
+                peak_rss_bytes: 2 << 20,
+                threads: 5,
+            })
+        );
+    }
+
+    #[test]
+    fn a_process_without_memory_has_no_figures() {
+        // A kernel thread's status has no Vm lines.
+        assert_eq!(parse_status("Name:\tkthreadd\nThreads:\t1\n"), None);
+    }
+
+    #[test]
+    fn this_process_read_by_its_pid_is_this_process() {
+        let (Some(own), Some(by_pid)) = (process(), process_of(std::process::id())) else {
+            return; // not Linux
+        };
+        assert!(by_pid.threads >= 1 && own.threads >= 1);
+        assert!(by_pid.rss_bytes > 0);
+        assert_eq!(process_of(u32::MAX), None);
+    }
 }

@@ -74,7 +74,8 @@ impl GeneratorBuilder {
         self
     }
 
-    /// Batches that may exist at once (rendering, waiting, being written).
+    /// Batches that may exist at once (rendering, waiting, being written);
+    /// default: [`GeneratorBuilder::default_in_flight`] of the threads.
     pub fn in_flight(&mut self, batches: usize) -> &mut GeneratorBuilder {
         self.in_flight = Some(batches);
         self
@@ -94,10 +95,22 @@ impl GeneratorBuilder {
         self
     }
 
+    /// The in-flight limit of a generator with `threads` worker threads
+    /// when [`GeneratorBuilder::in_flight`] is not set: `2 × threads + 2`.
+    /// A memory monitor that throttles the engine scales from it; a built
+    /// generator tells its own limit with [`Generator::in_flight`].
+    pub const fn default_in_flight(threads: usize) -> usize {
+        threads.saturating_mul(2).saturating_add(2)
+    }
+
     /// Validates the settings and starts the worker threads.
     pub fn build(&self) -> Result<Generator, Error> {
         let threads = match self.threads {
-            Some(0) => return Err(Error::config("--threads must be at least 1")),
+            Some(0) => {
+                return Err(Error::config(
+                    "`GeneratorBuilder::threads` must be at least 1",
+                ));
+            }
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
@@ -158,6 +171,63 @@ impl CancelToken {
     /// Whether [`CancelToken::cancel`] was called.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// What a [`Generator::run`] writes, and how: the positions, and optionally
+/// a fixed batch size, a cancel token and a progress callback.
+///
+/// Start from [`RunOptions::new`] and set what differs with struct update
+/// syntax:
+///
+/// ```
+/// # use domgen_engine::{CancelToken, Progress, RunOptions};
+/// let token = CancelToken::new();
+/// let mut written = 0;
+/// let mut progress = |p: &Progress| written = p.written;
+/// let options = RunOptions {
+///     batch_names: Some(500),
+///     cancel: Some(&token),
+///     progress: Some(&mut progress),
+///     ..RunOptions::new(1_000..5_000)
+/// };
+/// # drop(options);
+/// ```
+pub struct RunOptions<'a> {
+    /// The positions of the space to write.
+    pub positions: Range<u64>,
+    /// Batches of exactly this many names (the last may be shorter), for
+    /// callers whose batches must fall on a fixed grid, such as a resumed
+    /// campaign's ledger; `None` takes the generator's batch size
+    /// ([`GeneratorBuilder::batch_names`], or derived from the budget).
+    pub batch_names: Option<u64>,
+    /// Stops the run at the next batch boundary once cancelled.
+    pub cancel: Option<&'a CancelToken>,
+    /// Called after every batch written.
+    pub progress: Option<&'a mut dyn FnMut(&Progress)>,
+}
+
+impl<'a> RunOptions<'a> {
+    /// Writes `positions`, in the generator's batch size, with no cancel
+    /// token and no progress callback.
+    pub fn new(positions: Range<u64>) -> RunOptions<'a> {
+        RunOptions {
+            positions,
+            batch_names: None,
+            cancel: None,
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("positions", &self.positions)
+            .field("batch_names", &self.batch_names)
+            .field("cancel", &self.cancel)
+            .field("progress", &self.progress.is_some())
+            .finish()
     }
 }
 
@@ -298,6 +368,15 @@ impl Generator {
         self.threads
     }
 
+    /// The most batches a run holds at once, before a [`Gauge`] throttles
+    /// it: the builder's [`in_flight`](GeneratorBuilder::in_flight), or
+    /// [`GeneratorBuilder::default_in_flight`] of the threads.
+    pub fn in_flight(&self) -> usize {
+        self.settings
+            .in_flight
+            .unwrap_or(GeneratorBuilder::default_in_flight(self.threads))
+    }
+
     /// Runs one tiny generation so that what threads allocate once, on
     /// first use (channel wait contexts, thread-locals), is allocated now
     /// and not counted as left behind by the first real run.
@@ -310,7 +389,7 @@ impl Generator {
         let plan = Plan {
             batch_names: 1,
             batch_bytes: 8,
-            in_flight: 2 * self.threads + 2,
+            in_flight: self.in_flight(),
             max_bytes_per_name: 8,
             overhead: 0,
         };
@@ -318,11 +397,9 @@ impl Generator {
         let _ = self.run_plan(
             plan,
             &space,
-            0..space.total(),
             &crate::encode::Lines,
             &mut sink,
-            None,
-            &mut |_| {},
+            RunOptions::new(0..space.total()),
         );
     }
 
@@ -330,36 +407,6 @@ impl Generator {
     pub fn batch_names_for<E: Encoder>(&self, space: &Space, encoder: &E) -> Result<u64, Error> {
         self.plan(max_bytes(space, encoder), overhead(encoder), None)
             .map(|p| p.batch_names)
-    }
-
-    /// [`Generator::run`] with batches of exactly `batch_names` names (the
-    /// last one may be shorter): for callers whose batches must fall on a
-    /// fixed grid, such as a resumed campaign's ledger.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "run's arguments and the batch size"
-    )]
-    pub fn run_with_batch<E, S>(
-        &self,
-        space: &Space,
-        positions: Range<u64>,
-        batch_names: u64,
-        encoder: &E,
-        sink: &mut S,
-        cancel: Option<&CancelToken>,
-        progress: &mut dyn FnMut(&Progress),
-    ) -> Result<Report, Error>
-    where
-        E: Encoder,
-        S: Sink,
-    {
-        check_positions(space, &positions, encoder)?;
-        let plan = self.plan(
-            max_bytes(space, encoder),
-            overhead(encoder),
-            Some(batch_names),
-        )?;
-        self.run_plan(plan, space, positions, encoder, sink, cancel, progress)
     }
 
     /// Checks that a run of `space`'s selection through `encoder` fits the
@@ -378,7 +425,7 @@ impl Generator {
         fixed: Option<u64>,
     ) -> Result<Plan, Error> {
         let s = &self.settings;
-        let in_flight = s.in_flight.unwrap_or(2 * self.threads + 2);
+        let in_flight = self.in_flight();
         let in_flight_u64 = u64::try_from(in_flight).unwrap_or(u64::MAX);
         let data = s.memory_budget.saturating_sub(FIXED_OVERHEAD);
         let fixed = fixed.or(s.batch_names);
@@ -398,7 +445,7 @@ impl Generator {
         if batch_names == 0 || needed > s.memory_budget {
             let minimum = (max_bytes_per_name + overhead) * in_flight_u64 + FIXED_OVERHEAD;
             return Err(Error::budget(format!(
-                "a memory budget of {} bytes cannot hold {in_flight} batches of {} names of up to {max_bytes_per_name} bytes; raise --memory-budget to at least {} bytes{}",
+                "a memory budget of {} bytes cannot hold {in_flight} batches of {} names of up to {max_bytes_per_name} bytes; raise `GeneratorBuilder::memory_budget` to at least {} bytes{}",
                 s.memory_budget,
                 batch_names.max(1),
                 needed.max(minimum),
@@ -418,44 +465,54 @@ impl Generator {
         })
     }
 
-    /// Encodes the names at `positions` of `space` with `encoder` and
-    /// pushes them to `sink`. Stops at a batch boundary when `cancel` is
-    /// cancelled or the sink says [`Flow::Stop`]; the report tells exactly
-    /// which positions were written. `progress` is called after every
-    /// batch written.
+    /// Encodes the names at `options.positions` of `space` with `encoder`
+    /// and pushes them to `sink`. Stops at a batch boundary when
+    /// `options.cancel` is cancelled or the sink says [`Flow::Stop`]; the
+    /// report tells exactly which positions were written.
+    /// `options.progress` is called after every batch written.
     pub fn run<E, S>(
         &self,
         space: &Space,
-        positions: Range<u64>,
         encoder: &E,
         sink: &mut S,
-        cancel: Option<&CancelToken>,
-        progress: &mut dyn FnMut(&Progress),
+        options: RunOptions<'_>,
     ) -> Result<Report, Error>
     where
         E: Encoder,
         S: Sink,
     {
-        check_positions(space, &positions, encoder)?;
-        let plan = self.plan(max_bytes(space, encoder), overhead(encoder), None)?;
-        self.run_plan(plan, space, positions, encoder, sink, cancel, progress)
+        check_positions(space, &options.positions, encoder)?;
+        let plan = self.plan(
+            max_bytes(space, encoder),
+            overhead(encoder),
+            options.batch_names,
+        )?;
+        self.run_plan(plan, space, encoder, sink, options)
     }
 
-    #[allow(clippy::too_many_arguments, reason = "run's arguments and its plan")]
     fn run_plan<E, S>(
         &self,
         plan: Plan,
         space: &Space,
-        positions: Range<u64>,
         encoder: &E,
         sink: &mut S,
-        cancel: Option<&CancelToken>,
-        progress: &mut dyn FnMut(&Progress),
+        options: RunOptions<'_>,
     ) -> Result<Report, Error>
     where
         E: Encoder,
         S: Sink,
     {
+        let RunOptions {
+            positions,
+            cancel,
+            progress,
+            ..
+        } = options;
+        let mut ignore = |_: &Progress| {};
+        let progress: &mut dyn FnMut(&Progress) = match progress {
+            Some(progress) => progress,
+            None => &mut ignore,
+        };
         // The report is allocated before the heap is measured, so that it
         // does not count as left behind.
         let mut report = Report {

@@ -4,7 +4,8 @@
 use std::ops::Range;
 
 use domgen_engine::{
-    CancelToken, Encoder, ErrorKind, Flow, GeneratorBuilder, Lines, NullSink, Sink, WriteSink,
+    CancelToken, Encoder, ErrorKind, Flow, GeneratorBuilder, Lines, NullSink, RunOptions, Sink,
+    WriteSink,
 };
 use domgen_pattern::{Order, Space, Spec, WordList};
 
@@ -53,7 +54,7 @@ fn parallel_output_equals_sequential_output() {
             for range in [0..total, 5..total - 3, 100..101, 17..17] {
                 let mut sink = WriteSink::new(Vec::new());
                 let report = generator
-                    .run(&space, range.clone(), &Lines, &mut sink, None, &mut |_| {})
+                    .run(&space, &Lines, &mut sink, RunOptions::new(range.clone()))
                     .unwrap();
                 assert_eq!(
                     sink.into_inner(),
@@ -113,11 +114,12 @@ fn a_cancelled_run_reports_exactly_what_it_wrote() {
     let report = generator
         .run(
             &space,
-            10..space.total(),
             &Lines,
             &mut sink,
-            Some(&token),
-            &mut |_| {},
+            RunOptions {
+                cancel: Some(&token),
+                ..RunOptions::new(10..space.total())
+            },
         )
         .unwrap();
     assert!(report.stopped_early);
@@ -158,14 +160,7 @@ fn a_sink_that_stops_ends_the_run_at_its_batch() {
         .unwrap();
     let mut sink = StopAt(30, 0);
     let report = generator
-        .run(
-            &space,
-            0..space.total(),
-            &Lines,
-            &mut sink,
-            None,
-            &mut |_| {},
-        )
+        .run(&space, &Lines, &mut sink, RunOptions::new(0..space.total()))
         .unwrap();
     assert!(report.stopped_early);
     assert_eq!(report.written, vec![0..30]);
@@ -194,11 +189,9 @@ fn a_failing_sink_stops_the_run_with_its_error() {
     let err = generator
         .run(
             &space,
-            0..space.total(),
             &Lines,
             &mut FailAt(100),
-            None,
-            &mut |_| {},
+            RunOptions::new(0..space.total()),
         )
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Sink);
@@ -207,14 +200,7 @@ fn a_failing_sink_stops_the_run_with_its_error() {
     // The generator is still usable afterwards.
     let mut null = NullSink::default();
     let report = generator
-        .run(
-            &space,
-            0..space.total(),
-            &Lines,
-            &mut null,
-            None,
-            &mut |_| {},
-        )
+        .run(&space, &Lines, &mut null, RunOptions::new(0..space.total()))
         .unwrap();
     assert_eq!(report.names, space.total());
 }
@@ -242,14 +228,7 @@ fn a_panicking_encoder_is_an_error_not_a_hang() {
         .unwrap();
     let mut sink = WriteSink::new(Vec::new());
     let err = generator
-        .run(
-            &space,
-            0..space.total(),
-            &Boom,
-            &mut sink,
-            None,
-            &mut |_| {},
-        )
+        .run(&space, &Boom, &mut sink, RunOptions::new(0..space.total()))
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Worker);
     assert!(err.to_string().contains("boom at"), "{err}");
@@ -266,17 +245,15 @@ fn a_budget_too_small_is_a_clear_error() {
     let err = generator
         .run(
             &space,
-            0..space.total(),
             &Lines,
             &mut NullSink::default(),
-            None,
-            &mut |_| {},
+            RunOptions::new(0..space.total()),
         )
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Budget);
     assert!(
         err.to_string()
-            .contains("raise --memory-budget to at least"),
+            .contains("raise `GeneratorBuilder::memory_budget` to at least"),
         "{err}"
     );
 }
@@ -303,14 +280,7 @@ fn unordered_sinks_get_every_batch_once() {
         .unwrap();
     let mut sink = Collect(Vec::new());
     generator
-        .run(
-            &space,
-            0..space.total(),
-            &Lines,
-            &mut sink,
-            None,
-            &mut |_| {},
-        )
+        .run(&space, &Lines, &mut sink, RunOptions::new(0..space.total()))
         .unwrap();
     sink.0.sort_by_key(|(r, _)| r.start);
     let joined: Vec<u8> = sink.0.iter().flat_map(|(_, b)| b.iter().copied()).collect();
@@ -329,11 +299,12 @@ fn progress_is_reported_after_every_batch() {
     let report = generator
         .run(
             &space,
-            0..space.total(),
             &Lines,
             &mut NullSink::default(),
-            None,
-            &mut |p| seen.push(p.written),
+            RunOptions {
+                progress: Some(&mut |p| seen.push(p.written)),
+                ..RunOptions::new(0..space.total())
+            },
         )
         .unwrap();
     assert_eq!(u64::try_from(seen.len()).unwrap(), report.batches);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use domgen_engine::{Flow, Gauge, GeneratorBuilder, Lines, Sink};
+use domgen_engine::{Flow, Gauge, GeneratorBuilder, Lines, RunOptions, Sink};
 use domgen_pattern::{Space, Spec};
 
 /// Records the most batches the gauge said were in flight while writing.
@@ -51,14 +51,7 @@ fn counts_batches_and_resets_and_returns_to_zero() {
         most: 0,
     };
     let report = generator
-        .run(
-            &space,
-            0..space.total(),
-            &Lines,
-            &mut sink,
-            None,
-            &mut |_| {},
-        )
+        .run(&space, &Lines, &mut sink, RunOptions::new(0..space.total()))
         .unwrap();
     assert_eq!(gauge.batches_written() - before, report.batches);
     assert_eq!(gauge.batches_in_flight(), 0, "every batch retired");
@@ -84,14 +77,7 @@ fn a_throttle_of_one_keeps_one_batch_in_flight() {
         most: 0,
     };
     let report = generator
-        .run(
-            &space,
-            0..space.total(),
-            &Lines,
-            &mut sink,
-            None,
-            &mut |_| {},
-        )
+        .run(&space, &Lines, &mut sink, RunOptions::new(0..space.total()))
         .unwrap();
     assert_eq!(report.names, space.total());
     assert_eq!(sink.most, 1);

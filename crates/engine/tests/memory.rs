@@ -6,7 +6,7 @@
 use std::ops::Range;
 
 use domgen_alloc::CountingAlloc;
-use domgen_engine::{Flow, GeneratorBuilder, Lines, NullSink, Sink};
+use domgen_engine::{Flow, GeneratorBuilder, Lines, NullSink, RunOptions, Sink};
 use domgen_pattern::{Space, Spec};
 use domgen_test_support::wait_until;
 
@@ -58,11 +58,9 @@ fn heap_is_bounded_and_returns_to_its_start() {
         let report = generator
             .run(
                 &space,
-                0..space.total(),
                 &Lines,
                 &mut NullSink::default(),
-                None,
-                &mut |_| {},
+                RunOptions::new(0..space.total()),
             )
             .unwrap();
         assert_eq!(report.names, 26u64.pow(4) * 10);
@@ -79,11 +77,9 @@ fn heap_is_bounded_and_returns_to_its_start() {
             generator
                 .run(
                     &space,
-                    0..space.total(),
                     &Lines,
                     &mut NullSink::default(),
-                    None,
-                    &mut |_| {},
+                    RunOptions::new(0..space.total()),
                 )
                 .unwrap();
         }
@@ -99,11 +95,9 @@ fn heap_is_bounded_and_returns_to_its_start() {
         let err = generator
             .run(
                 &space,
-                0..space.total(),
                 &Lines,
                 &mut FailAt(50_000),
-                None,
-                &mut |_| {},
+                RunOptions::new(0..space.total()),
             )
             .unwrap_err();
         assert_eq!(err.written(), 0..50_000);
@@ -135,14 +129,7 @@ fn heap_is_bounded_and_returns_to_its_start() {
         bytes: 0,
     };
     let report = generator
-        .run(
-            &space,
-            0..space.total(),
-            &Lines,
-            &mut hog,
-            None,
-            &mut |_| {},
-        )
+        .run(&space, &Lines, &mut hog, RunOptions::new(0..space.total()))
         .unwrap();
     assert!(report.memory_waits > 0, "{report:?}");
     assert_eq!(report.names, space.total());

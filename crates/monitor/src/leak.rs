@@ -95,9 +95,7 @@ pub(crate) struct Detector {
 
 fn f(bytes: u64) -> f64 {
     // Exact below 2^53 bytes, which no heap reaches.
-    #[allow(clippy::cast_precision_loss, reason = "exact below 2^53")]
-    let x = bytes as f64;
-    x
+    bytes as f64
 }
 
 impl Detector {

@@ -7,8 +7,8 @@ memory pressure.
 [`Monitor::start`] starts a sampler thread ([`Monitor::start_recording`]
 also a writer thread that hands events to a [`Recorder`]) and returns a [`Handle`]; [`Handle::stop`] or dropping the handle
 stops and joins them. Every [`Config::interval`] the sampler reads a
-[`Sample`] (live and peak heap from `domgen-alloc`, RSS and threads from
-`/proc`, batches in flight and arena resets from the engine's
+[`Sample`] (live and peak heap, RSS and threads from `domgen-alloc`,
+batches in flight and arena resets from the engine's
 [`Gauge`](domgen_engine::Gauge)), puts it in the history and runs the
 rules: rapid growth, steady growth (a least-squares slope with its R²) and
 thread growth; [`Handle::operation`] is the per-operation rule. A [`Leak`]
@@ -29,7 +29,7 @@ use std::time::Duration;
 use domgen_monitor::{Config, Monitor};
 
 let config = Config { interval: Duration::from_millis(100), ..Config::default() };
-let handle = Monitor::start(config, None);
+let handle = Monitor::start(config, None)?;
 std::thread::sleep(Duration::from_millis(250));
 let summary = handle.stop();
 assert!(summary.samples >= 2);
@@ -44,9 +44,11 @@ This crate has no optional features.
 #![deny(missing_docs)]
 
 mod config;
+mod error;
 mod leak;
 mod monitor;
 mod sample;
+mod shared;
 mod store;
 
 use std::sync::Arc;
@@ -54,6 +56,7 @@ use std::sync::Arc;
 use domgen_engine::Gauge;
 
 pub use crate::config::{Config, MIN_INTERVAL, PressureCallback};
+pub use crate::error::{Error, ErrorKind};
 pub use crate::leak::{Leak, Rule, fit};
 pub use crate::monitor::{Handle, Monitor, Summary};
 pub use crate::sample::Sample;

@@ -1,115 +1,18 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use domgen_engine::Gauge;
 
 use crate::config::MIN_INTERVAL;
+use crate::error::Error;
 use crate::leak::{self, Detector, Leak};
+use crate::shared::{Backlog, Counts, Event, Shared, lock};
 use crate::store::{Recorder, Store};
 use crate::{Config, Sample, State};
-
-/// What the sampler hands the writer.
-#[derive(Debug)]
-pub(crate) enum Event {
-    Sample(Sample),
-    Leak(Leak),
-}
-
-/// The writer's queue: bounded, oldest dropped first.
-#[derive(Debug, Default)]
-pub(crate) struct Backlog {
-    pub(crate) events: VecDeque<Event>,
-    pub(crate) closed: bool,
-}
-
-/// What the threads share.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    /// Whether a writer takes events from the backlog.
-    pub(crate) writes: bool,
-    pub(crate) backlog: Mutex<Backlog>,
-    pub(crate) ready: Condvar,
-    pub(crate) history: Mutex<VecDeque<Sample>>,
-    pub(crate) detector: Mutex<Detector>,
-    pub(crate) counts: Counts,
-}
-
-/// Counters of a monitor's life, read with [`Handle::counts`].
-#[derive(Debug, Default)]
-pub(crate) struct Counts {
-    pub(crate) samples: AtomicU64,
-    pub(crate) written: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-    pub(crate) leaks: AtomicU64,
-    pub(crate) leaks_written: AtomicU64,
-    pub(crate) write_errors: AtomicU64,
-    pub(crate) cpu_ns: AtomicU64,
-    pub(crate) state: Mutex<Option<State>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Shared {
-    /// Queues an event for the writer; never waits for it.
-    pub(crate) fn push(&self, event: Event) {
-        if !self.writes {
-            return;
-        }
-        let mut backlog = lock(&self.backlog);
-        if backlog.events.len() >= self.config.backlog.max(1) {
-            backlog.events.pop_front();
-            self.counts.dropped.fetch_add(1, Relaxed);
-        }
-        backlog.events.push_back(event);
-        drop(backlog);
-        self.ready.notify_one();
-    }
-
-    pub(crate) fn lock_backlog(&self) -> MutexGuard<'_, Backlog> {
-        lock(&self.backlog)
-    }
-
-    fn sample(&self, reader: &crate::sample::Reader) {
-        let sample = reader.read();
-        if sample.heap_used().is_none() {
-            // Nothing to read (the sampled process is gone): a figure that
-            // is unavailable is left out, never recorded as zero.
-            return;
-        }
-        self.counts.samples.fetch_add(1, Relaxed);
-        let leaks = {
-            let mut history = lock(&self.history);
-            if history.len() >= self.config.history.max(1) {
-                history.pop_front();
-            }
-            history.push_back(sample);
-            lock(&self.detector).check(&self.config, &history)
-        };
-        self.push(Event::Sample(sample));
-        for leak in leaks {
-            self.counts.leaks.fetch_add(1, Relaxed);
-            self.push(Event::Leak(leak));
-        }
-    }
-
-    pub(crate) fn set_state(&self, state: State) {
-        let mut current = lock(&self.counts.state);
-        if *current != Some(state) {
-            *current = Some(state);
-            drop(current);
-            for callback in &self.config.callbacks {
-                // A panicking callback must not take the writer down with it.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(state)));
-            }
-        }
-    }
-}
 
 /// Adds the CPU time the calling thread has used to `total` (Linux; a
 /// no-op elsewhere).
@@ -130,20 +33,21 @@ impl Monitor {
     /// Starts the sampler thread, which samples and runs the leak rules
     /// but records nothing (see [`Monitor::start_recording`]). The first
     /// sample is taken at once. `gauge` is the engine's, when there is one
-    /// to read.
-    pub fn start(config: Config, gauge: Option<Arc<Gauge>>) -> Handle {
+    /// to read. Fails when the thread cannot be started.
+    pub fn start(config: Config, gauge: Option<Arc<Gauge>>) -> Result<Handle, Error> {
         Monitor::spawn(config, gauge, None)
     }
 
     /// Starts the sampler thread and a writer thread that hands samples and
     /// leaks to `recorder` (e.g. `domgen_pg::monitor::PgRecorder`) through
     /// the bounded backlog; the states it returns drive the pressure
-    /// callbacks.
+    /// callbacks. Fails when a thread cannot be started; then none is left
+    /// running.
     pub fn start_recording(
         config: Config,
         gauge: Option<Arc<Gauge>>,
         recorder: impl Recorder + 'static,
-    ) -> Handle {
+    ) -> Result<Handle, Error> {
         Monitor::spawn(config, gauge, Some(Box::new(recorder)))
     }
 
@@ -151,7 +55,7 @@ impl Monitor {
         config: Config,
         gauge: Option<Arc<Gauge>>,
         recorder: Option<Box<dyn Recorder>>,
-    ) -> Handle {
+    ) -> Result<Handle, Error> {
         let mut config = config;
         config.interval = config.interval.max(MIN_INTERVAL);
         let interval = config.interval;
@@ -185,23 +89,26 @@ impl Monitor {
                 }
                 add_own_cpu(&s.counts.cpu_ns);
             })
-            .expect("a thread for the monitor's sampler");
-        let writer = recorder.map(|recorder| {
-            let s = shared.clone();
-            std::thread::Builder::new()
+            .map_err(|e| Error::spawn("sampler", e))?;
+        let mut handle = Handle {
+            shared,
+            stop: Some(stop_tx),
+            sampler: Some(sampler),
+            writer: None,
+        };
+        if let Some(recorder) = recorder {
+            let s = handle.shared.clone();
+            // On failure, dropping the handle stops and joins the sampler.
+            let writer = std::thread::Builder::new()
                 .name("domgen-monitor-writer".into())
                 .spawn(move || {
                     Store::run(&s, recorder);
                     add_own_cpu(&s.counts.cpu_ns);
                 })
-                .expect("a thread for the monitor's writer")
-        });
-        Handle {
-            shared,
-            stop: Some(stop_tx),
-            sampler: Some(sampler),
-            writer,
+                .map_err(|e| Error::spawn("writer", e))?;
+            handle.writer = Some(writer);
         }
+        Ok(handle)
     }
 }
 
@@ -213,14 +120,6 @@ pub struct Handle {
     stop: Option<mpsc::Sender<()>>,
     sampler: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
 }
 
 /// What a monitor did, returned by [`Handle::stop`].
@@ -307,6 +206,3 @@ impl Drop for Handle {
         self.shutdown();
     }
 }
-
-/// How long the writer keeps trying at stop.
-pub(crate) const FLUSH: Duration = Duration::from_secs(5);

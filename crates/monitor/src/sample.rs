@@ -41,33 +41,21 @@ pub(crate) struct Reader {
 
 impl Reader {
     pub(crate) fn read(&self) -> Sample {
-        let (rss, threads) = match self.pid {
-            None => domgen_alloc::process()
-                .map_or((None, None), |p| (Some(p.rss_bytes), Some(p.threads))),
-            Some(pid) => other_process(pid),
+        let process = match self.pid {
+            None => domgen_alloc::process(),
+            Some(pid) => domgen_alloc::process_of(pid),
         };
+        // The allocator's counters are this process's, not another's.
         let stats = self.pid.is_none().then(domgen_alloc::stats).flatten();
         Sample {
             at: SystemTime::now(),
             secs: self.started.elapsed().as_secs_f64(),
             live_bytes: stats.map(|s| s.live_bytes),
             peak_bytes: stats.map(|s| s.peak_live_bytes),
-            rss_bytes: rss,
-            threads,
+            rss_bytes: process.map(|p| p.rss_bytes),
+            threads: process.map(|p| p.threads),
             batches_in_flight: self.gauge.as_ref().map(|g| g.batches_in_flight()),
             arena_resets: self.gauge.as_ref().map(|g| g.arena_resets()),
         }
     }
-}
-
-/// RSS and threads of another process, from `/proc/PID/status`.
-fn other_process(pid: u32) -> (Option<u64>, Option<u64>) {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return (None, None);
-    };
-    let field = |name: &str| -> Option<u64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        line[name.len()..].split_whitespace().next()?.parse().ok()
-    };
-    (field("VmRSS:").map(|kb| kb * 1024), field("Threads:"))
 }

@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::monitor::{Event, FLUSH, Shared};
+use crate::shared::{Event, Shared};
 use crate::{Leak, Sample, State};
 
 /// An error a [`Recorder`] returns: the event stays in the backlog and is
@@ -45,6 +45,9 @@ pub trait Recorder: Send {
 
 /// How long the writer waits before it tries an unreachable store again.
 const RETRY: Duration = Duration::from_millis(500);
+
+/// How long the writer keeps trying at stop.
+const FLUSH: Duration = Duration::from_secs(5);
 
 /// The writer thread's side.
 pub(crate) struct Store<'a> {

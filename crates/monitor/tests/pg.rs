@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use domgen_engine::{CancelToken, Gauge, GeneratorBuilder, Lines, NullSink};
+use domgen_engine::{CancelToken, Gauge, GeneratorBuilder, Lines, NullSink, RunOptions};
 use domgen_monitor::{Config, Monitor, State};
 use domgen_pattern::{Space, Spec};
 use domgen_pg::monitor::PgRecorder;
@@ -84,7 +84,7 @@ fn steady_generation_for_30_seconds_reports_no_leak() {
     let seen = states.clone();
     config.on_pressure(move |s| seen.lock().unwrap().push(s));
     config.on_pressure(domgen_monitor::throttle(gauge.clone(), 6));
-    let handle = Monitor::start_recording(config, Some(gauge.clone()), recorder(&url));
+    let handle = Monitor::start_recording(config, Some(gauge.clone()), recorder(&url)).unwrap();
 
     let spec = Spec {
         patterns: vec!["{alnum:6}{digit:1}.com".into()],
@@ -101,11 +101,12 @@ fn steady_generation_for_30_seconds_reports_no_leak() {
     let report = generator
         .run(
             &space,
-            0..space.total(),
             &Lines,
             &mut NullSink::default(),
-            Some(&cancel),
-            &mut |_| {},
+            RunOptions {
+                cancel: Some(&cancel),
+                ..RunOptions::new(0..space.total())
+            },
         )
         .unwrap();
     timer.join().unwrap();
@@ -159,7 +160,7 @@ fn a_steady_leak_is_reported_by_the_steady_rule_with_its_severity() {
     let sql = Sql::migrated(&url);
     let (config, run) = config(200);
     let min_samples = config.steady_min_samples;
-    let handle = Monitor::start_recording(config, None, recorder(&url));
+    let handle = Monitor::start_recording(config, None, recorder(&url)).unwrap();
     // 1 MiB every 100 ms: 600 MiB a minute; the default threshold is 10.
     let started = Instant::now();
     let mut kept = Vec::new();
@@ -200,7 +201,7 @@ fn a_burst_is_reported_by_the_rapid_rule() {
     let url = fresh_database();
     let sql = Sql::migrated(&url);
     let (config, run) = config(100);
-    let handle = Monitor::start_recording(config, None, recorder(&url));
+    let handle = Monitor::start_recording(config, None, recorder(&url)).unwrap();
     wait_for(
         "a baseline before the burst",
         Duration::from_secs(10),
@@ -228,7 +229,7 @@ fn leaked_threads_are_reported_by_the_thread_rule() {
     let sql = Sql::migrated(&url);
     let (mut config, run) = config(100);
     config.thread_growth = 10;
-    let handle = Monitor::start_recording(config, None, recorder(&url));
+    let handle = Monitor::start_recording(config, None, recorder(&url)).unwrap();
     wait_for(
         "the thread count at the start to be sampled",
         Duration::from_secs(10),
@@ -270,7 +271,7 @@ fn an_outage_drops_the_oldest_samples_counts_them_and_writes_the_rest_after() {
     drop(sql);
     let (mut config, run) = config(100);
     config.backlog = 10;
-    let handle = Monitor::start_recording(config, None, recorder(&own.url));
+    let handle = Monitor::start_recording(config, None, recorder(&own.url)).unwrap();
     wait_for(
         "samples written before the outage",
         Duration::from_secs(10),
@@ -371,7 +372,7 @@ fn memory_pressure_throttles_the_engine_until_the_state_is_normal() {
     let seen = states.clone();
     config.on_pressure(move |s| seen.lock().unwrap().push(s));
     config.on_pressure(domgen_monitor::throttle(gauge.clone(), 8));
-    let handle = Monitor::start_recording(config, Some(gauge.clone()), recorder(&url));
+    let handle = Monitor::start_recording(config, Some(gauge.clone()), recorder(&url)).unwrap();
     let wait_for = |want: &dyn Fn(Option<usize>) -> bool| {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !want(gauge.throttled_to()) {

@@ -23,7 +23,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
     if spec.patterns.is_empty() {
         return Err(Error::new(
             ErrorKind::Undefined,
-            "the spec has no patterns: add patterns = [\"{keyword}.{tld}\"] to the spec or pass --pattern",
+            "the spec has no patterns: add patterns = [\"{keyword}.{tld}\"] to the spec",
         ));
     }
     let mut charsets: BTreeMap<&str, Cow<'_, str>> = BUILTIN_CHARSETS
@@ -144,7 +144,7 @@ impl Ctx<'_> {
                         ErrorKind::Undefined,
                         span,
                         "the pattern uses {keyword} but the spec has no keywords",
-                        "add keywords = [...] or keywords_file to the spec, or pass --keyword / --keywords-file",
+                        "add keywords = [...] or keywords_file to the spec",
                     ));
                 }
                 Slot::Words { table: KEYWORDS }
@@ -155,7 +155,7 @@ impl Ctx<'_> {
                         ErrorKind::Undefined,
                         span,
                         "the pattern uses {tld} but the spec has no TLDs",
-                        "add tlds = [...] or tlds_file to the spec, or pass --tld / --tlds-file",
+                        "add tlds = [...] or tlds_file to the spec",
                     ));
                 }
                 Slot::Words { table: TLDS }
@@ -168,8 +168,12 @@ impl Ctx<'_> {
                         span,
                         &format!("no list is named `{name}`"),
                         &format!(
-                            "define it in the spec's [lists] or with --list {name}=FILE (defined lists: {})",
-                            if defined.is_empty() { "none".to_owned() } else { defined.join(", ") }
+                            "define `{name}` in the spec's [lists] (defined lists: {})",
+                            if defined.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                defined.join(", ")
+                            }
                         ),
                     ));
                 };
@@ -195,7 +199,7 @@ impl Ctx<'_> {
                         span,
                         &format!("no charset is named `{charset}`"),
                         &format!(
-                            "charsets are {}; define others in the spec's [charsets] or with --charset NAME=CHARS",
+                            "charsets are {}; define others in the spec's [charsets]",
                             known.join(", ")
                         ),
                     ));
@@ -419,7 +423,7 @@ impl Ctx<'_> {
                     ErrorKind::UnknownTld,
                     last_span,
                     &format!("`{suffix}` does not end in a TLD on the Public Suffix List"),
-                    "check the spelling, or pass --allow-unknown-tlds (allow_unknown_tlds = true) to accept it",
+                    "check the spelling, or set allow_unknown_tlds = true in the spec to accept it",
                 ));
             }
         }
@@ -752,10 +756,7 @@ impl Size {
         }
     }
 
-    #[allow(
-        clippy::cast_precision_loss,
-        reason = "an approximate size for a message"
-    )]
+    /// An approximate size, for a message: precision past 2^53 is lost.
     fn log10(self) -> f64 {
         match self {
             Size::Exact(n) => (n as f64).log10(),
@@ -800,6 +801,63 @@ mod tests {
         let e = compile(pattern, keywords).map(|_| ()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidName, "{e}");
         assert!(e.to_string().contains(needle), "{e}");
+    }
+
+    /// A library user has no flags: advice names the spec setting, in the
+    /// phrases the crate docs list (the binary maps them to its flags).
+    #[test]
+    fn advice_names_spec_settings_not_cli_flags() {
+        let advice = |spec: Spec, phrase: &str| {
+            let e = Space::compile(&spec).map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains(phrase), "{e}");
+            assert!(!e.contains(" --") && !e.contains("pass "), "{e}");
+        };
+        let with = |pattern: &str| Spec {
+            patterns: vec![pattern.to_owned()],
+            ..Spec::default()
+        };
+        advice(
+            Spec::default(),
+            "add patterns = [\"{keyword}.{tld}\"] to the spec",
+        );
+        advice(
+            with("{keyword}.com"),
+            "add keywords = [...] or keywords_file to the spec",
+        );
+        advice(
+            Spec {
+                keywords: WordList::inline(["a"]),
+                ..with("{keyword}.{tld}")
+            },
+            "add tlds = [...] or tlds_file to the spec",
+        );
+        advice(
+            with("{list:prefx}.com"),
+            "define `prefx` in the spec's [lists] (defined lists: none)",
+        );
+        advice(with("{list}.com"), "define the list in the spec's [lists]");
+        advice(
+            with("{greek:1}.com"),
+            "define others in the spec's [charsets]",
+        );
+        advice(
+            with("shop.notatld"),
+            "check the spelling, or set allow_unknown_tlds = true in the spec to accept it",
+        );
+        advice(
+            Spec {
+                tlds: WordList::inline(["zzzz"]),
+                ..with("a.{tld}")
+            },
+            "check the spelling, or set allow_unknown_tlds = true in the spec to accept it",
+        );
+        advice(
+            Spec {
+                tlds: WordList::inline(["example.com"]),
+                ..with("a.{tld}")
+            },
+            "use `com` and put the rest in the pattern, or set allow_unknown_tlds = true in the spec",
+        );
     }
 
     #[test]

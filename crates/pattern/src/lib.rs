@@ -53,6 +53,18 @@ assert_eq!(names, all);
 # Ok::<(), Box<dyn std::error::Error>>(())
 ```
 
+# Errors
+
+An [`Error`] has an [`ErrorKind`] and a message that names the bad value,
+where it was and what to do. Advice names spec settings as they are
+written in a spec file, each in one fixed phrase: ``add patterns =
+["{keyword}.{tld}"] to the spec``, `add keywords = [...] or keywords_file
+to the spec`, `add tlds = [...] or tlds_file to the spec`, ``define `NAME`
+in the spec's [lists]``, `define the list in the spec's [lists]`, `define
+others in the spec's [charsets]` and `set allow_unknown_tlds = true in the
+spec`. A front end that fills the spec from elsewhere (the `domgen`
+binary's flags) can replace these phrases with its own.
+
 # Crate features
 
 This crate has no optional features.

@@ -123,7 +123,7 @@ fn parse_piece(body: &str) -> Result<PieceKind, PieceError> {
         ("list", Some(list)) if is_name(list) => Ok(PieceKind::List(list.to_owned())),
         ("list", _) => Err((
             "`{list:NAME}` needs a list name (letters, digits, `_`)".into(),
-            "define the list in the spec's [lists] or with --list NAME=FILE",
+            "define the list in the spec's [lists]",
         )),
         ("random", None) => Ok(PieceKind::Chars {
             charset: "alnum".into(),

@@ -105,9 +105,9 @@ pub(crate) fn tlds(list: &WordList, allow_unknown: bool) -> Result<Table, Error>
             let known = psl::suffix_str(&ascii).filter(|s| is_public_suffix(s));
             let why = match known {
                 Some(suffix) => format!(
-                    "is not itself a public suffix: it is a name under `{suffix}`; use `{suffix}` and put the rest in the pattern, or pass --allow-unknown-tlds"
+                    "is not itself a public suffix: it is a name under `{suffix}`; use `{suffix}` and put the rest in the pattern, or set allow_unknown_tlds = true in the spec"
                 ),
-                None => "is not on the Public Suffix List; check the spelling, or pass --allow-unknown-tlds (allow_unknown_tlds = true) to accept it".to_owned(),
+                None => "is not on the Public Suffix List; check the spelling, or set allow_unknown_tlds = true in the spec to accept it".to_owned(),
             };
             return Err(fail(ErrorKind::UnknownTld, &why));
         }

@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use domgen_engine::{CancelToken, Flow, Generator, Progress, Report, Sink};
+use domgen_engine::{CancelToken, Flow, Generator, Progress, Report, RunOptions, Sink};
 use domgen_pattern::{Space, Spec};
 use tokio::runtime::Handle;
 use tokio_postgres::Client;
@@ -391,15 +391,13 @@ impl Prepared {
             options.unique,
         ))?;
         for range in &self.missing {
-            match generator.run_with_batch(
-                &self.space,
-                range.clone(),
-                self.batch_names,
-                &encoder,
-                &mut sink,
+            let run = RunOptions {
+                batch_names: Some(self.batch_names),
                 cancel,
-                progress,
-            ) {
+                progress: Some(&mut *progress),
+                ..RunOptions::new(range.clone())
+            };
+            match generator.run(&self.space, &encoder, &mut sink, run) {
                 Ok(report) => {
                     let stopped = report.stopped_early;
                     match &mut total {

@@ -175,11 +175,9 @@ mod tests {
         let err = generator
             .run(
                 &space,
-                0..space.total(),
                 &encoder,
                 &mut sink,
-                None,
-                &mut |_| {},
+                domgen_engine::RunOptions::new(0..space.total()),
             )
             .unwrap_err();
         assert_eq!(err.kind(), domgen_engine::ErrorKind::Positions);

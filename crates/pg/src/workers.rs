@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use domgen_engine::{CancelToken, Flow, Generator, Sink};
+use domgen_engine::{CancelToken, Flow, Generator, RunOptions, Sink};
 use domgen_pattern::{Space, Spec};
 use serde::Serialize;
 use tokio_postgres::Client;
@@ -742,14 +742,15 @@ async fn process(
                 .min(positions.end - positions.start)
                 .max(1);
             let mut chunks = Chunks::default();
-            let report = shared.generator.run_with_batch(
+            let report = shared.generator.run(
                 space,
-                positions,
-                chunk,
                 &encoder,
                 &mut chunks,
-                Some(&shared.stop),
-                &mut |_| {},
+                RunOptions {
+                    batch_names: Some(chunk),
+                    cancel: Some(&shared.stop),
+                    ..RunOptions::new(positions)
+                },
             )?;
             Ok::<_, domgen_engine::Error>((report.stopped_early, chunks.0))
         })

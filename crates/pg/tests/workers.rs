@@ -74,11 +74,9 @@ fn rows(space: &Space, id: Uuid, positions: std::ops::Range<u64>) -> Vec<Bytes> 
     generator
         .run(
             space,
-            positions,
             &CopyRows::new(id),
             &mut sink,
-            None,
-            &mut |_| {},
+            domgen_engine::RunOptions::new(positions),
         )
         .unwrap();
     sink.0
