@@ -231,13 +231,24 @@ pub(crate) fn interrupt_token() -> CancelToken {
 /// A progress bar of `len` names on standard error, when it is a terminal
 /// and `--no-progress` was not given.
 fn progress_bar(no_progress: bool, len: u64) -> Option<indicatif::ProgressBar> {
+    counting_bar(no_progress, len, "names")
+}
+
+/// A progress bar of `len` things called `unit`, with their rate, the time
+/// left and a message; on standard error when it is a terminal and
+/// `--no-progress` was not given.
+pub(crate) fn counting_bar(
+    no_progress: bool,
+    len: u64,
+    unit: &str,
+) -> Option<indicatif::ProgressBar> {
     (!no_progress && io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(len);
+        let template = format!(
+            "{{bar:30}} {{human_pos}}/{{human_len}} {unit}  {{per_sec}}  ETA {{eta}}  {{msg}}"
+        );
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:30} {human_pos}/{human_len} names  {per_sec}  ETA {eta}  {msg}",
-            )
-            .expect("the template is valid"),
+            indicatif::ProgressStyle::with_template(&template).expect("the template is valid"),
         );
         bar
     })

@@ -2,7 +2,7 @@
 //! by many worker processes, coordinated through PostgreSQL.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,7 +13,7 @@ use domgen::pg::workers::{self, PlanOptions, WorkEvent, WorkOptions};
 use crate::cli::{ConnArgs, SpecArgs};
 use crate::db_cmd;
 use crate::failure::Failure;
-use crate::generate_cmd::interrupt_token;
+use crate::generate_cmd::{counting_bar, interrupt_token};
 
 /// `domgen plan`'s flags besides the spec.
 #[derive(Debug, Args)]
@@ -61,6 +61,9 @@ pub(crate) struct WorkerArgs {
     /// Say every claim and commit on standard error.
     #[arg(short, long)]
     verbose: bool,
+    /// Do not show a progress bar (it is shown only when stderr is a terminal).
+    #[arg(long)]
+    no_progress: bool,
 }
 
 /// `domgen status`'s flags.
@@ -98,6 +101,29 @@ pub(crate) fn plan(spec_args: &SpecArgs, args: &PlanArgs) -> Result<(), Failure>
     Ok(())
 }
 
+/// What a worker's progress bar says besides rows: its batches and leases.
+#[derive(Default)]
+struct Tally {
+    committed: u64,
+    leases: u64,
+}
+
+impl Tally {
+    fn hear(&mut self, event: &WorkEvent) {
+        match event {
+            WorkEvent::Claimed(_) => self.leases += 1,
+            WorkEvent::Committed(_) => {
+                self.committed += 1;
+                self.leases = self.leases.saturating_sub(1);
+            }
+            WorkEvent::Refused(_) | WorkEvent::Released(_) => {
+                self.leases = self.leases.saturating_sub(1);
+            }
+            WorkEvent::LeaseLost(_) | WorkEvent::Waiting => {}
+        }
+    }
+}
+
 /// The default worker name: the host's and this process's.
 fn default_worker_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -116,6 +142,14 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
     }
     let generator = Arc::new(builder.build()?);
     let (rt, db, client) = db_cmd::open(&args.conn)?;
+    // The whole campaign's rows, and those committed before this worker.
+    let bar = match rt.block_on(domgen::pg::read::status(&client, args.campaign_id)) {
+        Ok(status) => counting_bar(args.no_progress, status.positions, "rows").inspect(|bar| {
+            bar.set_position(status.rows);
+        }),
+        // `work` says what is wrong with the campaign.
+        Err(_) => None,
+    };
     drop(client);
     let worker_id = args.worker_id.clone().unwrap_or_else(default_worker_id);
     let options = WorkOptions {
@@ -126,14 +160,29 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         max_batches: args.max_batches,
     };
     let cancel = interrupt_token();
-    let (verbose, name) = (args.verbose, worker_id.clone());
+    let (verbose, name, shown) = (args.verbose, worker_id.clone(), bar.clone());
+    let tally = Mutex::new(Tally::default());
     let events = move |event: &WorkEvent| {
         let always = matches!(
             event,
             WorkEvent::Refused(_) | WorkEvent::LeaseLost(_) | WorkEvent::Released(_)
         );
         if verbose || always {
-            eprintln!("worker {name}: {event}");
+            match &shown {
+                Some(bar) => bar.println(format!("worker {name}: {event}")),
+                None => eprintln!("worker {name}: {event}"),
+            }
+        }
+        if let Some(bar) = &shown {
+            let mut tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
+            tally.hear(event);
+            if let WorkEvent::Committed(positions) = event {
+                bar.inc(positions.end - positions.start);
+            }
+            bar.set_message(format!(
+                "{} batches committed, {} leases held",
+                tally.committed, tally.leases
+            ));
         }
     };
     let result = rt.block_on(workers::work(
@@ -143,6 +192,9 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         Some(cancel),
         events,
     ));
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     let report = result.map_err(|e| {
         Failure::pg(
             e,

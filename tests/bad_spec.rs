@@ -504,8 +504,8 @@ fn space_over_2_64_across_patterns_names_its_size() {
 
 #[test]
 fn space_over_2_64_from_one_piece_names_its_size() {
-    // DESIGN §4: "A space larger than 2^64 − 1 names is rejected with its
-    // size in the error." `{alnum:13}` alone holds 36^13 names.
+    // A space of more than 2^64 − 1 names is refused with its size (README,
+    // "Order"). `{alnum:13}` alone holds 36^13 names.
     let e = refused(&["--pattern", "{alnum:13}.com"]);
     assert_contains(&e, &["pattern 1", "2^64", "170581728179578208256"]);
 }

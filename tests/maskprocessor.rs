@@ -1,5 +1,5 @@
 //! `domgen` against maskprocessor (`mp64`): the same mask must print the
-//! same bytes (DESIGN §4). The test fails, never skips, when `mp64` is missing.
+//! same bytes (README, "Order"). The test fails, never skips, when `mp64` is missing.
 
 use crate::util::{domgen, external};
 

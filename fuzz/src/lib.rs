@@ -4,7 +4,7 @@
 
 use domgen_pattern::{MAX_NAME_LEN, Space};
 
-/// Panics unless `name` is a valid hostname as DESIGN.md §3 defines it:
+/// Panics unless `name` is a valid hostname as the README's "What is refused" defines it:
 /// ASCII, at most 253 octets, LDH labels of 1–63 octets without a hyphen at
 /// either edge, and no `--` at positions 3–4 outside an A-label.
 pub fn assert_valid(name: &str) {

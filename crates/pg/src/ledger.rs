@@ -250,7 +250,7 @@ pub async fn register_campaign(
             "INSERT INTO generation_campaigns
                (campaign_id, fingerprint, spec, order_kind, seed, first_position, end_position,
                 batch_names, target_table, next_start)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10 THEN $6 END)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10::boolean THEN $6::bigint END)
              ON CONFLICT (campaign_id) DO NOTHING",
             &[
                 &campaign_id,
