@@ -1,13 +1,11 @@
 //! `domgen generate`: a campaign into PostgreSQL (the default), or names
 //! one per line into a file.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::sync::Arc;
 
 use anyhow::Context;
-use domgen::engine::{
-    CancelToken, Gauge, GeneratorBuilder, Lines, Progress, RunOptions, WriteSink,
-};
+use domgen::engine::{Gauge, GeneratorBuilder, Lines, Progress, RunOptions, WriteSink};
 use domgen::pg::campaign::{self, CampaignOptions, Start};
 use domgen::pg::copy::CopyRows;
 use domgen::pg::{ledger, read};
@@ -16,6 +14,7 @@ use crate::cli::{ConnArgs, DbArgs, RunArgs, SpecArgs};
 use crate::db_cmd;
 use crate::failure::Failure;
 use crate::monitor_cmd::Session;
+use crate::term::{interrupt_token, progress_bar};
 
 pub(crate) fn to_file(
     args: &SpecArgs,
@@ -24,7 +23,7 @@ pub(crate) fn to_file(
     conn: &ConnArgs,
 ) -> Result<(), Failure> {
     let space = args.compile()?;
-    let gauge = std::sync::Arc::new(domgen::engine::Gauge::new());
+    let gauge = Arc::new(Gauge::new());
     let generator = builder(run).gauge(gauge.clone()).build()?;
     // Before the output is created: a bad budget must not truncate a file.
     generator.check(&space, &Lines)?;
@@ -212,46 +211,6 @@ pub(crate) fn builder(run: &RunArgs) -> GeneratorBuilder {
         builder.batch_names(names);
     }
     builder
-}
-
-/// A token that Ctrl-C cancels: the run stops at a batch boundary; a second
-/// Ctrl-C exits at once.
-pub(crate) fn interrupt_token() -> CancelToken {
-    let cancel = CancelToken::new();
-    let on_interrupt = cancel.clone();
-    let _ = ctrlc::set_handler(move || {
-        if on_interrupt.is_cancelled() {
-            std::process::exit(130);
-        }
-        on_interrupt.cancel();
-    });
-    cancel
-}
-
-/// A progress bar of `len` names on standard error, when it is a terminal
-/// and `--no-progress` was not given.
-fn progress_bar(no_progress: bool, len: u64) -> Option<indicatif::ProgressBar> {
-    counting_bar(no_progress, len, "names")
-}
-
-/// A progress bar of `len` things called `unit`, with their rate, the time
-/// left and a message; on standard error when it is a terminal and
-/// `--no-progress` was not given.
-pub(crate) fn counting_bar(
-    no_progress: bool,
-    len: u64,
-    unit: &str,
-) -> Option<indicatif::ProgressBar> {
-    (!no_progress && io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(len);
-        let template = format!(
-            "{{bar:30}} {{human_pos}}/{{human_len}} {unit}  {{per_sec}}  ETA {{eta}}  {{msg}}"
-        );
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(&template).expect("the template is valid"),
-        );
-        bar
-    })
 }
 
 fn show_progress(bar: Option<&indicatif::ProgressBar>, p: &Progress) {

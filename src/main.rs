@@ -24,6 +24,8 @@ mod monitor_cmd;
 mod plot;
 // `check`, `count`.
 mod spec_cmd;
+// Progress bars and Ctrl-C.
+mod term;
 // `plan`, `worker`, `status`.
 mod workers_cmd;
 

@@ -206,7 +206,7 @@ pub fn monitor(cmd: &MonitorCmd) -> Result<(), Failure> {
         return Err(Failure::Usage(anyhow::anyhow!("there is no process {pid}")));
     }
     eprintln!("monitor: run {run_id} (domgen report --run {run_id} --out run.svg)");
-    let cancel = crate::generate_cmd::interrupt_token();
+    let cancel = crate::term::interrupt_token();
     let handle =
         Monitor::start_recording(config, None, recorder).context("cannot start the monitor")?;
     let started = Instant::now();

@@ -13,7 +13,7 @@ use domgen::pg::workers::{self, PlanOptions, WorkEvent, WorkOptions};
 use crate::cli::{ConnArgs, SpecArgs};
 use crate::db_cmd;
 use crate::failure::Failure;
-use crate::generate_cmd::{counting_bar, interrupt_token};
+use crate::term::{counting_bar, interrupt_token};
 
 /// `domgen plan`'s flags besides the spec.
 #[derive(Debug, Args)]
