@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::migrate::MigrateError;
+use crate::migrate::{MigrateError, MigrateErrorKind};
 
 /// An error of domgen's PostgreSQL side: what went wrong, its class, and
 /// the error that caused it.
@@ -115,6 +115,16 @@ impl Error {
     /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// What went wrong with the schema, when migrating or checking it
+    /// failed ([`crate::migrate`]): an edited migration, a newer database,
+    /// missing tables, …
+    pub fn migration(&self) -> Option<&MigrateErrorKind> {
+        self.source
+            .as_deref()?
+            .downcast_ref::<MigrateError>()
+            .map(MigrateError::kind)
     }
 }
 

@@ -16,7 +16,6 @@
 //! `domain_generation_config_states`, so that campaigns continuing one
 //! spec get disjoint positions.
 
-use std::fmt;
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -629,13 +628,4 @@ pub async fn commit_batch(
     }
     tx.commit().await?;
     Ok(Outcome::Committed { rows })
-}
-
-impl fmt::Display for Writer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Writer::Generate => "generate",
-            Writer::Workers => "workers",
-        })
-    }
 }

@@ -43,6 +43,8 @@ use refinery::error::Kind;
 use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
 
+use crate::error::Error;
+
 mod embedded {
     // The path is relative to this crate's Cargo.toml.
     refinery::embed_migrations!("../../migrations");
@@ -151,9 +153,9 @@ impl fmt::Display for Report {
     }
 }
 
-/// Why [`migrate`] or [`check_migrated`] failed. The message says what to
-/// do about it; [`MigrateError::kind`] says what happened.
-pub struct MigrateError {
+/// Why [`migrate`] or [`check_migrated`] failed: the source of the crate's
+/// [`Error`] they return, whose [`Error::migration`] says what happened.
+pub(crate) struct MigrateError {
     kind: MigrateErrorKind,
     source: Option<BoxError>,
 }
@@ -240,7 +242,7 @@ pub enum MigrateErrorKind {
 
 impl MigrateError {
     /// What happened.
-    pub fn kind(&self) -> &MigrateErrorKind {
+    pub(crate) fn kind(&self) -> &MigrateErrorKind {
         &self.kind
     }
 
@@ -380,13 +382,18 @@ impl StdError for MigrateError {
 ///
 /// # Errors
 ///
+/// An [`Error`] of kind `Database` whose [`Error::migration`] is
 /// [`MigrateErrorKind::Edited`] if a migration applied to the database differs
 /// from this build's, [`MigrateErrorKind::NewerDatabase`] or
 /// [`MigrateErrorKind::Skipped`] if the history does not fit this build,
 /// [`MigrateErrorKind::Failed`] if a migration's SQL fails,
 /// [`MigrateErrorKind::UnsupportedServer`] before PostgreSQL 13, and
 /// [`MigrateErrorKind::Database`] when the connection or a privilege fails.
-pub async fn migrate(client: &mut Client) -> Result<Report, MigrateError> {
+pub async fn migrate(client: &mut Client) -> Result<Report, Error> {
+    Ok(migrate_under_lock(client).await?)
+}
+
+async fn migrate_under_lock(client: &mut Client) -> Result<Report, MigrateError> {
     check_server_version(client).await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
@@ -423,12 +430,17 @@ async fn migrate_locked(client: &mut Client) -> Result<Report, MigrateError> {
 ///
 /// # Errors
 ///
+/// An [`Error`] of kind `Database` whose [`Error::migration`] is
 /// [`MigrateErrorKind::NotMigrated`] ("the database at … is not migrated: run
 /// `domgen migrate`") when migrations are missing,
 /// [`MigrateErrorKind::MissingTables`] when tables are missing although the
 /// migrations are recorded, and the kinds of [`migrate`] when the history
 /// does not fit this build.
-pub async fn check_migrated(client: &Client) -> Result<(), MigrateError> {
+pub async fn check_migrated(client: &Client) -> Result<(), Error> {
+    Ok(check(client).await?)
+}
+
+async fn check(client: &Client) -> Result<(), MigrateError> {
     let mut embedded: Vec<Migration> = embedded::migrations::runner()
         .get_migrations()
         .iter()

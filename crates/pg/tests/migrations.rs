@@ -6,6 +6,14 @@
 use std::future::Future;
 
 use domgen_pg::migrate::{self, MigrateErrorKind};
+
+/// What a migration error says happened.
+#[track_caller]
+fn detail(error: &domgen_pg::Error) -> &MigrateErrorKind {
+    error
+        .migration()
+        .unwrap_or_else(|| panic!("not a migration error: {error}"))
+}
 use domgen_test_support::{connect, fresh_database};
 use tokio_postgres::Client;
 use uuid::Uuid;
@@ -39,7 +47,7 @@ fn migrations_apply_once() {
 
         let error = migrate::check_migrated(&client).await.unwrap_err();
         assert!(
-            matches!(error.kind(), MigrateErrorKind::NotMigrated { pending, .. } if pending.len() == 4),
+            matches!(detail(&error), MigrateErrorKind::NotMigrated { pending, .. } if pending.len() == 4),
             "{error:?}"
         );
         let message = error.to_string();
@@ -522,7 +530,7 @@ fn edited_migration_is_an_error() {
             .unwrap();
 
         let error = migrate::migrate(&mut client).await.unwrap_err();
-        match error.kind() {
+        match detail(&error) {
             MigrateErrorKind::Edited { applied, embedded } => {
                 assert_eq!(applied.checksum(), 12345);
                 assert_eq!(embedded.to_string(), "V1__memory_monitoring");
@@ -540,7 +548,7 @@ fn edited_migration_is_an_error() {
 
         let error = migrate::check_migrated(&client).await.unwrap_err();
         assert!(
-            matches!(error.kind(), MigrateErrorKind::Edited { .. }),
+            matches!(detail(&error), MigrateErrorKind::Edited { .. }),
             "{error:?}"
         );
     });
@@ -561,13 +569,13 @@ fn migration_from_a_newer_domgen_is_an_error() {
             .unwrap();
         let error = migrate::migrate(&mut client).await.unwrap_err();
         assert!(
-            matches!(error.kind(), MigrateErrorKind::NewerDatabase { migration } if migration.version() == 99),
+            matches!(detail(&error), MigrateErrorKind::NewerDatabase { migration } if migration.version() == 99),
             "{error:?}"
         );
         assert!(error.to_string().contains("upgrade domgen"), "{error}");
         let error = migrate::check_migrated(&client).await.unwrap_err();
         assert!(
-            matches!(error.kind(), MigrateErrorKind::NewerDatabase { .. }),
+            matches!(detail(&error), MigrateErrorKind::NewerDatabase { .. }),
             "{error:?}"
         );
     });
@@ -588,7 +596,7 @@ fn damaged_history_is_an_error_not_a_panic() {
             .unwrap();
         let error = migrate::migrate(&mut client).await.unwrap_err();
         assert!(
-            matches!(error.kind(), MigrateErrorKind::CorruptHistory { .. }),
+            matches!(detail(&error), MigrateErrorKind::CorruptHistory { .. }),
             "{error:?}"
         );
         assert!(error.to_string().contains("\"abc\""), "{error}");
@@ -617,7 +625,7 @@ fn dropped_table_is_reported() {
             .await
             .unwrap();
         let error = migrate::check_migrated(&client).await.unwrap_err();
-        match error.kind() {
+        match detail(&error) {
             MigrateErrorKind::MissingTables { tables, .. } => {
                 assert_eq!(tables, &["generation_runs"])
             }
@@ -642,7 +650,7 @@ fn failing_migration_is_rolled_back() {
             .unwrap();
 
         let error = migrate::migrate(&mut client).await.unwrap_err();
-        let MigrateErrorKind::Failed { migration, .. } = error.kind() else {
+        let MigrateErrorKind::Failed { migration, .. } = detail(&error) else {
             panic!("expected Failed, got {error:?}");
         };
         assert_eq!(migration.to_string(), "V2__generation");
@@ -657,7 +665,7 @@ fn failing_migration_is_rolled_back() {
 
         // V1 stays applied, V2 left nothing behind.
         let error = migrate::check_migrated(&client).await.unwrap_err();
-        match error.kind() {
+        match detail(&error) {
             MigrateErrorKind::NotMigrated { pending, .. } => {
                 let pending: Vec<String> = pending.iter().map(ToString::to_string).collect();
                 assert_eq!(pending, ["V2__generation", "V3__workers", "V4__monitor"]);
