@@ -57,6 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             start,
             connections: 2,
             unique: false,
+            retry: domgen::pg::Retry::default(),
         };
         campaign::generate(
             pool.clone(),

@@ -2,6 +2,7 @@
 //! comments are the help text.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use domgen::pg::Database;
@@ -152,6 +153,34 @@ pub(crate) struct DbArgs {
     /// Connections that COPY batches in parallel.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) connections: u16,
+    #[command(flatten)]
+    pub(crate) retry: RetryArgs,
+}
+
+/// How a run rides through a server restart or a lost connection.
+#[derive(Debug, Args)]
+pub(crate) struct RetryArgs {
+    /// Keep reconnecting this long after a connection is lost, then give
+    /// up (what was committed stays); 0 gives up at once.
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    reconnect_for: u64,
+    /// A control statement (claim, renewal, record) unanswered this long
+    /// takes its connection for lost.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    statement_timeout: u64,
+    /// A batch's commit unanswered this long takes its connection for lost.
+    #[arg(long, value_name = "S", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    commit_timeout: u64,
+}
+
+impl RetryArgs {
+    pub(crate) fn retry(&self) -> domgen::pg::Retry {
+        domgen::pg::Retry {
+            reconnect_for: Duration::from_secs(self.reconnect_for),
+            statement_timeout: Duration::from_secs(self.statement_timeout),
+            commit_timeout: Duration::from_secs(self.commit_timeout),
+        }
+    }
 }
 
 /// The spec: a file and flags that override it.

@@ -125,6 +125,7 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
         },
         connections: usize::from(db_args.connections),
         unique: db_args.unique,
+        retry: db_args.retry.retry(),
     };
     let failed = |e: domgen::pg::Error| {
         Failure::pg(
@@ -152,10 +153,12 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
     let bar = progress_bar(run.no_progress, prepared.space().len());
     let mut progress = |p: &Progress| show_progress(bar.as_ref(), p);
     let session = Session::start(&run.monitor, &db_args.conn, &gauge, &generator)?;
+    // The run has connections of its own, opened anew if the server
+    // restarts; so has what follows it.
+    drop(client);
     let result = prepared.run(
         rt.handle(),
         &db.connections(),
-        &client,
         &generator,
         Some(&cancel),
         &mut progress,
@@ -185,6 +188,7 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
         .context("cannot write to standard output")?;
         return Err(Failure::Interrupted);
     }
+    let client = rt.block_on(db.connect())?;
     let rows = rt.block_on(read::sample_rows(&client, &db_args.table, campaign_id, 3))?;
     let allocation = rt
         .block_on(read::allocation(&client, report.run_id))?

@@ -10,7 +10,7 @@ use clap::Args;
 use domgen::engine::GeneratorBuilder;
 use domgen::pg::workers::{self, PlanOptions, WorkEvent, WorkOptions};
 
-use crate::cli::{ConnArgs, SpecArgs};
+use crate::cli::{ConnArgs, RetryArgs, SpecArgs};
 use crate::db_cmd;
 use crate::failure::Failure;
 use crate::term::{counting_bar, interrupt_token};
@@ -64,6 +64,8 @@ pub(crate) struct WorkerArgs {
     /// Do not show a progress bar (it is shown only when stderr is a terminal).
     #[arg(long)]
     no_progress: bool,
+    #[command(flatten)]
+    retry: RetryArgs,
 }
 
 /// `domgen status`'s flags.
@@ -119,7 +121,7 @@ impl Tally {
             WorkEvent::Refused(_) | WorkEvent::Released(_) => {
                 self.leases = self.leases.saturating_sub(1);
             }
-            WorkEvent::LeaseLost(_) | WorkEvent::Waiting => {}
+            WorkEvent::LeaseLost(_) | WorkEvent::Waiting | WorkEvent::ConnectionLost(_) => {}
         }
     }
 }
@@ -158,6 +160,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         lease: Duration::from_secs(args.lease_seconds),
         connections: usize::from(args.connections),
         max_batches: args.max_batches,
+        retry: args.retry.retry(),
     };
     let cancel = interrupt_token();
     let (verbose, name, shown) = (args.verbose, worker_id.clone(), bar.clone());
@@ -165,7 +168,10 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
     let events = move |event: &WorkEvent| {
         let always = matches!(
             event,
-            WorkEvent::Refused(_) | WorkEvent::LeaseLost(_) | WorkEvent::Released(_)
+            WorkEvent::Refused(_)
+                | WorkEvent::LeaseLost(_)
+                | WorkEvent::Released(_)
+                | WorkEvent::ConnectionLost(_)
         );
         if verbose || always {
             match &shown {

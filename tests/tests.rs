@@ -35,3 +35,9 @@ mod workers;
 // samples, `report` draws them (SVG and PNG checked by parsing) or prints
 // them (json, csv).
 mod monitor;
+
+// Production conditions: the server crashes and restarts twice under
+// `generate` (20M rows) and under workers (one also SIGKILLed); a proxy
+// cuts a connection without a word. Every position exactly once, no
+// --resume.
+mod restart;

@@ -11,6 +11,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use domgen_engine::{CancelToken, Flow, Generator, Progress, Report, RunOptions, Sink};
@@ -23,6 +24,7 @@ use crate::connect::{Connection, Connections};
 use crate::copy::CopyRows;
 use crate::error::Error;
 use crate::ledger::{self, Batch, Claim, Outcome, Registration, Target, Writer, to_i64};
+use crate::retry::{Backoff, Control, Retry};
 
 /// Which positions a campaign run writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,6 +60,8 @@ pub struct CampaignOptions {
     /// (domain_name) DO NOTHING`); creates a unique index on `domain_name`
     /// if the table has none.
     pub unique: bool,
+    /// How the run rides through a restart or a lost connection.
+    pub retry: Retry,
 }
 
 /// What a campaign run did.
@@ -77,6 +81,8 @@ pub struct CampaignReport {
     pub already_complete: bool,
     /// Names skipped because the table had them already (`unique` mode).
     pub already_present: u64,
+    /// Connections lost during the run and opened anew.
+    pub reconnects: u64,
 }
 
 /// A campaign registered and ready to run: its positions settled, the
@@ -228,9 +234,12 @@ pub async fn prepare(
 pub struct PgSink {
     handle: Handle,
     idle: Vec<Connection>,
-    busy: tokio::task::JoinSet<(Connection, Range<u64>, Result<Outcome, Error>)>,
+    busy: tokio::task::JoinSet<(Option<Connection>, Range<u64>, Result<Outcome, Error>)>,
     campaign_id: Uuid,
     target: Arc<Target>,
+    source: Arc<Connections>,
+    retry: Retry,
+    reconnects: Arc<AtomicU64>,
     /// Rows committed by this sink.
     pub committed_rows: u64,
     /// Names skipped because the table had them already (`unique` mode).
@@ -239,7 +248,9 @@ pub struct PgSink {
 
 impl PgSink {
     /// A sink writing to `table` for `campaign_id` over `connections`
-    /// connections from `source`. With `unique`, each batch goes through a
+    /// connections from `source`; a connection lost during a commit is
+    /// opened anew and the batch committed again, as `retry` allows (the
+    /// ledger says whether the cut commit had landed). With `unique`, each batch goes through a
     /// staging table and `INSERT … ON CONFLICT (domain_name) DO NOTHING`,
     /// so names already in the table are skipped (the table needs a unique
     /// index on `domain_name`; see [`ledger::ensure_unique_index`]).
@@ -250,6 +261,7 @@ impl PgSink {
         campaign_id: Uuid,
         table: &str,
         unique: bool,
+        retry: Retry,
     ) -> Result<PgSink, Error> {
         let target = if unique {
             Target::unique(table)?
@@ -258,9 +270,7 @@ impl PgSink {
         };
         let mut idle = Vec::with_capacity(connections.max(1));
         for _ in 0..connections.max(1) {
-            let connection = source.open().await?;
-            target.prepare(connection.shared()).await?;
-            idle.push(connection);
+            idle.push(open_for(&target, source, &retry, &mut retry.backoff()).await?);
         }
         Ok(PgSink {
             handle,
@@ -268,9 +278,17 @@ impl PgSink {
             busy: tokio::task::JoinSet::new(),
             campaign_id,
             target: Arc::new(target),
+            source: Arc::new(source.clone()),
+            retry,
+            reconnects: Arc::default(),
             committed_rows: 0,
             already_present: 0,
         })
+    }
+
+    /// Connections lost during a commit and opened anew.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(Ordering::Relaxed)
     }
 
     /// Waits for one busy connection and takes back its outcome.
@@ -279,7 +297,7 @@ impl PgSink {
             return Ok(());
         };
         let (connection, positions, outcome) = joined.map_err(|e| Error::task("a COPY task", e))?;
-        self.idle.push(connection);
+        self.idle.extend(connection);
         match outcome? {
             Outcome::Committed { rows } => {
                 self.committed_rows += rows;
@@ -326,13 +344,15 @@ impl Sink for PgSink {
         if self.idle.is_empty() {
             self.settle_one()?;
         }
-        let Some(mut connection) = self.idle.pop() else {
+        let Some(connection) = self.idle.pop() else {
             return Err(Error::database(
                 "no COPY connection is left: each was lost with a batch",
             ));
         };
         let chunk = Bytes::copy_from_slice(bytes);
         let (target, campaign_id) = (Arc::clone(&self.target), self.campaign_id);
+        let (source, retry) = (Arc::clone(&self.source), self.retry);
+        let reconnects = Arc::clone(&self.reconnects);
         self.busy.spawn_on(
             async move {
                 let batch = Batch {
@@ -341,7 +361,15 @@ impl Sink for PgSink {
                     claim: Claim::Unclaimed,
                     chunks: std::slice::from_ref(&chunk),
                 };
-                let outcome = ledger::commit_batch(connection.client(), &target, &batch).await;
+                let (connection, outcome) = commit_riding_through(
+                    connection,
+                    &source,
+                    &retry,
+                    &target,
+                    &batch,
+                    &reconnects,
+                )
+                .await;
                 (connection, positions, outcome)
             },
             &self.handle,
@@ -354,28 +382,140 @@ impl Sink for PgSink {
     }
 }
 
+/// A connection from `source`, readied for `target`.
+async fn open_for(
+    target: &Target,
+    source: &Connections,
+    retry: &Retry,
+    backoff: &mut Backoff,
+) -> Result<Connection, Error> {
+    loop {
+        let connection = retry.open(source, None, backoff).await?;
+        match retry
+            .statement(
+                "readying the connection",
+                target.prepare(connection.shared()),
+            )
+            .await
+        {
+            Ok(()) => return Ok(connection),
+            Err(e) if e.is_transient() => {
+                connection.abandon();
+                backoff.pause(e).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Commits `batch` (unclaimed) on `connection`; when the connection is lost
+/// or the commit goes unanswered, opens another and commits again, unless
+/// the ledger says the cut commit landed. Gives back the connection, if one
+/// is left, and the outcome.
+async fn commit_riding_through(
+    mut connection: Connection,
+    source: &Connections,
+    retry: &Retry,
+    target: &Target,
+    batch: &Batch<'_>,
+    reconnects: &AtomicU64,
+) -> (Option<Connection>, Result<Outcome, Error>) {
+    let what = format!(
+        "the commit of batch {}..{}",
+        batch.positions.start, batch.positions.end
+    );
+    let mut backoff: Option<Backoff> = None;
+    loop {
+        let failure = match retry
+            .commit(
+                &what,
+                ledger::commit_batch(connection.client(), target, batch),
+            )
+            .await
+        {
+            Err(e) if e.is_transient() => e,
+            Err(e) if backoff.is_some() => {
+                // A commit cut before might have landed after all (its
+                // transaction ended after we gave up on it): then the
+                // ledger refuses this one, and says so.
+                let landed = ledger::committed(
+                    connection.shared(),
+                    batch.campaign_id,
+                    batch.positions.start,
+                )
+                .await;
+                return match landed {
+                    Ok(Some(c)) => (Some(connection), Ok(Outcome::Committed { rows: c.rows })),
+                    _ => (Some(connection), Err(e)),
+                };
+            }
+            result => return (Some(connection), result),
+        };
+        connection.abandon();
+        let backoff = backoff.get_or_insert_with(|| retry.backoff());
+        if let Err(e) = backoff.pause(failure).await {
+            return (None, Err(e));
+        }
+        connection = match open_for(target, source, retry, backoff).await {
+            Ok(c) => c,
+            Err(e) => return (None, Err(e)),
+        };
+        reconnects.fetch_add(1, Ordering::Relaxed);
+        // Whether the commit that was cut had landed: then it is not
+        // written again.
+        let landed = retry
+            .statement(
+                "reading the ledger",
+                ledger::committed(
+                    connection.shared(),
+                    batch.campaign_id,
+                    batch.positions.start,
+                ),
+            )
+            .await;
+        match landed {
+            Ok(Some(c)) => return (Some(connection), Ok(Outcome::Committed { rows: c.rows })),
+            Ok(None) => {}
+            // Lost again: the loop's next commit finds out.
+            Err(e) if e.is_transient() => {}
+            Err(e) => return (Some(connection), Err(e)),
+        }
+    }
+}
+
 impl Prepared {
     /// Runs the campaign to completion (or to cancellation) on the calling
     /// thread, which must not be a runtime worker (the sink drives
     /// `handle`'s runtime with `block_on`): writes the missing batches with
     /// `generator` over the options' connections from `connections`,
-    /// records a `generation_runs` row and a `memory_allocations` row on
-    /// `client`, and reports. `progress` hears of every batch written.
+    /// records a `generation_runs` row and a `memory_allocations` row on a
+    /// control connection of its own, and reports. `progress` hears of
+    /// every batch written. A lost connection is opened anew as the
+    /// options' [`Retry`] allows, and the run goes on.
     pub fn run(
         self,
         handle: &Handle,
         connections: &Connections,
-        client: &Client,
         generator: &Generator,
         cancel: Option<&CancelToken>,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<CampaignReport, Error> {
         let options = &self.options;
         let run_id = Uuid::new_v4();
-        handle.block_on(client.execute(
-            "INSERT INTO generation_runs (run_id, campaign_id, status) VALUES ($1, $2, 'running')",
-            &[&run_id, &options.campaign_id],
-        ))?;
+        let mut control = handle.block_on(Control::open(connections, options.retry, None))?;
+        let campaign_id = options.campaign_id;
+        handle.block_on(control.call("registering the run", |client| {
+            Box::pin(async move {
+                client
+                    .execute(
+                        "INSERT INTO generation_runs (run_id, campaign_id, status) VALUES ($1, $2, 'running')
+                         ON CONFLICT (run_id) DO NOTHING",
+                        &[&run_id, &campaign_id],
+                    )
+                    .await?;
+                Ok(())
+            })
+        }))?;
         let encoder = CopyRows::new(options.campaign_id);
         let mut total: Option<Report> = None;
         let mut failure = None;
@@ -389,6 +529,7 @@ impl Prepared {
             options.campaign_id,
             &options.table,
             options.unique,
+            options.retry,
         ))?;
         for range in &self.missing {
             let run = RunOptions {
@@ -415,6 +556,7 @@ impl Prepared {
             }
         }
         let (committed, already_present) = (sink.committed_rows, sink.already_present);
+        let reconnects = sink.reconnects();
         if let Err(e) = sink.close() {
             failure.get_or_insert(e);
         }
@@ -425,12 +567,13 @@ impl Prepared {
         // Rows the database committed, not batches handed to the sink.
         report.names = committed;
         let recorded = handle.block_on(record_run(
-            client,
+            &mut control,
             run_id,
             options.campaign_id,
             &report,
             failure.is_none(),
         ));
+        handle.block_on(control.close());
         if let Some(e) = failure {
             return Err(e.context(format!(
                 "{committed} rows of {} were committed before it ({} in all)",
@@ -446,15 +589,16 @@ impl Prepared {
             positions: self.space.selection(),
             already_complete: self.missing.is_empty(),
             already_present,
+            reconnects,
             report,
         })
     }
 }
 
 /// Records how a run ended: its `generation_runs` row and its
-/// `memory_allocations` row.
+/// `memory_allocations` row (each safe to repeat after a lost connection).
 async fn record_run(
-    client: &Client,
+    control: &mut Control,
     run_id: Uuid,
     campaign_id: Uuid,
     report: &Report,
@@ -467,36 +611,57 @@ async fn record_run(
     };
     let report_json = serde_json::to_value(report)
         .map_err(|e| Error::usage(format!("the run report cannot be stored: {e}")).because(e))?;
-    client
-        .execute(
-            "UPDATE generation_runs SET finished_at = now(), status = $2, positions_written = $3, report = $4
-             WHERE run_id = $1",
-            &[&run_id, &status, &to_i64(report.names, "rows")?, &report_json],
-        )
+    let rows = to_i64(report.names, "rows")?;
+    control
+        .call("recording the run", |client| {
+            let report_json = report_json.clone();
+            Box::pin(async move {
+                client
+                    .execute(
+                        "UPDATE generation_runs SET finished_at = now(), status = $2, positions_written = $3, report = $4
+                         WHERE run_id = $1",
+                        &[&run_id, &status, &rows, &report_json],
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
         .await?;
     let duration_ms =
         i32::try_from(std::time::Duration::from_secs_f64(report.duration_secs).as_millis())
             .unwrap_or(i32::MAX);
     let bytes = |b: Option<u64>| b.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
-    client
-        .execute(
-            "INSERT INTO memory_allocations
-               (operation_id, operation_type, campaign_id, allocated_bytes, peak_bytes, duration_ms,
-                allocation_pattern, cleanup_successful, memory_leaked_bytes)
-             VALUES ($1, 'domain_generation', $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &run_id.to_string(),
-                &campaign_id,
-                &bytes(report.allocated_bytes),
-                &bytes(report.peak_live_bytes),
-                &duration_ms,
-                &report_json,
-                &(succeeded && report.leaked_bytes().is_none_or(|l| l <= 0)),
-                &report.leaked_bytes().unwrap_or(0),
-            ],
-        )
-        .await?;
-    Ok(())
+    let (allocated, peak) = (bytes(report.allocated_bytes), bytes(report.peak_live_bytes));
+    let clean = succeeded && report.leaked_bytes().is_none_or(|l| l <= 0);
+    let leaked = report.leaked_bytes().unwrap_or(0);
+    let operation = run_id.to_string();
+    control
+        .call("recording the run's memory", |client| {
+            let (operation, report_json) = (operation.clone(), report_json.clone());
+            Box::pin(async move {
+            client
+                .execute(
+                    "INSERT INTO memory_allocations
+                       (operation_id, operation_type, campaign_id, allocated_bytes, peak_bytes, duration_ms,
+                        allocation_pattern, cleanup_successful, memory_leaked_bytes)
+                     SELECT $1::text, 'domain_generation', $2::uuid, $3::bigint, $4::bigint, $5::integer, $6::jsonb, $7::boolean, $8::bigint
+                     WHERE NOT EXISTS (SELECT 1 FROM memory_allocations WHERE operation_id = $1::text)",
+                    &[
+                        &operation,
+                        &campaign_id,
+                        &allocated,
+                        &peak,
+                        &duration_ms,
+                        &report_json,
+                        &clean,
+                        &leaked,
+                    ],
+                )
+                .await?;
+            Ok(())
+            })
+        })
+        .await
 }
 
 impl fmt::Display for CampaignReport {
@@ -524,6 +689,9 @@ impl fmt::Display for CampaignReport {
                 self.already_present
             )?;
         }
+        if self.reconnects > 0 {
+            write!(f, "; {} lost connections were opened anew", self.reconnects)?;
+        }
         Ok(())
     }
 }
@@ -548,29 +716,20 @@ pub async fn generate(
 ) -> Result<CampaignReport, Error> {
     let connections = connections.into();
     let space = Space::compile(&spec)?;
-    let control = connections.open().await?;
-    let prepared = prepare(control.shared(), &spec, space, &generator, &options).await;
-    let prepared = match prepared {
-        Ok(prepared) => prepared,
-        Err(e) => {
-            control.close().await;
-            return Err(e);
-        }
-    };
+    let mut control = Control::open(&connections, options.retry, None).await?;
+    let prepared = prepare(control.client().await?, &spec, space, &generator, &options).await;
+    control.close().await;
+    let prepared = prepared?;
     let handle = Handle::current();
-    let (result, control) = tokio::task::spawn_blocking(move || {
-        let result = prepared.run(
+    tokio::task::spawn_blocking(move || {
+        prepared.run(
             &handle,
             &connections,
-            control.shared(),
             &generator,
             cancel.as_ref(),
             &mut |_| {},
-        );
-        (result, control)
+        )
     })
     .await
-    .map_err(|e| Error::task("the generation task", e))?;
-    control.close().await;
-    result
+    .map_err(|e| Error::task("the generation task", e))?
 }

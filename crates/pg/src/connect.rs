@@ -273,6 +273,16 @@ impl Connection {
         }
     }
 
+    /// Lets go of a connection taken for lost without waiting for it: our
+    /// own's task is stopped (a connection cut without a word would keep it
+    /// waiting), a pooled one is dropped from its pool.
+    pub(crate) fn abandon(self) {
+        match self {
+            Connection::Own { task, .. } => task.abort(),
+            Connection::Pooled(object) => drop(deadpool_postgres::Object::take(object)),
+        }
+    }
+
     /// Closes our own connection and waits for its task, so that its
     /// buffers are freed before a run's heap is measured; a pooled one
     /// goes back to its pool.

@@ -117,6 +117,38 @@ impl Error {
         self.kind
     }
 
+    /// Whether the same call may succeed on a new connection: the
+    /// connection was lost or cut, went unanswered, or the server was
+    /// shutting down, restarting, starting up or out of connections. A
+    /// refused login, a bad certificate or a statement the server rejects
+    /// are not.
+    pub fn is_transient(&self) -> bool {
+        let mut source = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(e) = source {
+            if e.is::<crate::retry::TimedOut>() || e.is::<std::io::Error>() {
+                return true;
+            }
+            if let Some(pg) = e.downcast_ref::<tokio_postgres::Error>() {
+                return match pg.as_db_error() {
+                    Some(db) => crate::retry::transient_state(db.code().code()),
+                    None if pg.is_closed() => true,
+                    // An I/O error is further down the chain; a TLS or
+                    // configuration error is not transient.
+                    None => chain_has_io(pg),
+                };
+            }
+            if let Some(pool) = e.downcast_ref::<deadpool_postgres::PoolError>() {
+                return matches!(pool, deadpool_postgres::PoolError::Timeout(_))
+                    || chain_has_io(pool);
+            }
+            source = e.source();
+        }
+        false
+    }
+
     /// What went wrong with the schema, when migrating or checking it
     /// failed ([`crate::migrate`]): an edited migration, a newer database,
     /// missing tables, …
@@ -126,6 +158,17 @@ impl Error {
             .downcast_ref::<MigrateError>()
             .map(MigrateError::kind)
     }
+}
+
+fn chain_has_io(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = e.source();
+    while let Some(s) = source {
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The server's words for a failure, or the client's with its causes.

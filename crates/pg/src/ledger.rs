@@ -565,35 +565,63 @@ pub async fn commit_batch(
     target: &Target,
     batch: &Batch<'_>,
 ) -> Result<Outcome, Error> {
-    let positions = batch.positions;
+    let chunks = futures_util::stream::iter(batch.chunks.iter().cloned().map(Ok));
+    commit_stream(
+        client,
+        target,
+        batch.campaign_id,
+        batch.positions,
+        batch.claim,
+        chunks,
+    )
+    .await
+}
+
+/// [`commit_batch`] for rows that arrive while the COPY runs: each item of
+/// `chunks` is a whole binary COPY stream ([`CopyRows`]), and an error
+/// from it aborts the COPY and the transaction. So a batch need not be
+/// held in memory whole before its commit.
+pub async fn commit_stream(
+    client: &mut Client,
+    target: &Target,
+    campaign_id: Uuid,
+    positions: &Range<u64>,
+    claim: Claim,
+    chunks: impl futures_util::Stream<Item = Result<Bytes, Error>>,
+) -> Result<Outcome, Error> {
+    use futures_util::StreamExt;
     let names = positions.end - positions.start;
-    // Each chunk must be a whole COPY stream; the rows between their
-    // headers and trailers are sent as one stream.
-    if let Some((i, chunk)) = batch.chunks.iter().enumerate().find(|(_, c)| {
-        c.len() < HEADER.len() + TRAILER.len() || !c.starts_with(HEADER) || !c.ends_with(TRAILER)
-    }) {
-        return Err(Error::usage(format!(
-            "batch {}..{}: chunk {i} ({} bytes) is not a binary COPY stream with its header and trailer; encode chunks with CopyRows",
-            positions.start,
-            positions.end,
-            chunk.len()
-        )));
-    }
-    let campaign_id = batch.campaign_id;
     let start = to_i64(positions.start, "batch start")?;
     let end = to_i64(positions.end, "batch end")?;
     let expected = to_i64(names, "batch size")?;
     let tx = client.transaction().await?;
-    if batch.claim == Claim::Unclaimed {
+    if claim == Claim::Unclaimed {
         tx.execute(LEDGER_INSERT, &[&campaign_id, &start, &end, &expected])
             .await?;
     }
     let sink = tx.copy_in::<_, Bytes>(target.copy.as_str()).await?;
     futures_util::pin_mut!(sink);
+    futures_util::pin_mut!(chunks);
     sink.send(Bytes::from_static(HEADER)).await?;
-    for chunk in batch.chunks {
+    let mut i = 0;
+    while let Some(chunk) = chunks.next().await {
+        // Each chunk must be a whole COPY stream; the rows between their
+        // headers and trailers are sent as one stream.
+        let chunk = chunk?;
+        if chunk.len() < HEADER.len() + TRAILER.len()
+            || !chunk.starts_with(HEADER)
+            || !chunk.ends_with(TRAILER)
+        {
+            return Err(Error::usage(format!(
+                "batch {}..{}: chunk {i} ({} bytes) is not a binary COPY stream with its header and trailer; encode chunks with CopyRows",
+                positions.start,
+                positions.end,
+                chunk.len()
+            )));
+        }
         sink.send(chunk.slice(HEADER.len()..chunk.len() - TRAILER.len()))
             .await?;
+        i += 1;
     }
     sink.send(Bytes::from_static(TRAILER)).await?;
     let copied = sink.as_mut().finish().await?;
@@ -607,7 +635,7 @@ pub async fn commit_batch(
         None => names,
         Some(insert) => tx.execute(insert.as_str(), &[]).await?,
     };
-    match batch.claim {
+    match claim {
         Claim::Unclaimed if rows != names => {
             tx.execute(LEDGER_ROWS, &[&campaign_id, &start, &to_i64(rows, "rows")?])
                 .await?;
@@ -628,4 +656,34 @@ pub async fn commit_batch(
     }
     tx.commit().await?;
     Ok(Outcome::Committed { rows })
+}
+
+/// A committed batch's ledger entry, as [`committed`] reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// Rows the batch put in the table.
+    pub rows: u64,
+    /// The lease it was committed under (`None` for `generate`'s batches).
+    pub lease_token: Option<Uuid>,
+}
+
+/// Whether the batch of `campaign_id` starting at `batch_start` is
+/// committed, and how: what a writer asks after a connection was lost
+/// during its commit, to learn whether the commit landed.
+pub async fn committed(
+    client: &Client,
+    campaign_id: Uuid,
+    batch_start: u64,
+) -> Result<Option<Committed>, Error> {
+    let row = client
+        .query_opt(
+            "SELECT rows, lease_token FROM generation_batches
+             WHERE campaign_id = $1 AND batch_start = $2 AND status = 'committed'",
+            &[&campaign_id, &to_i64(batch_start, "batch start")?],
+        )
+        .await?;
+    Ok(row.map(|row| Committed {
+        rows: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
+        lease_token: row.get(1),
+    }))
 }

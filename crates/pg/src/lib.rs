@@ -53,6 +53,7 @@ let options = CampaignOptions {
     start: Start::New,
     connections: 2,
     unique: false,
+    retry: domgen_pg::Retry::default(),
 };
 let generator = Arc::new(GeneratorBuilder::new().build()?);
 rt.block_on(async {
@@ -79,7 +80,9 @@ pub mod ledger;
 pub mod migrate;
 pub mod monitor;
 pub mod read;
+mod retry;
 pub mod workers;
 
 pub use crate::connect::{Connections, Database, connect};
 pub use crate::error::{Error, ErrorKind};
+pub use crate::retry::Retry;

@@ -45,6 +45,7 @@ use crate::copy::CopyRows;
 use crate::error::Error;
 pub use crate::ledger::Outcome;
 use crate::ledger::{self, Batch, Claim, Registration, Target, Writer, to_i64};
+use crate::retry::{Backoff, Control, Retry, Statement, statement};
 
 /// What [`plan`] registers.
 #[derive(Clone, Debug)]
@@ -389,6 +390,8 @@ pub struct WorkOptions {
     pub connections: usize,
     /// Stop after claiming this many batches (all when `None`).
     pub max_batches: Option<u64>,
+    /// How the worker rides through a restart or a lost connection.
+    pub retry: Retry,
 }
 
 /// What happened to a batch, as [`work`] reports it.
@@ -407,6 +410,9 @@ pub enum WorkEvent {
     /// No batch could be claimed, but other workers' leases are open:
     /// waiting for them to commit or expire.
     Waiting,
+    /// A connection was lost (why): reconnecting, as `WorkOptions::retry`
+    /// allows.
+    ConnectionLost(String),
 }
 
 impl fmt::Display for WorkEvent {
@@ -428,6 +434,7 @@ impl fmt::Display for WorkEvent {
             WorkEvent::Waiting => {
                 f.write_str("no batch free: waiting for other workers' leases to commit or expire")
             }
+            WorkEvent::ConnectionLost(why) => write!(f, "{why}; reconnecting"),
         }
     }
 }
@@ -443,6 +450,8 @@ pub struct WorkReport {
     pub refused: u64,
     /// Batches given back.
     pub released: u64,
+    /// Connections lost and opened anew.
+    pub reconnects: u64,
     /// Whether the campaign was complete when the worker stopped.
     pub complete: bool,
     /// Whether the worker stopped because it was cancelled.
@@ -461,12 +470,16 @@ impl fmt::Display for WorkReport {
         };
         write!(
             f,
-            "committed {} batches ({} rows, {rate:.0} rows/s over {:.1} s); {} refused, {} released; {}",
+            "committed {} batches ({} rows, {rate:.0} rows/s over {:.1} s); {} refused, {} released; {}{}",
             self.batches,
             self.rows,
             self.duration_secs,
             self.refused,
             self.released,
+            match self.reconnects {
+                0 => String::new(),
+                n => format!("{n} lost connections opened anew; "),
+            },
             if self.complete {
                 "the campaign is complete"
             } else if self.cancelled {
@@ -478,10 +491,9 @@ impl fmt::Display for WorkReport {
     }
 }
 
-/// Collects a batch's COPY chunks (the engine renders a claimed batch in
-/// chunks of its own batch size, on its threads).
-#[derive(Default)]
-struct Chunks(Vec<Bytes>);
+/// Hands a claimed batch's COPY chunks, as the engine renders them, to
+/// the COPY that is sending them: the batch is never held whole.
+struct Chunks(tokio::sync::mpsc::Sender<Result<Bytes, Error>>);
 
 impl Sink for Chunks {
     type Error = Error;
@@ -491,10 +503,16 @@ impl Sink for Chunks {
     }
 
     fn write_batch(&mut self, _positions: Range<u64>, bytes: &[u8]) -> Result<Flow, Error> {
-        self.0.push(Bytes::copy_from_slice(bytes));
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(bytes)))
+            .map_err(|_| Error::database("the batch's COPY ended before its rows did"))?;
         Ok(Flow::Continue)
     }
 }
+
+/// Chunks in the channel between the renderer and the COPY: with the
+/// engine's batches in flight, what a worker holds of a batch at once.
+const CHUNKS_QUEUED: usize = 2;
 
 type Events = Arc<dyn Fn(&WorkEvent) + Send + Sync>;
 
@@ -503,8 +521,10 @@ struct Shared {
     campaign: Campaign,
     options: WorkOptions,
     generator: Arc<Generator>,
-    /// Renewals, claims' completion checks: statements without transaction.
-    control: Arc<Connection>,
+    /// Where connections come from, when one is lost.
+    source: Connections,
+    /// Renewals, releases and completion checks.
+    control: tokio::sync::Mutex<Control>,
     /// Set on cancellation or on a loop's error: every loop stops.
     stop: CancelToken,
     /// Batches claimed so far, for `max_batches`.
@@ -513,7 +533,39 @@ struct Shared {
     rows: AtomicU64,
     refused: AtomicU64,
     released: AtomicU64,
+    reconnects: AtomicU64,
     events: Events,
+}
+
+impl Shared {
+    /// Runs `call` on the control connection (see [`Control::call`]).
+    async fn control<T>(
+        &self,
+        what: &str,
+        call: impl for<'c> Fn(&'c Client) -> Statement<'c, T>,
+    ) -> Result<T, Error> {
+        self.control.lock().await.call(what, call).await
+    }
+
+    /// Gives a batch back for another worker, if the lease still holds:
+    /// one try when the worker gave up on the server (`reachable` false),
+    /// else as `WorkOptions::retry` allows.
+    async fn release(&self, lease: &Lease, reachable: bool) {
+        let call = statement(|c| {
+            let lease = lease.clone();
+            Box::pin(async move { release(c, &lease).await })
+        });
+        let mut control = self.control.lock().await;
+        let released = if reachable {
+            control.call("releasing a batch", call).await
+        } else {
+            control.call_once("releasing a batch", call).await
+        };
+        if released.unwrap_or(false) {
+            self.released.fetch_add(1, Ordering::SeqCst);
+            (self.events)(&WorkEvent::Released(lease.positions.clone()));
+        }
+    }
 }
 
 /// Runs a worker in a host service until the campaign is complete (every
@@ -523,9 +575,12 @@ struct Shared {
 /// (from the host's pool or a configuration) and gives them back.
 ///
 /// Each connection claims a batch, renders it with `generator` on a
-/// blocking thread (the lease renewed in the background every third of
-/// its length), and commits it fenced on the lease. `events` hears of
-/// every claim, commit, refusal and release.
+/// blocking thread straight into the batch's open COPY (the lease renewed
+/// in the background every third of its length), and commits it fenced on
+/// the lease. A lost connection is opened anew as `options.retry` allows:
+/// a batch in hand whose commit was cut is committed again if its lease
+/// still holds, unless the ledger says the cut commit landed. `events`
+/// hears of every claim, commit, refusal, release and lost connection.
 ///
 /// Call it from a multi-threaded tokio runtime; the database must be
 /// migrated and the campaign planned ([`plan`]).
@@ -544,9 +599,10 @@ pub async fn work(
             options.lease
         )));
     }
-    let control = open_named(&connections, &options.worker_id).await?;
-    crate::migrate::check_migrated(control.shared()).await?;
-    let campaign = load(control.shared(), options.campaign_id).await?;
+    let mut control = Control::open(&connections, options.retry, Some(&options.worker_id)).await?;
+    let client = control.client().await?;
+    crate::migrate::check_migrated(client).await?;
+    let campaign = load(client, options.campaign_id).await?;
     generator
         .check(&campaign.space, &CopyRows::new(campaign.campaign_id))
         .map_err(Error::engine)?;
@@ -558,13 +614,15 @@ pub async fn work(
     let shared = Arc::new(Shared {
         campaign,
         generator,
-        control: Arc::new(control),
+        source: connections,
+        control: tokio::sync::Mutex::new(control),
         stop: stop.clone(),
         claimed: AtomicU64::new(0),
         committed: AtomicU64::new(0),
         rows: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         released: AtomicU64::new(0),
+        reconnects: AtomicU64::new(0),
         events: Arc::new(events),
         options,
     });
@@ -584,28 +642,17 @@ pub async fn work(
         }))
     });
     let mut loops = tokio::task::JoinSet::new();
-    let mut first_error = None;
     for _ in 0..shared.options.connections.max(1) {
-        match open_named(&connections, &shared.options.worker_id).await {
-            Ok(connection) => {
-                let shared = Arc::clone(&shared);
-                loops.spawn(async move {
-                    let mut connection = connection;
-                    let result = claim_loop(&shared, &mut connection).await;
-                    if result.is_err() {
-                        shared.stop.cancel();
-                    }
-                    connection.close().await;
-                    result
-                });
+        let shared = Arc::clone(&shared);
+        loops.spawn(async move {
+            let result = claim_loop(&shared).await;
+            if result.is_err() {
+                shared.stop.cancel();
             }
-            Err(e) => {
-                stop.cancel();
-                first_error = Some(e);
-                break;
-            }
-        }
+            result
+        });
     }
+    let mut first_error = None;
     while let Some(joined) = loops.join_next().await {
         let result = joined
             .map_err(|e| Error::task("a worker task", e))
@@ -617,20 +664,28 @@ pub async fn work(
     if let Some(watcher) = watcher {
         watcher.abort();
     }
-    let complete = is_complete(shared.control.shared(), shared.campaign.campaign_id).await;
+    let id = shared.campaign.campaign_id;
+    let check = statement(|c| Box::pin(is_complete(c, id)));
+    let complete = match &first_error {
+        // Given up on the server: one try, not another round of them.
+        Some(e) if e.is_transient() => {
+            let mut control = shared.control.lock().await;
+            control.call_once("checking completion", check).await
+        }
+        _ => shared.control("checking completion", check).await,
+    };
     let report = WorkReport {
         batches: shared.committed.load(Ordering::SeqCst),
         rows: shared.rows.load(Ordering::SeqCst),
         refused: shared.refused.load(Ordering::SeqCst),
         released: shared.released.load(Ordering::SeqCst),
+        reconnects: shared.reconnects.load(Ordering::SeqCst),
         complete: *complete.as_ref().unwrap_or(&false),
         cancelled: cancelled.load(Ordering::SeqCst),
         duration_secs: started.elapsed().as_secs_f64(),
     };
     if let Ok(shared) = Arc::try_unwrap(shared) {
-        if let Ok(control) = Arc::try_unwrap(shared.control) {
-            control.close().await;
-        }
+        shared.control.into_inner().close().await;
     }
     match first_error {
         Some(e) => Err(e.context(format!(
@@ -641,84 +696,194 @@ pub async fn work(
     }
 }
 
-/// Opens a connection named for the worker in `pg_stat_activity`.
-async fn open_named(connections: &Connections, worker_id: &str) -> Result<Connection, Error> {
-    let connection = connections.open().await?;
-    connection
-        .shared()
-        .execute(
-            "SELECT set_config('application_name', $1, false)",
-            &[&worker_id],
-        )
-        .await?;
-    Ok(connection)
+/// What a claim loop does next.
+enum Step {
+    /// Claim (or wait for) a batch.
+    Claim,
+    /// Write the batch in hand; `again` after a lost connection.
+    Write { lease: Lease, again: bool },
+    /// Nothing is left to claim.
+    Done,
 }
 
 /// One connection's loop: claim, render, commit, until there is nothing
-/// left or the worker stops.
-async fn claim_loop(shared: &Arc<Shared>, connection: &mut Connection) -> Result<(), Error> {
+/// left or the worker stops; a lost connection is opened anew and the
+/// loop goes on where it was.
+async fn claim_loop(shared: &Arc<Shared>) -> Result<(), Error> {
+    let retry = shared.options.retry;
+    let mut connection: Option<Connection> = None;
+    let mut backoff: Option<Backoff> = None;
+    let mut step = Step::Claim;
+    let mut waiting_said = false;
+    let result = loop {
+        if shared.stop.is_cancelled() || matches!(step, Step::Done) {
+            break Ok(());
+        }
+        let open = match &mut connection {
+            Some(open) => open,
+            None => {
+                let lost = backoff.is_some();
+                let backoff = backoff.get_or_insert_with(|| retry.backoff());
+                match retry
+                    .open(&shared.source, Some(&shared.options.worker_id), backoff)
+                    .await
+                {
+                    Ok(opened) => {
+                        if lost {
+                            shared.reconnects.fetch_add(1, Ordering::SeqCst);
+                        }
+                        connection.insert(opened)
+                    }
+                    Err(e) => break Err(e),
+                }
+            }
+        };
+        let next = match &step {
+            Step::Claim => next_batch(shared, open, &mut waiting_said).await,
+            Step::Write { lease, again } => write(shared, open, lease, *again)
+                .await
+                .map(|()| Step::Claim),
+            Step::Done => unreachable!("the loop ends on Done"),
+        };
+        match next {
+            Ok(next) => {
+                backoff = None;
+                step = next;
+            }
+            Err(e) if e.is_transient() => {
+                if let Some(lost) = connection.take() {
+                    lost.abandon();
+                }
+                (shared.events)(&WorkEvent::ConnectionLost(e.to_string()));
+                if let Step::Write { again, .. } = &mut step {
+                    *again = true;
+                }
+                let backoff = backoff.get_or_insert_with(|| retry.backoff());
+                if let Err(e) = backoff.pause(e).await {
+                    break Err(e);
+                }
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    let result = match (result, &step) {
+        (Err(e), Step::Write { lease, .. }) => {
+            // Give the batch back if the database still can be reached;
+            // if not, its lease expires and another worker takes it.
+            shared.release(lease, !e.is_transient()).await;
+            Err(e.context(format!(
+                "batch {}..{} of campaign {}",
+                lease.positions.start, lease.positions.end, shared.campaign.campaign_id
+            )))
+        }
+        (Ok(()), Step::Write { lease, .. }) => {
+            shared.release(lease, true).await;
+            Ok(())
+        }
+        (result, _) => result,
+    };
+    if let Some(connection) = connection {
+        connection.close().await;
+    }
+    result
+}
+
+/// Claims a batch, or waits a moment if every open batch is leased.
+async fn next_batch(
+    shared: &Arc<Shared>,
+    connection: &mut Connection,
+    waiting_said: &mut bool,
+) -> Result<Step, Error> {
     let id = shared.campaign.campaign_id;
     let options = &shared.options;
-    let poll = (options.lease / 4).min(Duration::from_secs(1));
-    let mut waiting_said = false;
-    loop {
-        if shared.stop.is_cancelled() {
-            return Ok(());
+    let retry = options.retry;
+    if let Some(max) = options.max_batches {
+        if shared.claimed.fetch_add(1, Ordering::SeqCst) >= max {
+            return Ok(Step::Done);
         }
-        if let Some(max) = options.max_batches {
-            if shared.claimed.fetch_add(1, Ordering::SeqCst) >= max {
-                return Ok(());
-            }
-        }
-        let Some(lease) = claim(connection.shared(), id, &options.worker_id, options.lease).await?
-        else {
+    }
+    let client = connection.shared();
+    let claimed = retry
+        .statement(
+            "claiming a batch",
+            claim(client, id, &options.worker_id, options.lease),
+        )
+        .await;
+    let claimed = match claimed {
+        Ok(claimed) => claimed,
+        Err(e) => {
             if options.max_batches.is_some() {
                 shared.claimed.fetch_sub(1, Ordering::SeqCst);
             }
-            if is_complete(connection.shared(), id).await? {
-                return Ok(());
-            }
-            if !waiting_said {
-                (shared.events)(&WorkEvent::Waiting);
-                waiting_said = true;
-            }
-            tokio::time::sleep(poll).await;
-            continue;
-        };
-        waiting_said = false;
-        (shared.events)(&WorkEvent::Claimed(lease.positions.clone()));
-        if let Err(e) = process(shared, connection, &lease).await {
-            // Give the batch back if the connection still can; if not, its
-            // lease expires and another worker takes it.
-            if release(shared.control.shared(), &lease)
-                .await
-                .unwrap_or(false)
-            {
-                shared.released.fetch_add(1, Ordering::SeqCst);
-                (shared.events)(&WorkEvent::Released(lease.positions.clone()));
-            }
-            return Err(e.context(format!(
-                "batch {}..{} of campaign {id}",
-                lease.positions.start, lease.positions.end
-            )));
+            return Err(e);
         }
-    }
+    };
+    let Some(lease) = claimed else {
+        if options.max_batches.is_some() {
+            shared.claimed.fetch_sub(1, Ordering::SeqCst);
+        }
+        if retry
+            .statement("checking completion", is_complete(client, id))
+            .await?
+        {
+            return Ok(Step::Done);
+        }
+        if !*waiting_said {
+            (shared.events)(&WorkEvent::Waiting);
+            *waiting_said = true;
+        }
+        tokio::time::sleep((options.lease / 4).min(Duration::from_secs(1))).await;
+        return Ok(Step::Claim);
+    };
+    *waiting_said = false;
+    (shared.events)(&WorkEvent::Claimed(lease.positions.clone()));
+    Ok(Step::Write {
+        lease,
+        again: false,
+    })
 }
 
-/// Renders a leased batch while renewing its lease, then commits it
-/// fenced, or releases it when the worker is stopping.
-async fn process(
+/// Renders a leased batch into its open COPY while renewing its lease,
+/// and commits it fenced, or releases it when the worker is stopping.
+/// `again`: a commit of it was cut before, so the ledger is asked first
+/// whether that one landed.
+async fn write(
     shared: &Arc<Shared>,
     connection: &mut Connection,
     lease: &Lease,
+    again: bool,
 ) -> Result<(), Error> {
+    let retry = shared.options.retry;
+    let id = shared.campaign.campaign_id;
+    if again {
+        let landed = retry
+            .statement(
+                "reading the ledger",
+                ledger::committed(connection.shared(), id, lease.positions.start),
+            )
+            .await?;
+        if let Some(landed) = landed {
+            if landed.lease_token == Some(lease.token) {
+                count_committed(shared, lease, landed.rows);
+            } else {
+                count_refused(shared, lease);
+            }
+            return Ok(());
+        }
+    }
     let renewer = {
         let (shared, lease) = (Arc::clone(shared), lease.clone());
         AbortOnDrop(tokio::spawn(async move {
             let every = shared.options.lease / 3;
             loop {
                 tokio::time::sleep(every).await;
-                match renew(shared.control.shared(), &lease, shared.options.lease).await {
+                let renewed = shared
+                    .control("renewing a lease", |c| {
+                        let (lease, duration) = (lease.clone(), shared.options.lease);
+                        Box::pin(async move { renew(c, &lease, duration).await })
+                    })
+                    .await;
+                match renewed {
                     Ok(true) => {}
                     Ok(false) => {
                         (shared.events)(&WorkEvent::LeaseLost(lease.positions.clone()));
@@ -731,65 +896,90 @@ async fn process(
             }
         }))
     };
-    let rendered = {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(CHUNKS_QUEUED);
+    let render = {
         let (shared, positions) = (Arc::clone(shared), lease.positions.clone());
         tokio::task::spawn_blocking(move || {
-            let encoder = CopyRows::new(shared.campaign.campaign_id);
-            let space = &shared.campaign.space;
-            let chunk = shared
-                .generator
-                .batch_names_for(space, &encoder)?
-                .min(positions.end - positions.start)
-                .max(1);
-            let mut chunks = Chunks::default();
-            let report = shared.generator.run(
-                space,
-                &encoder,
-                &mut chunks,
-                RunOptions {
-                    batch_names: Some(chunk),
-                    cancel: Some(&shared.stop),
-                    ..RunOptions::new(positions)
-                },
-            )?;
-            Ok::<_, domgen_engine::Error>((report.stopped_early, chunks.0))
+            let mut chunks = Chunks(sender);
+            let rendered = render_into(&shared, positions, &mut chunks);
+            // A batch cut short must not commit: the COPY ends with this
+            // error, unless it has ended already with its own.
+            let failure = match rendered {
+                Ok(false) => return false,
+                Ok(true) => Error::usage("the worker is stopping"),
+                Err(e) => Error::engine(e),
+            };
+            let _ = chunks.0.blocking_send(Err(failure));
+            true
         })
-        .await
     };
-    let rendered = match rendered {
-        Ok(Ok(rendered)) => Ok(rendered),
-        Ok(Err(e)) => Err(Error::engine(e)),
-        Err(e) => Err(Error::task("the rendering task", e)),
-    };
-    let (stopped, chunks) = match rendered {
-        Ok(r) => r,
-        Err(e) => {
-            renewer.abort();
-            return Err(e);
-        }
-    };
-    if stopped {
-        renewer.abort();
-        if release(shared.control.shared(), lease).await? {
-            shared.released.fetch_add(1, Ordering::SeqCst);
-            (shared.events)(&WorkEvent::Released(lease.positions.clone()));
-        }
-        return Ok(());
-    }
-    let outcome = commit(connection.client(), lease, &shared.campaign.table, chunks).await;
+    let chunks = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
+    let target = Target::table(&shared.campaign.table)?;
+    let what = format!(
+        "the commit of batch {}..{}",
+        lease.positions.start, lease.positions.end
+    );
+    let outcome = retry
+        .commit(
+            &what,
+            ledger::commit_stream(
+                connection.client(),
+                &target,
+                id,
+                &lease.positions,
+                Claim::Leased(lease.token),
+                chunks,
+            ),
+        )
+        .await;
     renewer.abort();
-    match outcome? {
-        Outcome::Committed { rows } => {
-            shared.committed.fetch_add(1, Ordering::SeqCst);
-            shared.rows.fetch_add(rows, Ordering::SeqCst);
-            (shared.events)(&WorkEvent::Committed(lease.positions.clone()));
-        }
-        Outcome::Refused => {
-            shared.refused.fetch_add(1, Ordering::SeqCst);
-            (shared.events)(&WorkEvent::Refused(lease.positions.clone()));
-        }
+    // The COPY's end dropped the channel, so the renderer ends too.
+    let cut_short = render.await.unwrap_or(true);
+    match outcome {
+        Ok(Outcome::Committed { rows }) => count_committed(shared, lease, rows),
+        Ok(Outcome::Refused) => count_refused(shared, lease),
+        Err(_) if cut_short && shared.stop.is_cancelled() => shared.release(lease, true).await,
+        Err(e) => return Err(e),
     }
     Ok(())
+}
+
+/// Renders `positions` into `chunks` in the engine's batches; true when
+/// the worker stopped it early.
+fn render_into(
+    shared: &Shared,
+    positions: Range<u64>,
+    chunks: &mut Chunks,
+) -> Result<bool, domgen_engine::Error> {
+    let encoder = CopyRows::new(shared.campaign.campaign_id);
+    let space = &shared.campaign.space;
+    let chunk = shared
+        .generator
+        .batch_names_for(space, &encoder)?
+        .min(positions.end - positions.start)
+        .max(1);
+    let report = shared.generator.run(
+        space,
+        &encoder,
+        chunks,
+        RunOptions {
+            batch_names: Some(chunk),
+            cancel: Some(&shared.stop),
+            ..RunOptions::new(positions)
+        },
+    )?;
+    Ok(report.stopped_early)
+}
+
+fn count_committed(shared: &Shared, lease: &Lease, rows: u64) {
+    shared.committed.fetch_add(1, Ordering::SeqCst);
+    shared.rows.fetch_add(rows, Ordering::SeqCst);
+    (shared.events)(&WorkEvent::Committed(lease.positions.clone()));
+}
+
+fn count_refused(shared: &Shared, lease: &Lease) {
+    shared.refused.fetch_add(1, Ordering::SeqCst);
+    (shared.events)(&WorkEvent::Refused(lease.positions.clone()));
 }
 
 /// A background task that ends with its owner: aborted when dropped, so a

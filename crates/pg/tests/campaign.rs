@@ -81,7 +81,6 @@ impl Db {
         prepared.run(
             &handle,
             &Connections::from(self.config.clone()),
-            &self.client,
             &generator,
             cancel,
             &mut |_| {},
@@ -132,6 +131,7 @@ fn options(id: Uuid, resume: bool) -> CampaignOptions {
         start: if resume { Start::Resume } else { Start::New },
         connections: 2,
         unique: false,
+        retry: domgen_pg::Retry::default(),
     }
 }
 
@@ -200,7 +200,6 @@ fn resume_after_an_interruption_writes_exactly_the_missing_batches() {
             .run(
                 &handle,
                 &Connections::from(db.config.clone()),
-                &db.client,
                 &generator,
                 Some(&cancel),
                 &mut |_| {
@@ -292,6 +291,7 @@ fn a_batch_cannot_commit_twice() {
                 id,
                 "generated_domains",
                 false,
+                domgen_pg::Retry::default(),
             ))
             .unwrap();
         let mut bytes = Vec::new();
@@ -427,6 +427,7 @@ fn unique_mode_skips_names_already_present() {
     let b = Uuid::new_v4();
     let unique = |id| CampaignOptions {
         unique: true,
+        retry: domgen_pg::Retry::default(),
         ..options(id, false)
     };
     let ra = db.run(&first, &unique(a), 100, None).unwrap();
@@ -497,6 +498,7 @@ fn the_async_call_runs_over_a_hosts_pool() {
     // campaign of the same spec finds every name present.
     let unique = |id| CampaignOptions {
         unique: true,
+        retry: domgen_pg::Retry::default(),
         table: "pooled_names".into(),
         ..options(id, false)
     };

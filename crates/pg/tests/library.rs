@@ -83,7 +83,6 @@ impl Pg {
             .run(
                 self.rt.handle(),
                 &self.db.connections(),
-                &self.client,
                 generator,
                 cancel,
                 progress,
@@ -161,6 +160,7 @@ fn options(campaign_id: Uuid, start: Start) -> CampaignOptions {
         start,
         connections: 2,
         unique: false,
+        retry: domgen_pg::Retry::default(),
     }
 }
 
@@ -341,6 +341,7 @@ fn unique_mode_into_its_own_table_skips_names_present(pg: &Pg) {
     let unique = |campaign_id| CampaignOptions {
         table: "my_names".into(),
         unique: true,
+        retry: domgen_pg::Retry::default(),
         ..options(campaign_id, Start::New)
     };
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
@@ -464,6 +465,7 @@ fn workers_complete_a_planned_campaign(pg: &Pg) {
                 lease: Duration::from_secs(60),
                 connections: 2,
                 max_batches: None,
+                retry: domgen_pg::Retry::default(),
             },
             Arc::clone(&generator),
             None,

@@ -181,6 +181,7 @@ fn generate_refuses_a_planned_campaign_and_workers_a_generated_one() {
         start: Start::Resume,
         connections: 1,
         unique: false,
+        retry: domgen_pg::Retry::default(),
     };
     let error = rt
         .block_on(campaign::prepare(
@@ -210,14 +211,7 @@ fn generate_refuses_a_planned_campaign_and_workers_a_generated_one() {
         &campaign_options,
     ))
     .unwrap()
-    .run(
-        rt.handle(),
-        &config.into(),
-        &client,
-        &generator,
-        None,
-        &mut |_| {},
-    )
+    .run(rt.handle(), &config.into(), &generator, None, &mut |_| {})
     .unwrap();
     let error = rt.block_on(workers::load(&client, generated)).unwrap_err();
     assert!(
@@ -426,6 +420,7 @@ fn embedded_workers_finish_a_campaign() {
                 lease: Duration::from_secs(10),
                 connections: 2,
                 max_batches: None,
+                retry: domgen_pg::Retry::default(),
             },
             Arc::clone(&generator),
             None,
@@ -488,6 +483,7 @@ fn a_billion_positions_plan_quickly_and_a_slice_is_written() {
                 lease: Duration::from_secs(30),
                 connections: 2,
                 max_batches: Some(4),
+                retry: domgen_pg::Retry::default(),
             },
             generator,
             None,
@@ -539,6 +535,7 @@ fn a_dropped_work_future_stops_renewing_its_lease() {
                 lease: Duration::from_secs(1),
                 connections: 1,
                 max_batches: None,
+                retry: domgen_pg::Retry::default(),
             },
             generator,
             None,
