@@ -17,6 +17,7 @@ use domgen_engine::{CancelToken, Flow, Generator, Progress, Report, RunOptions, 
 use domgen_pattern::{Space, Spec};
 use tokio::runtime::Handle;
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::connect::{Connection, Connections};
@@ -258,9 +259,7 @@ impl PgSink {
         };
         let mut idle = Vec::with_capacity(connections.max(1));
         for _ in 0..connections.max(1) {
-            let connection = source.open().await?;
-            target.prepare(connection.shared()).await?;
-            idle.push(connection);
+            idle.push(source.open().await?);
         }
         Ok(PgSink {
             handle,
@@ -372,9 +371,9 @@ impl Prepared {
     ) -> Result<CampaignReport, Error> {
         let options = &self.options;
         let run_id = Uuid::new_v4();
-        handle.block_on(client.execute(
+        handle.block_on(client.execute_typed(
             "INSERT INTO generation_runs (run_id, campaign_id, status) VALUES ($1, $2, 'running')",
-            &[&run_id, &options.campaign_id],
+            &[(&run_id, Type::UUID), (&options.campaign_id, Type::UUID)],
         ))?;
         let encoder = CopyRows::new(options.campaign_id);
         let mut total: Option<Report> = None;
@@ -468,10 +467,15 @@ async fn record_run(
     let report_json = serde_json::to_value(report)
         .map_err(|e| Error::usage(format!("the run report cannot be stored: {e}")).because(e))?;
     client
-        .execute(
+        .execute_typed(
             "UPDATE generation_runs SET finished_at = now(), status = $2, positions_written = $3, report = $4
              WHERE run_id = $1",
-            &[&run_id, &status, &to_i64(report.names, "rows")?, &report_json],
+            &[
+                (&run_id, Type::UUID),
+                (&status, Type::TEXT),
+                (&to_i64(report.names, "rows")?, Type::INT8),
+                (&report_json, Type::JSONB),
+            ],
         )
         .await?;
     let duration_ms =
@@ -479,20 +483,23 @@ async fn record_run(
             .unwrap_or(i32::MAX);
     let bytes = |b: Option<u64>| b.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
     client
-        .execute(
+        .execute_typed(
             "INSERT INTO memory_allocations
                (operation_id, operation_type, campaign_id, allocated_bytes, peak_bytes, duration_ms,
                 allocation_pattern, cleanup_successful, memory_leaked_bytes)
              VALUES ($1, 'domain_generation', $2, $3, $4, $5, $6, $7, $8)",
             &[
-                &run_id.to_string(),
-                &campaign_id,
-                &bytes(report.allocated_bytes),
-                &bytes(report.peak_live_bytes),
-                &duration_ms,
-                &report_json,
-                &(succeeded && report.leaked_bytes().is_none_or(|l| l <= 0)),
-                &report.leaked_bytes().unwrap_or(0),
+                (&run_id.to_string(), Type::TEXT),
+                (&campaign_id, Type::UUID),
+                (&bytes(report.allocated_bytes), Type::INT8),
+                (&bytes(report.peak_live_bytes), Type::INT8),
+                (&duration_ms, Type::INT4),
+                (&report_json, Type::JSONB),
+                (
+                    &(succeeded && report.leaked_bytes().is_none_or(|l| l <= 0)),
+                    Type::BOOL,
+                ),
+                (&report.leaked_bytes().unwrap_or(0), Type::INT8),
             ],
         )
         .await?;

@@ -42,6 +42,7 @@ use std::fmt;
 use refinery::error::Kind;
 use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::types::Type;
 
 use crate::error::Error;
 
@@ -396,12 +397,18 @@ pub async fn migrate(client: &mut Client) -> Result<Report, Error> {
 async fn migrate_under_lock(client: &mut Client) -> Result<Report, MigrateError> {
     check_server_version(client).await?;
     client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .execute_typed(
+            "SELECT pg_advisory_lock($1)",
+            &[(&MIGRATION_LOCK_KEY, Type::INT8)],
+        )
         .await
         .map_err(|e| database_error("taking the migration lock", e))?;
     let result = migrate_locked(client).await;
     let unlocked = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .execute_typed(
+            "SELECT pg_advisory_unlock($1)",
+            &[(&MIGRATION_LOCK_KEY, Type::INT8)],
+        )
         .await
         .map_err(|e| database_error("releasing the migration lock", e));
     let report = result?;
@@ -477,10 +484,10 @@ async fn check(client: &Client) -> Result<(), MigrateError> {
     }
 
     let rows = client
-        .query(
+        .query_typed(
             "SELECT name FROM unnest($1::text[]) AS t(name) \
              WHERE to_regclass(quote_ident(name)) IS NULL",
-            &[&TABLES],
+            &[(&TABLES, Type::TEXT_ARRAY)],
         )
         .await
         .map_err(|e| database_error("looking for domgen's tables", e))?;
@@ -495,7 +502,7 @@ async fn check(client: &Client) -> Result<(), MigrateError> {
 
 async fn check_server_version(client: &Client) -> Result<(), MigrateError> {
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT current_setting('server_version_num')::int, current_setting('server_version')",
             &[],
         )
@@ -513,7 +520,10 @@ async fn check_server_version(client: &Client) -> Result<(), MigrateError> {
 /// Refinery's history, or `None` when the table does not exist yet.
 async fn read_history(client: &Client) -> Result<Option<Vec<Migration>>, MigrateError> {
     let exists: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&HISTORY_TABLE])
+        .query_typed_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[(&HISTORY_TABLE, Type::TEXT)],
+        )
         .await
         .map_err(|e| database_error("looking for the migration history", e))?
         .get(0);
@@ -523,7 +533,7 @@ async fn read_history(client: &Client) -> Result<Option<Vec<Migration>>, Migrate
     // Cast so that the query works whether refinery stores versions as int4
     // or int8.
     let rows = client
-        .query(
+        .query_typed(
             &format!("SELECT version::int8, name, checksum FROM {HISTORY_TABLE} ORDER BY version"),
             &[],
         )
@@ -561,7 +571,7 @@ async fn describe_database(client: &Client) -> String {
                                  (SELECT setting FROM pg_settings \
                                   WHERE name = 'unix_socket_directories')), \
                         current_setting('port'), current_database(), current_user";
-    let Ok(row) = client.query_one(query, &[]).await else {
+    let Ok(row) = client.query_typed_one(query, &[]).await else {
         return "this connection".to_owned();
     };
     let host: Option<String> = row.get(0);
