@@ -18,6 +18,7 @@ use domgen_engine::{CancelToken, Flow, Generator, Progress, Report, RunOptions, 
 use domgen_pattern::{Space, Spec};
 use tokio::runtime::Handle;
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::connect::{Connection, Connections};
@@ -270,7 +271,7 @@ impl PgSink {
         };
         let mut idle = Vec::with_capacity(connections.max(1));
         for _ in 0..connections.max(1) {
-            idle.push(open_for(&target, source, &retry, &mut retry.backoff()).await?);
+            idle.push(retry.open(source, None, &mut retry.backoff()).await?);
         }
         Ok(PgSink {
             handle,
@@ -382,32 +383,6 @@ impl Sink for PgSink {
     }
 }
 
-/// A connection from `source`, readied for `target`.
-async fn open_for(
-    target: &Target,
-    source: &Connections,
-    retry: &Retry,
-    backoff: &mut Backoff,
-) -> Result<Connection, Error> {
-    loop {
-        let connection = retry.open(source, None, backoff).await?;
-        match retry
-            .statement(
-                "readying the connection",
-                target.prepare(connection.shared()),
-            )
-            .await
-        {
-            Ok(()) => return Ok(connection),
-            Err(e) if e.is_transient() => {
-                connection.abandon();
-                backoff.pause(e).await?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// Commits `batch` (unclaimed) on `connection`; when the connection is lost
 /// or the commit goes unanswered, opens another and commits again, unless
 /// the ledger says the cut commit landed. Gives back the connection, if one
@@ -456,7 +431,7 @@ async fn commit_riding_through(
         if let Err(e) = backoff.pause(failure).await {
             return (None, Err(e));
         }
-        connection = match open_for(target, source, retry, backoff).await {
+        connection = match retry.open(source, None, backoff).await {
             Ok(c) => c,
             Err(e) => return (None, Err(e)),
         };
@@ -507,10 +482,10 @@ impl Prepared {
         handle.block_on(control.call("registering the run", |client| {
             Box::pin(async move {
                 client
-                    .execute(
+                    .execute_typed(
                         "INSERT INTO generation_runs (run_id, campaign_id, status) VALUES ($1, $2, 'running')
                          ON CONFLICT (run_id) DO NOTHING",
-                        &[&run_id, &campaign_id],
+                        &[(&run_id, Type::UUID), (&campaign_id, Type::UUID)],
                     )
                     .await?;
                 Ok(())
@@ -617,10 +592,15 @@ async fn record_run(
             let report_json = report_json.clone();
             Box::pin(async move {
                 client
-                    .execute(
+                    .execute_typed(
                         "UPDATE generation_runs SET finished_at = now(), status = $2, positions_written = $3, report = $4
                          WHERE run_id = $1",
-                        &[&run_id, &status, &rows, &report_json],
+                        &[
+                            (&run_id, Type::UUID),
+                            (&status, Type::TEXT),
+                            (&rows, Type::INT8),
+                            (&report_json, Type::JSONB),
+                        ],
                     )
                     .await?;
                 Ok(())
@@ -640,21 +620,21 @@ async fn record_run(
             let (operation, report_json) = (operation.clone(), report_json.clone());
             Box::pin(async move {
             client
-                .execute(
+                .execute_typed(
                     "INSERT INTO memory_allocations
                        (operation_id, operation_type, campaign_id, allocated_bytes, peak_bytes, duration_ms,
                         allocation_pattern, cleanup_successful, memory_leaked_bytes)
-                     SELECT $1::text, 'domain_generation', $2::uuid, $3::bigint, $4::bigint, $5::integer, $6::jsonb, $7::boolean, $8::bigint
-                     WHERE NOT EXISTS (SELECT 1 FROM memory_allocations WHERE operation_id = $1::text)",
+                     SELECT $1, 'domain_generation', $2, $3, $4, $5, $6, $7, $8
+                     WHERE NOT EXISTS (SELECT 1 FROM memory_allocations WHERE operation_id = $1)",
                     &[
-                        &operation,
-                        &campaign_id,
-                        &allocated,
-                        &peak,
-                        &duration_ms,
-                        &report_json,
-                        &clean,
-                        &leaked,
+                        (&operation, Type::VARCHAR),
+                        (&campaign_id, Type::UUID),
+                        (&allocated, Type::INT8),
+                        (&peak, Type::INT8),
+                        (&duration_ms, Type::INT4),
+                        (&report_json, Type::JSONB),
+                        (&clean, Type::BOOL),
+                        (&leaked, Type::INT8),
                     ],
                 )
                 .await?;

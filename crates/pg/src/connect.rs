@@ -248,6 +248,10 @@ impl Connections {
     }
 }
 
+/// How long [`Connection::close`] waits for the server to see a
+/// connection out.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// An open connection: our own, or one borrowed from a pool.
 pub(crate) enum Connection {
     Own {
@@ -285,11 +289,14 @@ impl Connection {
 
     /// Closes our own connection and waits for its task, so that its
     /// buffers are freed before a run's heap is measured; a pooled one
-    /// goes back to its pool.
+    /// goes back to its pool. A connection cut without a word would never
+    /// end its task: it is stopped after [`CLOSE_WAIT`].
     pub(crate) async fn close(self) {
-        if let Connection::Own { client, task } = self {
+        if let Connection::Own { client, mut task } = self {
             drop(client);
-            let _ = task.await;
+            if tokio::time::timeout(CLOSE_WAIT, &mut task).await.is_err() {
+                task.abort();
+            }
         }
     }
 }

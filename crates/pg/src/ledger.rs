@@ -23,6 +23,7 @@ use domgen_engine::Encoder;
 use domgen_pattern::{Order, Space, Spec};
 use futures_util::SinkExt;
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::copy::{CopyRows, HEADER, TRAILER};
@@ -55,7 +56,7 @@ pub fn quote_table(name: &str) -> Result<String, Error> {
 pub async fn check_table(client: &Client, table: &str) -> Result<(), Error> {
     let quoted = quote_table(table)?;
     let exists: Option<String> = client
-        .query_one("SELECT to_regclass($1)::text", &[&quoted])
+        .query_typed_one("SELECT to_regclass($1)::text", &[(&quoted, Type::TEXT)])
         .await?
         .get(0);
     if exists.is_none() {
@@ -72,13 +73,13 @@ pub async fn check_table(client: &Client, table: &str) -> Result<(), Error> {
 pub async fn ensure_unique_index(client: &Client, table: &str) -> Result<(), Error> {
     let quoted = quote_table(table)?;
     let exists: bool = client
-        .query_one(
+        .query_typed_one(
             "SELECT EXISTS (
                  SELECT 1 FROM pg_index i
                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                   WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnkeyatts = 1
                     AND a.attname = 'domain_name' AND i.indpred IS NULL)",
-            &[&quoted],
+            &[(&quoted, Type::TEXT)],
         )
         .await?
         .get(0);
@@ -245,23 +246,23 @@ pub async fn register_campaign(
         .map_err(|e| Error::usage(format!("the spec cannot be stored: {e}")).because(e))?;
     let fingerprint = space.fingerprint();
     let inserted = client
-        .execute(
+        .execute_typed(
             "INSERT INTO generation_campaigns
                (campaign_id, fingerprint, spec, order_kind, seed, first_position, end_position,
                 batch_names, target_table, next_start)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10::boolean THEN $6::bigint END)
              ON CONFLICT (campaign_id) DO NOTHING",
             &[
-                &campaign_id,
-                &fingerprint,
-                &spec_json,
-                &space.order().to_string(),
-                &to_i64(space.seed(), "seed")?,
-                &to_i64(positions.start, "offset")?,
-                &to_i64(positions.end, "end position")?,
-                &to_i64(batch_names, "batch size")?,
-                &table,
-                &(writer == Writer::Workers),
+                (&campaign_id, Type::UUID),
+                (&fingerprint, Type::TEXT),
+                (&spec_json, Type::JSONB),
+                (&space.order().to_string(), Type::TEXT),
+                (&to_i64(space.seed(), "seed")?, Type::INT8),
+                (&to_i64(positions.start, "offset")?, Type::INT8),
+                (&to_i64(positions.end, "end position")?, Type::INT8),
+                (&to_i64(batch_names, "batch size")?, Type::INT8),
+                (&table, Type::TEXT),
+                (&(writer == Writer::Workers), Type::BOOL),
             ],
         )
         .await?;
@@ -297,11 +298,11 @@ pub async fn stored_campaign(
     campaign_id: Uuid,
 ) -> Result<Option<StoredCampaign>, Error> {
     let row = client
-        .query_opt(
+        .query_typed_opt(
             "SELECT fingerprint, order_kind, seed, first_position, end_position, batch_names,
                     target_table, next_start IS NOT NULL, spec
                FROM generation_campaigns WHERE campaign_id = $1",
-            &[&campaign_id],
+            &[(&campaign_id, Type::UUID)],
         )
         .await?;
     let Some(row) = row else {
@@ -341,10 +342,10 @@ pub async fn missing(
     selection: Range<u64>,
 ) -> Result<(Vec<Range<u64>>, u64), Error> {
     let committed = client
-        .query(
+        .query_typed(
             "SELECT batch_start, batch_end FROM generation_batches
              WHERE campaign_id = $1 AND status = 'committed' ORDER BY batch_start",
-            &[&campaign_id],
+            &[(&campaign_id, Type::UUID)],
         )
         .await?;
     let mut missing = Vec::new();
@@ -404,14 +405,14 @@ pub async fn reserve(
         "patterns": space.patterns().map(|p| p.text.to_owned()).collect::<Vec<_>>(),
     });
     client
-        .execute(
+        .execute_typed(
             "INSERT INTO domain_generation_config_states (config_hash, last_offset, config_details)
              VALUES ($1, 0, $2) ON CONFLICT (config_hash) DO NOTHING",
-            &[&key, &details],
+            &[(&key, Type::TEXT), (&details, Type::JSONB)],
         )
         .await?;
     let row = client
-        .query_one(
+        .query_typed_one(
             "WITH current AS (
                  SELECT last_offset FROM domain_generation_config_states WHERE config_hash = $1 FOR UPDATE
              )
@@ -421,7 +422,7 @@ pub async fn reserve(
                FROM current
               WHERE s.config_hash = $1
           RETURNING current.last_offset, s.last_offset",
-            &[&key, &want, &total],
+            &[(&key, Type::TEXT), (&want, Type::INT8), (&total, Type::INT8)],
         )
         .await?;
     let (from, to): (i64, i64) = (row.get(0), row.get(1));
@@ -449,8 +450,15 @@ pub struct Target {
     insert: Option<String>,
 }
 
-/// The per-connection staging table of `unique` mode.
+/// The staging table of `unique` mode. It lives in the batch's
+/// transaction, not in the session: behind PgBouncer's transaction pooling
+/// the next transaction may run on another server connection.
 const STAGING: &str = "pg_temp.domgen_staging";
+
+/// Creates [`STAGING`] in the current transaction. `IF NOT EXISTS`: a
+/// server connection may still hold the session-long staging table of an
+/// older domgen, which empties on commit just as well.
+const STAGING_CREATE: &str = "CREATE TEMP TABLE IF NOT EXISTS domgen_staging (campaign_id uuid, offset_index bigint, domain_name text) ON COMMIT DROP";
 
 impl Target {
     /// Rows COPYed straight into `table` (columns `campaign_id`,
@@ -468,8 +476,8 @@ impl Target {
     /// Rows COPYed into a staging table, then inserted into `table` with
     /// `ON CONFLICT (domain_name) DO NOTHING`: names the table has already
     /// are skipped. The table needs a unique index on `domain_name`
-    /// ([`ensure_unique_index`]), and each connection its staging table
-    /// ([`Target::prepare`]).
+    /// ([`ensure_unique_index`]); the staging table is created in each
+    /// batch's transaction and dropped at its commit.
     pub fn unique(table: &str) -> Result<Target, Error> {
         let quoted = quote_table(table)?;
         Ok(Target {
@@ -482,19 +490,6 @@ impl Target {
                  ON CONFLICT (domain_name) DO NOTHING"
             )),
         })
-    }
-
-    /// Readies a connection for this target: `unique` mode's staging table
-    /// (a pooled connection may have it from an earlier run).
-    pub async fn prepare(&self, client: &Client) -> Result<(), Error> {
-        if self.insert.is_some() {
-            client
-                .batch_execute(&format!(
-                    "CREATE TEMP TABLE IF NOT EXISTS {STAGING} (campaign_id uuid, offset_index bigint, domain_name text) ON COMMIT DELETE ROWS"
-                ))
-                .await?;
-        }
-        Ok(())
     }
 }
 
@@ -594,10 +589,24 @@ pub async fn commit_stream(
     let start = to_i64(positions.start, "batch start")?;
     let end = to_i64(positions.end, "batch end")?;
     let expected = to_i64(names, "batch size")?;
+    // Every statement of the transaction runs on one server connection,
+    // also behind a transaction-pooling PgBouncer. The COPY's named
+    // statement is closed as soon as `copy_in` returns, so before COMMIT.
     let tx = client.transaction().await?;
     if claim == Claim::Unclaimed {
-        tx.execute(LEDGER_INSERT, &[&campaign_id, &start, &end, &expected])
-            .await?;
+        tx.execute_typed(
+            LEDGER_INSERT,
+            &[
+                (&campaign_id, Type::UUID),
+                (&start, Type::INT8),
+                (&end, Type::INT8),
+                (&expected, Type::INT8),
+            ],
+        )
+        .await?;
+    }
+    if target.insert.is_some() {
+        tx.batch_execute(STAGING_CREATE).await?;
     }
     let sink = tx.copy_in::<_, Bytes>(target.copy.as_str()).await?;
     futures_util::pin_mut!(sink);
@@ -633,19 +642,31 @@ pub async fn commit_stream(
     }
     let rows = match &target.insert {
         None => names,
-        Some(insert) => tx.execute(insert.as_str(), &[]).await?,
+        Some(insert) => tx.execute_typed(insert.as_str(), &[]).await?,
     };
     match claim {
         Claim::Unclaimed if rows != names => {
-            tx.execute(LEDGER_ROWS, &[&campaign_id, &start, &to_i64(rows, "rows")?])
-                .await?;
+            tx.execute_typed(
+                LEDGER_ROWS,
+                &[
+                    (&campaign_id, Type::UUID),
+                    (&start, Type::INT8),
+                    (&to_i64(rows, "rows")?, Type::INT8),
+                ],
+            )
+            .await?;
         }
         Claim::Unclaimed => {}
         Claim::Leased(token) => {
             let updated = tx
-                .execute(
+                .execute_typed(
                     LEDGER_FENCED,
-                    &[&campaign_id, &start, &token, &to_i64(rows, "rows")?],
+                    &[
+                        (&campaign_id, Type::UUID),
+                        (&start, Type::INT8),
+                        (&token, Type::UUID),
+                        (&to_i64(rows, "rows")?, Type::INT8),
+                    ],
                 )
                 .await?;
             if updated != 1 {
@@ -676,10 +697,13 @@ pub async fn committed(
     batch_start: u64,
 ) -> Result<Option<Committed>, Error> {
     let row = client
-        .query_opt(
+        .query_typed_opt(
             "SELECT rows, lease_token FROM generation_batches
              WHERE campaign_id = $1 AND batch_start = $2 AND status = 'committed'",
-            &[&campaign_id, &to_i64(batch_start, "batch start")?],
+            &[
+                (&campaign_id, Type::UUID),
+                (&to_i64(batch_start, "batch start")?, Type::INT8),
+            ],
         )
         .await?;
     Ok(row.map(|row| Committed {

@@ -2,8 +2,8 @@
 Schema migrations.
 
 The SQL files in the workspace's `migrations/` directory are embedded into the
-build and applied by [refinery], each in its own transaction, in version
-order. [`migrate`] applies the ones a database does not have yet and returns a
+build and applied by [refinery] in version order, each in a savepoint of one
+transaction that holds the migration lock. [`migrate`] applies the ones a database does not have yet and returns a
 [`Report`] of what it applied (nothing, the second time). Refinery records a
 checksum of every migration it applies, so a migration edited after it was
 applied is an error ([`MigrateErrorKind::Edited`]), never a silent re-run.
@@ -42,6 +42,7 @@ use std::fmt;
 use refinery::error::Kind;
 use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
+use tokio_postgres::types::Type;
 
 use crate::error::Error;
 
@@ -67,8 +68,8 @@ const TABLES: &[&str] = &[
     "generation_runs",
 ];
 
-/// Key of the session advisory lock that serialises concurrent migrations of
-/// one database ("domgenmi" in ASCII).
+/// Key of the transaction advisory lock that serialises concurrent migrations
+/// of one database ("domgenmi" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x646f_6d67_656e_6d69;
 
 /// `gen_random_uuid()` is built in from PostgreSQL 13 on.
@@ -375,9 +376,12 @@ impl StdError for MigrateError {
 
 /// Applies the migrations the database does not have yet.
 ///
-/// Each migration runs in its own transaction. A session advisory lock makes
-/// concurrent calls against one database wait for each other, so the second
-/// finds the work done. Calling it again applies nothing
+/// The whole call is one transaction holding an advisory lock, so
+/// concurrent calls against one database wait for each other and the second
+/// finds the work done; each migration runs in a savepoint of it, and one
+/// that fails is rolled back while those before it are committed. Being one
+/// transaction, it holds no session state, and so also works through
+/// PgBouncer's transaction pooling. Calling it again applies nothing
 /// ([`Report::is_up_to_date`]).
 ///
 /// # Errors
@@ -395,35 +399,127 @@ pub async fn migrate(client: &mut Client) -> Result<Report, Error> {
 
 async fn migrate_under_lock(client: &mut Client) -> Result<Report, MigrateError> {
     check_server_version(client).await?;
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
-        .await
-        .map_err(|e| database_error("taking the migration lock", e))?;
-    let result = migrate_locked(client).await;
-    let unlocked = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
-        .await
-        .map_err(|e| database_error("releasing the migration lock", e));
-    let report = result?;
-    unlocked?;
-    Ok(report)
-}
-
-async fn migrate_locked(client: &mut Client) -> Result<Report, MigrateError> {
     // Refinery panics on a history row it cannot parse; find those first.
     read_history(client).await?;
     let runner = embedded::migrations::runner();
-    match runner.run_async(client).await {
-        Ok(report) => Ok(Report {
-            applied: report
-                .applied_migrations()
-                .iter()
-                .map(Migration::from_refinery)
-                .collect(),
-        }),
+    let mut run = OneTransaction {
+        client,
+        open: false,
+    };
+    let result = runner.run_async(&mut run).await;
+    // After a failed migration, COMMIT keeps the ones before it (its
+    // savepoint is rolled back); in an aborted transaction it rolls back.
+    let committed = if run.open {
+        run.client.batch_execute("COMMIT").await
+    } else {
+        Ok(())
+    };
+    match result {
+        Ok(report) => {
+            committed.map_err(|e| database_error("committing the migrations", e))?;
+            Ok(Report {
+                applied: report
+                    .applied_migrations()
+                    .iter()
+                    .map(Migration::from_refinery)
+                    .collect(),
+            })
+        }
         Err(error) => Err(from_refinery(error, &runner)),
     }
 }
+
+/// Refinery's connection for one [`migrate`] call: each transaction refinery
+/// asks for is a savepoint of one transaction, which takes the migration
+/// lock first. A lock held for a session would not survive a pooler that
+/// hands each transaction to another server connection; this one lives and
+/// dies with the transaction.
+struct OneTransaction<'c> {
+    client: &'c mut Client,
+    open: bool,
+}
+
+impl OneTransaction<'_> {
+    async fn begin(&mut self) -> Result<(), tokio_postgres::Error> {
+        if !self.open {
+            // Read committed: the history read after the lock must see what
+            // the call that held it before committed.
+            self.client
+                .batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                .await?;
+            self.open = true;
+            self.client
+                .execute_typed(
+                    "SELECT pg_advisory_xact_lock($1)",
+                    &[(&MIGRATION_LOCK_KEY, Type::INT8)],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl refinery_core::traits::r#async::AsyncTransaction for OneTransaction<'_> {
+    type Error = tokio_postgres::Error;
+
+    async fn execute<'a, T: Iterator<Item = &'a str> + Send + 'a>(
+        &'a mut self,
+        queries: T,
+    ) -> Result<usize, Self::Error> {
+        self.begin().await?;
+        self.client
+            .batch_execute("SAVEPOINT domgen_migration")
+            .await?;
+        let mut count = 0;
+        for query in queries {
+            if let Err(error) = self.client.batch_execute(query).await {
+                // Keep what succeeded before; a failed rollback leaves the
+                // transaction aborted, and the final COMMIT rolls it back.
+                let _ = self
+                    .client
+                    .batch_execute("ROLLBACK TO SAVEPOINT domgen_migration")
+                    .await;
+                return Err(error);
+            }
+            count += 1;
+        }
+        self.client
+            .batch_execute("RELEASE SAVEPOINT domgen_migration")
+            .await?;
+        Ok(count)
+    }
+}
+
+impl refinery_core::traits::r#async::AsyncQuery<Vec<refinery::Migration>> for OneTransaction<'_> {
+    async fn query<'a>(
+        &'a mut self,
+        query: &'a str,
+    ) -> Result<Vec<refinery::Migration>, Self::Error> {
+        self.begin().await?;
+        let rows = self.client.query_typed(query, &[]).await?;
+        // Refinery's own query of its history; `read_history` has checked
+        // the checksums, and the dates are refinery's RFC 3339.
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let applied_on: String = row.get(2);
+                let checksum: String = row.get(3);
+                refinery::Migration::applied(
+                    row.get(0),
+                    row.get(1),
+                    time::OffsetDateTime::parse(
+                        &applied_on,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+                    checksum.parse().unwrap_or(0),
+                )
+            })
+            .collect())
+    }
+}
+
+impl refinery::AsyncMigrate for OneTransaction<'_> {}
 
 /// Checks that every migration of this build is applied to the database and
 /// that its tables exist, without changing anything.
@@ -477,10 +573,10 @@ async fn check(client: &Client) -> Result<(), MigrateError> {
     }
 
     let rows = client
-        .query(
+        .query_typed(
             "SELECT name FROM unnest($1::text[]) AS t(name) \
              WHERE to_regclass(quote_ident(name)) IS NULL",
-            &[&TABLES],
+            &[(&TABLES, Type::TEXT_ARRAY)],
         )
         .await
         .map_err(|e| database_error("looking for domgen's tables", e))?;
@@ -495,7 +591,7 @@ async fn check(client: &Client) -> Result<(), MigrateError> {
 
 async fn check_server_version(client: &Client) -> Result<(), MigrateError> {
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT current_setting('server_version_num')::int, current_setting('server_version')",
             &[],
         )
@@ -513,7 +609,10 @@ async fn check_server_version(client: &Client) -> Result<(), MigrateError> {
 /// Refinery's history, or `None` when the table does not exist yet.
 async fn read_history(client: &Client) -> Result<Option<Vec<Migration>>, MigrateError> {
     let exists: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&HISTORY_TABLE])
+        .query_typed_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[(&HISTORY_TABLE, Type::TEXT)],
+        )
         .await
         .map_err(|e| database_error("looking for the migration history", e))?
         .get(0);
@@ -523,7 +622,7 @@ async fn read_history(client: &Client) -> Result<Option<Vec<Migration>>, Migrate
     // Cast so that the query works whether refinery stores versions as int4
     // or int8.
     let rows = client
-        .query(
+        .query_typed(
             &format!("SELECT version::int8, name, checksum FROM {HISTORY_TABLE} ORDER BY version"),
             &[],
         )
@@ -561,7 +660,7 @@ async fn describe_database(client: &Client) -> String {
                                  (SELECT setting FROM pg_settings \
                                   WHERE name = 'unix_socket_directories')), \
                         current_setting('port'), current_database(), current_user";
-    let Ok(row) = client.query_one(query, &[]).await else {
+    let Ok(row) = client.query_typed_one(query, &[]).await else {
         return "this connection".to_owned();
     };
     let host: Option<String> = row.get(0);

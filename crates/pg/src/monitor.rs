@@ -15,6 +15,7 @@ again, and the next call connects anew.
 use std::time::Duration;
 
 use domgen_monitor::{Leak, RecordError, Recorder, Sample, Source, State};
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Config};
 
 /// How long a connection attempt may take when the config sets no limit:
@@ -86,20 +87,20 @@ impl Recorder for PgRecorder {
             .map_or(0, |t| i32::try_from(t).unwrap_or(i32::MAX));
         let row = self.with_client(async |client| {
             client
-                .query_one(
+                .query_typed_one(
                     "SELECT memory_state FROM record_memory_sample($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                     &[
-                        &source.service,
-                        &source.process_id,
-                        &i64_of(source.max_heap),
-                        &used,
-                        &threads,
-                        &source.run_id,
-                        &s.rss_bytes.map(i64_of),
-                        &s.peak_bytes.map(i64_of),
-                        &s.batches_in_flight.map(i64_of),
-                        &s.arena_resets.map(i64_of),
-                        &s.at,
+                        (&source.service, Type::VARCHAR),
+                        (&source.process_id, Type::VARCHAR),
+                        (&i64_of(source.max_heap), Type::INT8),
+                        (&used, Type::INT8),
+                        (&threads, Type::INT4),
+                        (&source.run_id, Type::UUID),
+                        (&s.rss_bytes.map(i64_of), Type::INT8),
+                        (&s.peak_bytes.map(i64_of), Type::INT8),
+                        (&s.batches_in_flight.map(i64_of), Type::INT8),
+                        (&s.arena_resets.map(i64_of), Type::INT8),
+                        (&s.at, Type::TIMESTAMPTZ),
                     ],
                 )
                 .await
@@ -117,16 +118,16 @@ impl Recorder for PgRecorder {
         let evidence: String = leak.evidence.chars().take(255).collect();
         self.with_client(async |client| {
             client
-                .execute(
+                .execute_typed(
                     "SELECT report_memory_leak($1, $2, $3, $4, $5, $6, $7)",
                     &[
-                        &source.service,
-                        &operation,
-                        &i64_of(leak.leaked),
-                        &leak.rule.name(),
-                        &evidence,
-                        &source.run_id,
-                        &leak.details,
+                        (&source.service, Type::VARCHAR),
+                        (&operation, Type::VARCHAR),
+                        (&i64_of(leak.leaked), Type::INT8),
+                        (&leak.rule.name(), Type::VARCHAR),
+                        (&evidence, Type::VARCHAR),
+                        (&source.run_id, Type::UUID),
+                        (&leak.details, Type::JSONB),
                     ],
                 )
                 .await
@@ -154,10 +155,10 @@ impl Recorder for PgRecorder {
         );
         self.with_client(async |client| {
             client
-                .execute(
+                .execute_typed(
                     "INSERT INTO system_alerts (alert_type, severity, message, context)
                      VALUES ('memory_metrics_dropped', 'warning', $1, $2)",
-                    &[&message, &context],
+                    &[(&message, Type::TEXT), (&context, Type::JSONB)],
                 )
                 .await
         })?;

@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde::Serialize;
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::error::Error;
@@ -83,10 +84,10 @@ impl fmt::Display for Status {
 /// Reads a campaign's progress from its ledger.
 pub async fn status(client: &Client, campaign_id: Uuid) -> Result<Status, Error> {
     let campaign = client
-        .query_opt(
+        .query_typed_opt(
             "SELECT first_position, end_position, batch_names, next_start IS NOT NULL
                FROM generation_campaigns WHERE campaign_id = $1",
-            &[&campaign_id],
+            &[(&campaign_id, Type::UUID)],
         )
         .await?
         .ok_or_else(|| {
@@ -103,7 +104,7 @@ pub async fn status(client: &Client, campaign_id: Uuid) -> Result<Status, Error>
     let end = u64::try_from(campaign.get::<_, i64>(1)).unwrap_or(0);
     let batch_names = u64::try_from(campaign.get::<_, i64>(2)).unwrap_or(1).max(1);
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT count(*) FILTER (WHERE status = 'committed'),
                     coalesce(sum(rows) FILTER (WHERE status = 'committed'), 0)::bigint,
                     count(*) FILTER (WHERE status = 'leased' AND lease_expires_at > statement_timestamp()),
@@ -114,7 +115,7 @@ pub async fn status(client: &Client, campaign_id: Uuid) -> Result<Status, Error>
                         WHERE (status = 'leased' AND lease_expires_at > statement_timestamp())
                            OR committed_at > statement_timestamp() - interval '60 seconds'), '{}')
                FROM generation_batches WHERE campaign_id = $1",
-            &[&campaign_id],
+            &[(&campaign_id, Type::UUID)],
         )
         .await?;
     let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
@@ -154,12 +155,12 @@ pub async fn sample_rows(
     limit: i64,
 ) -> Result<Vec<(i64, String)>, Error> {
     let rows = client
-        .query(
+        .query_typed(
             &format!(
                 "SELECT offset_index, domain_name FROM {} WHERE campaign_id = $1 LIMIT $2",
                 quote_table(table)?
             ),
-            &[&campaign_id, &limit],
+            &[(&campaign_id, Type::UUID), (&limit, Type::INT8)],
         )
         .await?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
@@ -202,10 +203,10 @@ impl fmt::Display for Allocation {
 /// The `memory_allocations` row of run `run_id`, if there is one.
 pub async fn allocation(client: &Client, run_id: Uuid) -> Result<Option<Allocation>, Error> {
     let row = client
-        .query_opt(
+        .query_typed_opt(
             "SELECT operation_id, allocated_bytes, peak_bytes, duration_ms, memory_leaked_bytes, cleanup_successful
              FROM memory_allocations WHERE operation_id = $1",
-            &[&run_id.to_string()],
+            &[(&run_id.to_string(), Type::TEXT)],
         )
         .await?;
     Ok(row.map(|r| Allocation {
@@ -263,14 +264,14 @@ pub async fn run_samples(
     run_id: Uuid,
 ) -> Result<(Vec<Sample>, Vec<LeakReport>), Error> {
     let samples = client
-        .query(
+        .query_typed(
             "WITH s AS (
                SELECT *, coalesce(sampled_at, recorded_at) AS t FROM memory_metrics WHERE run_id = $1)
              SELECT extract(epoch FROM t - min(t) OVER ())::float8, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
                     heap_used_bytes, heap_size_bytes, rss_bytes, peak_heap_bytes, goroutines_count,
                     batches_in_flight, memory_state
              FROM s ORDER BY t",
-            &[&run_id],
+            &[(&run_id, Type::UUID)],
         )
         .await
         .map_err(|e| Error::db(e).context("reading the run's samples from memory_metrics".into()))?
@@ -288,12 +289,12 @@ pub async fn run_samples(
         })
         .collect();
     let leaks = client
-        .query(
+        .query_typed(
             "SELECT extract(epoch FROM l.detected_at - (SELECT min(coalesce(sampled_at, recorded_at))
                                                        FROM memory_metrics WHERE run_id = $1))::float8,
                     leak_type, leak_source, leaked_bytes, severity
              FROM memory_leak_detection l WHERE run_id = $1 ORDER BY detected_at",
-            &[&run_id],
+            &[(&run_id, Type::UUID)],
         )
         .await
         .map_err(|e| {

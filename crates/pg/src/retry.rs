@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 
 use crate::connect::{Connection, Connections};
 use crate::error::{Error, ErrorKind};
@@ -109,7 +110,10 @@ impl Retry {
                     if let Some(name) = name {
                         connection
                             .shared()
-                            .execute("SELECT set_config('application_name', $1, false)", &[&name])
+                            .execute_typed(
+                                "SELECT set_config('application_name', $1, false)",
+                                &[(&name, Type::TEXT)],
+                            )
                             .await?;
                     }
                     Ok(connection)

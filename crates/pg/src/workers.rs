@@ -38,6 +38,7 @@ use domgen_engine::{CancelToken, Flow, Generator, RunOptions, Sink};
 use domgen_pattern::{Space, Spec};
 use serde::Serialize;
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::connect::{Connection, Connections};
@@ -243,7 +244,7 @@ pub async fn claim(
     let token = Uuid::new_v4();
     let secs = lease_secs(lease);
     let row = client
-        .query_opt(
+        .query_typed_opt(
             "WITH open AS (
                  SELECT batch_start FROM generation_batches
                   WHERE campaign_id = $1
@@ -258,7 +259,12 @@ pub async fn claim(
                FROM open
               WHERE b.campaign_id = $1 AND b.batch_start = open.batch_start
           RETURNING b.batch_start, b.batch_end",
-            &[&campaign_id, &worker_id, &token, &secs],
+            &[
+                (&campaign_id, Type::UUID),
+                (&worker_id, Type::TEXT),
+                (&token, Type::UUID),
+                (&secs, Type::FLOAT8),
+            ],
         )
         .await?;
     if let Some(row) = row {
@@ -269,7 +275,7 @@ pub async fn claim(
         }));
     }
     let row = client
-        .query_opt(
+        .query_typed_opt(
             "WITH cursor AS (
                  SELECT next_start, end_position, batch_names FROM generation_campaigns
                   WHERE campaign_id = $1 AND next_start < end_position
@@ -287,7 +293,12 @@ pub async fn claim(
                     statement_timestamp() + $4 * interval '1 second'
                FROM moved
           RETURNING batch_start, batch_end",
-            &[&campaign_id, &worker_id, &token, &secs],
+            &[
+                (&campaign_id, Type::UUID),
+                (&worker_id, Type::TEXT),
+                (&token, Type::UUID),
+                (&secs, Type::FLOAT8),
+            ],
         )
         .await?;
     row.map(|row| {
@@ -305,16 +316,16 @@ pub async fn claim(
 /// committed, and [`commit`] would refuse it.
 pub async fn renew(client: &Client, lease: &Lease, duration: Duration) -> Result<bool, Error> {
     let updated = client
-        .execute(
+        .execute_typed(
             "UPDATE generation_batches
                 SET lease_expires_at = statement_timestamp() + $4 * interval '1 second'
               WHERE campaign_id = $1 AND batch_start = $2 AND lease_token = $3
                 AND status = 'leased' AND lease_expires_at > statement_timestamp()",
             &[
-                &lease.campaign_id,
-                &to_i64(lease.positions.start, "batch start")?,
-                &lease.token,
-                &lease_secs(duration),
+                (&lease.campaign_id, Type::UUID),
+                (&to_i64(lease.positions.start, "batch start")?, Type::INT8),
+                (&lease.token, Type::UUID),
+                (&lease_secs(duration), Type::FLOAT8),
             ],
         )
         .await?;
@@ -325,14 +336,14 @@ pub async fn renew(client: &Client, lease: &Lease, duration: Duration) -> Result
 /// when the lease was lost already.
 pub async fn release(client: &Client, lease: &Lease) -> Result<bool, Error> {
     let updated = client
-        .execute(
+        .execute_typed(
             "UPDATE generation_batches
                 SET status = 'released', lease_token = NULL, lease_expires_at = NULL
               WHERE campaign_id = $1 AND batch_start = $2 AND lease_token = $3 AND status = 'leased'",
             &[
-                &lease.campaign_id,
-                &to_i64(lease.positions.start, "batch start")?,
-                &lease.token,
+                (&lease.campaign_id, Type::UUID),
+                (&to_i64(lease.positions.start, "batch start")?, Type::INT8),
+                (&lease.token, Type::UUID),
             ],
         )
         .await?;
@@ -363,12 +374,12 @@ pub async fn commit(
 /// Whether every position of the campaign is committed.
 pub async fn is_complete(client: &Client, campaign_id: Uuid) -> Result<bool, Error> {
     let row = client
-        .query_one(
+        .query_typed_one(
             "SELECT c.next_start >= c.end_position
                     AND NOT EXISTS (SELECT 1 FROM generation_batches b
                                      WHERE b.campaign_id = $1 AND b.status <> 'committed')
                FROM generation_campaigns c WHERE c.campaign_id = $1",
-            &[&campaign_id],
+            &[(&campaign_id, Type::UUID)],
         )
         .await?;
     Ok(row.get::<_, Option<bool>>(0).unwrap_or(false))
