@@ -56,11 +56,11 @@ use std::sync::Arc;
 use domgen_engine::Gauge;
 
 pub use crate::config::{Config, MIN_INTERVAL, PressureCallback};
-pub use crate::error::{Error, ErrorKind};
+pub use crate::error::{Error, ErrorKind, RecordError, RecordErrorKind};
 pub use crate::leak::{Leak, Rule, fit};
-pub use crate::monitor::{Handle, Monitor, Summary};
+pub use crate::monitor::{Handle, Monitor, Summary, WriteError};
 pub use crate::sample::Sample;
-pub use crate::store::{RecordError, Recorder, Source};
+pub use crate::store::{Recorder, Source};
 
 /// A sample's memory state, as `record_memory_metrics` classifies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
