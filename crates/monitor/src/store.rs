@@ -5,7 +5,7 @@
 //! [`RecordError`]'s kind. A [`Transient`](RecordErrorKind::Transient)
 //! failure (the store unreachable or too slow; the recorder bounds each
 //! call's time) puts the event back at the head of the backlog, and the
-//! writer tries it again every 500 ms, while the sampler keeps queueing
+//! writer tries it again within 500 ms, while the sampler keeps queueing
 //! behind it (dropping the oldest when the backlog is full). A
 //! [`Rejected`](RecordErrorKind::Rejected) event is one the store will
 //! never take: it is dropped and counted, and the writer goes on with the
