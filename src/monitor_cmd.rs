@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use domgen::engine::{Gauge, Generator, Report};
-use domgen::monitor::{Config, Handle, Monitor, Summary};
+use domgen::monitor::{Config, Handle, Monitor, RecordErrorKind, Summary};
 use domgen::pg::monitor::PgRecorder;
 use domgen::pg::read::{LeakReport, Sample};
 
@@ -166,9 +166,27 @@ impl Session {
 fn print_summary(s: &Summary) {
     let cpu_ms = s.cpu_ns as f64 / 1e6;
     eprintln!(
-        "monitor: {} samples, {} written, {} dropped, {} leaks reported ({} written), {} write errors, {} unwritten; monitor threads' CPU {cpu_ms:.1} ms",
-        s.samples, s.written, s.dropped, s.leaks, s.leaks_written, s.write_errors, s.unwritten
+        "monitor: {} samples, {} written, {} dropped, {} leaks reported ({} written), {} write errors, {} rejected, {} unwritten; monitor threads' CPU {cpu_ms:.1} ms",
+        s.samples,
+        s.written,
+        s.dropped,
+        s.leaks,
+        s.leaks_written,
+        s.write_errors,
+        s.rejected,
+        s.unwritten
     );
+    if let Some(e) = &s.last_error {
+        let before = e.at.elapsed().unwrap_or_default().as_secs_f64();
+        let fate = match e.kind {
+            RecordErrorKind::Rejected => "rejected, dropped",
+            _ => "kept to try again",
+        };
+        eprintln!(
+            "monitor: last write error, {before:.1} s before the end ({fate}): {}",
+            e.message
+        );
+    }
 }
 
 /// `domgen monitor`'s arguments.

@@ -230,6 +230,36 @@ fn monitor_samples_another_process_for_a_duration() {
     );
 }
 
+#[test]
+fn monitor_shows_samples_the_database_rejects_and_the_last_error() {
+    let dir = Dir::new();
+    let url = migrated_database(&dir);
+    let sql = crate::pg::Sql::connect(&url);
+    sql.execute("ALTER FUNCTION record_memory_sample RENAME TO record_memory_sample_away");
+    let out = dir.run([
+        "monitor",
+        "--interval",
+        "100ms",
+        "--duration",
+        "1s",
+        "--database-url",
+        &url,
+    ]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stderr.contains(" 0 written, "), "{out}");
+    assert!(!out.stderr.contains(" 0 rejected, "), "{out}");
+    let last = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("monitor: last write error, "))
+        .unwrap_or_else(|| panic!("no last error in\n{out}"));
+    assert!(
+        last.contains(" s before the end (rejected, dropped): recording a sample: PostgreSQL: function record_memory_sample(")
+            && last.ends_with("[SQLSTATE 42883]"),
+        "{out}"
+    );
+}
+
 /// The default path: names into PostgreSQL, the monitor's samples into the
 /// same database, every name exactly once and the samples under the run id
 /// printed.

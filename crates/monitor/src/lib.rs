@@ -23,6 +23,12 @@ it returns drives the pressure callbacks ([`Config::on_pressure`],
 `detect_memory_leak`. The sampler never waits for the recorder: events
 queue in a bounded backlog, the oldest dropped first when it is full, and a
 `memory_metrics_dropped` row in `system_alerts` says how many were lost.
+An event the recorder fails on is kept and tried again when the failure is
+[transient](RecordErrorKind::Transient) (the store unreachable or too slow;
+`PgRecorder` bounds each call with a timeout), and dropped and counted in
+[`Summary::rejected`] when the store [rejected](RecordErrorKind::Rejected)
+it for good, so that it does not hold up the events after it.
+[`Summary::last_error`] keeps the last failure, with its time.
 
 ```
 use std::time::Duration;
@@ -56,11 +62,11 @@ use std::sync::Arc;
 use domgen_engine::Gauge;
 
 pub use crate::config::{Config, MIN_INTERVAL, PressureCallback};
-pub use crate::error::{Error, ErrorKind};
+pub use crate::error::{Error, ErrorKind, RecordError, RecordErrorKind};
 pub use crate::leak::{Leak, Rule, fit};
-pub use crate::monitor::{Handle, Monitor, Summary};
+pub use crate::monitor::{Handle, Monitor, Summary, WriteError};
 pub use crate::sample::Sample;
-pub use crate::store::{RecordError, Recorder, Source};
+pub use crate::store::{Recorder, Source};
 
 /// A sample's memory state, as `record_memory_metrics` classifies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

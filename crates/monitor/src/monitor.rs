@@ -3,12 +3,12 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use domgen_engine::Gauge;
 
 use crate::config::MIN_INTERVAL;
-use crate::error::Error;
+use crate::error::{Error, RecordErrorKind};
 use crate::leak::{self, Detector, Leak};
 use crate::shared::{Backlog, Counts, Event, Shared, lock};
 use crate::store::{Recorder, Store};
@@ -123,7 +123,11 @@ pub struct Handle {
 }
 
 /// What a monitor did, returned by [`Handle::stop`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+///
+/// With a recorder, once the monitor has stopped, every sample and leak is
+/// counted once: `samples + leaks == written + leaks_written + dropped +
+/// rejected + unwritten`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     /// Samples taken.
     pub samples: u64,
@@ -135,12 +139,32 @@ pub struct Summary {
     pub leaks: u64,
     /// Leak reports written to the database.
     pub leaks_written: u64,
-    /// Failed attempts to write (the database unreachable or refusing).
+    /// Failed attempts to write, whatever their
+    /// [kind](crate::RecordErrorKind): the database unreachable, too slow
+    /// to answer, or refusing.
     pub write_errors: u64,
+    /// Samples and leaks the database refused for good
+    /// ([`RecordErrorKind::Rejected`]): dropped, not tried again.
+    pub rejected: u64,
     /// Events still queued when the writer gave up at stop.
     pub unwritten: u64,
     /// CPU time the monitor's own threads used, in nanoseconds.
     pub cpu_ns: u64,
+    /// The last failed attempt to write, if any failed.
+    pub last_error: Option<WriteError>,
+}
+
+/// A failed attempt to write: when, what kind of failure, and the
+/// recorder's message (which never holds a password).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteError {
+    /// When the recorder returned it.
+    pub at: SystemTime,
+    /// Whether the event was kept to try again or dropped.
+    pub kind: RecordErrorKind,
+    /// The recorder's message.
+    pub message: String,
 }
 
 impl Handle {
@@ -154,8 +178,10 @@ impl Handle {
             leaks: c.leaks.load(Relaxed),
             leaks_written: c.leaks_written.load(Relaxed),
             write_errors: c.write_errors.load(Relaxed),
+            rejected: c.rejected.load(Relaxed),
             unwritten: u64::try_from(lock(&self.shared.backlog).events.len()).unwrap_or(u64::MAX),
             cpu_ns: c.cpu_ns.load(Relaxed),
+            last_error: lock(&c.last_error).clone(),
         }
     }
 
@@ -180,8 +206,8 @@ impl Handle {
     }
 
     /// Takes a last sample, writes what is queued (giving up after 5 s, or
-    /// at once when the database is unreachable), stops and joins the
-    /// threads.
+    /// after the first attempt that fails for want of the database; the
+    /// recorder bounds an attempt's time), stops and joins the threads.
     pub fn stop(mut self) -> Summary {
         self.shutdown();
         self.summary()

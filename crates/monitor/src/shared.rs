@@ -8,7 +8,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::leak::{Detector, Leak};
 use crate::sample::Reader;
-use crate::{Config, Sample, State};
+use crate::{Config, Sample, State, WriteError};
 
 /// What the sampler hands the writer.
 #[derive(Debug)]
@@ -45,8 +45,10 @@ pub(crate) struct Counts {
     pub(crate) leaks: AtomicU64,
     pub(crate) leaks_written: AtomicU64,
     pub(crate) write_errors: AtomicU64,
+    pub(crate) rejected: AtomicU64,
     pub(crate) cpu_ns: AtomicU64,
     pub(crate) state: Mutex<Option<State>>,
+    pub(crate) last_error: Mutex<Option<WriteError>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -1,7 +1,7 @@
 //! The monitor against a real PostgreSQL (`DATABASE_URL`, or a throwaway
 //! cluster): no false positives on a steady run, each leak rule on a
-//! workload that leaks on purpose, a database outage, and
-//! `record_memory_metrics` at the edges. Without a server these tests fail,
+//! workload that leaks on purpose, a database outage, samples the database
+//! rejects, and `record_memory_metrics` at the edges. Without a server these tests fail,
 //! never skip.
 //!
 //! The tests share the process's heap and threads, which the monitor
@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use domgen_engine::{CancelToken, Gauge, GeneratorBuilder, Lines, NullSink, RunOptions};
-use domgen_monitor::{Config, Monitor, State};
+use domgen_monitor::{Config, Monitor, RecordErrorKind, State, Summary};
 use domgen_pattern::{Space, Spec};
 use domgen_pg::monitor::PgRecorder;
 use domgen_test_support::{Sql, fresh_database, own_cluster, wait_for};
@@ -295,7 +295,9 @@ fn an_outage_drops_the_oldest_samples_counts_them_and_writes_the_rest_after() {
     }
     let summary = handle.stop();
     assert!(summary.write_errors > 0, "{summary:?}");
+    assert_eq!(summary.rejected, 0, "an outage is transient: {summary:?}");
     assert_eq!(summary.unwritten, 0, "{summary:?}");
+    assert_all_counted(&summary);
     assert_eq!(
         summary.written + summary.dropped,
         summary.samples,
@@ -323,6 +325,60 @@ fn an_outage_drops_the_oldest_samples_counts_them_and_writes_the_rest_after() {
     .get::<_, Option<f64>>(0)
     .unwrap();
     assert!(gap > 1.0, "the dropped samples leave a gap: {gap}");
+}
+
+/// Once stopped, every sample and leak is counted once.
+fn assert_all_counted(s: &Summary) {
+    assert_eq!(
+        s.samples + s.leaks,
+        s.written + s.leaks_written + s.dropped + s.rejected + s.unwritten,
+        "{s:?}"
+    );
+}
+
+#[test]
+fn samples_the_database_rejects_are_dropped_and_counted_and_later_ones_written() {
+    let _serial = serial();
+    let url = fresh_database();
+    let sql = Sql::migrated(&url);
+    // A missing function: an error about the statement, not the connection.
+    sql.execute("ALTER FUNCTION record_memory_sample RENAME TO record_memory_sample_away");
+    let (config, run) = config(100);
+    let handle = Monitor::start_recording(config, None, recorder(&url)).unwrap();
+    wait_for("3 samples rejected", Duration::from_secs(10), || {
+        handle.summary().rejected >= 3
+    });
+    let during = handle.summary();
+    assert_eq!(during.written, 0, "{during:?}");
+    let last = during.last_error.clone().unwrap();
+    assert_eq!(last.kind, RecordErrorKind::Rejected, "{last:?}");
+    assert!(
+        last.message
+            .starts_with("recording a sample: PostgreSQL: function record_memory_sample(")
+            && last.message.ends_with("does not exist [SQLSTATE 42883]"),
+        "{}",
+        last.message
+    );
+
+    // Each rejected sample was dropped, not retried: the later ones get
+    // through once the function is back.
+    sql.execute("ALTER FUNCTION record_memory_sample_away RENAME TO record_memory_sample");
+    wait_for("3 samples written", Duration::from_secs(10), || {
+        handle.summary().written >= 3
+    });
+    let summary = handle.stop();
+    assert_all_counted(&summary);
+    assert_eq!((summary.dropped, summary.unwritten), (0, 0), "{summary:?}");
+    assert!(summary.rejected >= during.rejected, "{summary:?}");
+    assert_eq!(
+        summary.write_errors, summary.rejected,
+        "no transient failure"
+    );
+    let rows = sql.int(
+        "SELECT count(*) FROM memory_metrics WHERE run_id = $1",
+        &[&run],
+    );
+    assert_eq!(u64::try_from(rows).unwrap(), summary.written);
 }
 
 #[test]

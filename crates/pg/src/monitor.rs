@@ -7,32 +7,67 @@ samples through `record_memory_sample` (migration V4, a wrapper of V1's
 advice and the alerts), its leaks through `report_memory_leak` (which calls
 `detect_memory_leak`), and samples dropped from a full backlog as a
 `memory_metrics_dropped` row in `system_alerts`. It runs on the monitor's
-writer thread, on a current-thread runtime of its own, and connects lazily:
-an error forgets the connection, the monitor keeps the event and tries
-again, and the next call connects anew.
+writer thread, on a current-thread runtime of its own, and connects lazily.
+
+Every call, connecting included, is bounded by a timeout (5 s unless
+[`PgRecorder::with_timeout`] says otherwise), so a server that stops
+answering, or a network that drops the packets, cannot hang the writer.
+What a failure means for the event is in the [`RecordError`] it returns:
+
+- **transient**: no connection could be had, the connection was lost or
+  timed out, or the server's SQLSTATE is one a run rides through too
+  (see [`Error::is_transient`](crate::Error::is_transient): a shutdown,
+  restart or failover, a resource or a race lost for now). The
+  connection is dropped, the monitor keeps the event and tries it again,
+  and the next call connects anew.
+- **rejected**: any other server error (a constraint or type error, a
+  missing function, table or privilege), or a value that does not
+  convert to or from its SQL type. Trying again would fail again, so the
+  monitor drops the event, counts it and goes on; the connection stays.
+
+An error's message names the call and the server's words with the
+SQLSTATE, or the server as [`Database`](crate::Database) shows it, never
+the password.
 */
 
 use std::time::Duration;
 
 use domgen_monitor::{Leak, RecordError, Recorder, Sample, Source, State};
+use tokio::task::JoinHandle;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Config};
 
-/// How long a connection attempt may take when the config sets no limit:
-/// the writer must come back to its backlog, not hang on a dead server.
+/// How long one call may take, connecting included, unless
+/// [`PgRecorder::with_timeout`] says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a connection attempt to one host may take when the config sets
+/// no limit: with several hosts, the next is tried within the call's
+/// timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Records a memory monitor's events in PostgreSQL (see the module docs).
 pub struct PgRecorder {
     config: Config,
+    /// The server as messages name it: no password.
+    shown: String,
+    timeout: Duration,
     rt: tokio::runtime::Runtime,
-    client: Option<Client>,
+    connection: Option<Connection>,
+}
+
+/// A client and the task that runs its connection.
+struct Connection {
+    client: Client,
+    task: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for PgRecorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgRecorder")
-            .field("connected", &self.client.is_some())
+            .field("database", &self.shown)
+            .field("timeout", &self.timeout)
+            .field("connected", &self.connection.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -41,42 +76,142 @@ fn i64_of(x: u64) -> i64 {
     i64::try_from(x).unwrap_or(i64::MAX)
 }
 
+/// How a call failed.
+enum Failure {
+    Connect(tokio_postgres::Error),
+    Statement(tokio_postgres::Error),
+}
+
 impl PgRecorder {
     /// A recorder for the database `config` names (migrated to V4 or
-    /// later); it connects on first use. Fails only when the runtime
-    /// cannot be built (the OS refused its resources).
-    pub fn new(config: Config) -> std::io::Result<PgRecorder> {
+    /// later); it connects on first use, and gives each call
+    /// [`DEFAULT_TIMEOUT`]. Fails only when the runtime cannot be built
+    /// (the OS refused its resources).
+    pub fn new(mut config: Config) -> std::io::Result<PgRecorder> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         Ok(PgRecorder {
+            shown: crate::Database::from_config(config.clone()).to_string(),
             config,
+            timeout: DEFAULT_TIMEOUT,
             rt,
-            client: None,
+            connection: None,
         })
     }
 
-    /// Runs `call` on a connected client; an error forgets the connection,
-    /// so the next call connects again.
+    /// The recorder with each call, connecting included, bounded by
+    /// `timeout`: a call that takes longer is abandoned, its connection
+    /// dropped, and the event tried again later.
+    pub fn with_timeout(mut self, timeout: Duration) -> PgRecorder {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long a call may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Runs `call` (`what` names it in messages) on a connected client,
+    /// connecting first if need be, all within the timeout. A transient
+    /// failure forgets the connection, so the next call connects again.
     fn with_client<T>(
         &mut self,
+        what: &str,
         call: impl AsyncFnOnce(&Client) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, RecordError> {
-        if self.client.is_none() {
-            let mut config = self.config.clone();
-            if config.get_connect_timeout().is_none() {
-                config.connect_timeout(CONNECT_TIMEOUT);
+        let PgRecorder {
+            config,
+            rt,
+            connection,
+            timeout,
+            ..
+        } = self;
+        let work = async {
+            if connection.is_none() {
+                let (client, task) = crate::connect(config).await.map_err(Failure::Connect)?;
+                *connection = Some(Connection { client, task });
             }
-            let (client, _connection) = self.rt.block_on(crate::connect(&config))?;
-            self.client = Some(client);
+            let client = &connection.as_ref().expect("connected above").client;
+            call(client).await.map_err(Failure::Statement)
+        };
+        // The timer is made inside the runtime, whose clock it needs.
+        let outcome = rt.block_on(async { tokio::time::timeout(*timeout, work).await });
+        let error = match outcome {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(Failure::Statement(e))) => statement_error(what, e),
+            Ok(Err(Failure::Connect(e))) => RecordError::transient(format!(
+                "{what}: cannot connect to PostgreSQL at {}: {}",
+                self.shown,
+                chain(&e)
+            ))
+            .because(e),
+            Err(elapsed) => RecordError::transient(format!(
+                "{what}: no answer from PostgreSQL at {} within {:?}",
+                self.shown, self.timeout
+            ))
+            .because(elapsed),
+        };
+        if error.kind() == domgen_monitor::RecordErrorKind::Transient {
+            self.forget();
         }
-        let client = self.client.as_ref().expect("connected above");
-        let outcome = self.rt.block_on(call(client));
-        if outcome.is_err() {
-            self.client = None;
-        }
-        Ok(outcome?)
+        Err(error)
     }
+
+    /// Drops the connection: its task too, which a server that does not
+    /// answer would otherwise keep waiting.
+    fn forget(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            connection.task.abort();
+        }
+    }
+}
+
+/// A failed statement as the monitor needs it: rejected or transient, in
+/// words without the password.
+fn statement_error(what: &str, e: tokio_postgres::Error) -> RecordError {
+    let Some(db) = e.as_db_error() else {
+        // A value that does not convert to or from its SQL type is the same
+        // at every try; the connection breaking (I/O, closed) is not.
+        let conversion = std::error::Error::source(&e).is_some_and(|s| !s.is::<std::io::Error>());
+        let message = if e.is_closed() {
+            format!("{what}: the connection to PostgreSQL was lost")
+        } else {
+            format!("{what}: PostgreSQL: {}", chain(&e))
+        };
+        let error = if conversion {
+            RecordError::rejected(message)
+        } else {
+            RecordError::transient(message)
+        };
+        return error.because(e);
+    };
+    let mut message = format!("{what}: PostgreSQL: {}", db.message());
+    if let Some(detail) = db.detail() {
+        message.push_str(&format!(" ({detail})"));
+    }
+    message.push_str(&format!(" [SQLSTATE {}]", db.code().code()));
+    let error = if crate::retry::transient_state(db.code().code()) {
+        RecordError::transient(message)
+    } else {
+        RecordError::rejected(message)
+    };
+    error.because(e)
+}
+
+/// The client's words for an error, with its causes.
+fn chain(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
 }
 
 impl Recorder for PgRecorder {
@@ -85,7 +220,7 @@ impl Recorder for PgRecorder {
         let threads = s
             .threads
             .map_or(0, |t| i32::try_from(t).unwrap_or(i32::MAX));
-        let row = self.with_client(async |client| {
+        let row = self.with_client("recording a sample", async |client| {
             client
                 .query_typed_one(
                     "SELECT memory_state FROM record_memory_sample($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -116,7 +251,7 @@ impl Recorder for PgRecorder {
             .unwrap_or_else(|| format!("monitor:{}", source.process_id));
         // leak_source is VARCHAR(255); the whole evidence is in the details.
         let evidence: String = leak.evidence.chars().take(255).collect();
-        self.with_client(async |client| {
+        self.with_client("reporting a leak", async |client| {
             client
                 .execute_typed(
                     "SELECT report_memory_leak($1, $2, $3, $4, $5, $6, $7)",
@@ -153,7 +288,7 @@ impl Recorder for PgRecorder {
             "{dropped} memory samples of {} were dropped while the database was unreachable (backlog of {})",
             source.service, source.backlog
         );
-        self.with_client(async |client| {
+        self.with_client("reporting dropped samples", async |client| {
             client
                 .execute_typed(
                     "INSERT INTO system_alerts (alert_type, severity, message, context)

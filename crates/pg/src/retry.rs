@@ -309,19 +309,20 @@ impl std::fmt::Display for TimedOut {
 impl std::error::Error for TimedOut {}
 
 /// Whether a server's SQLSTATE says the statement may succeed on a new
-/// connection: the connection failed or the server is shutting down,
-/// restarting or starting up, or it is out of connections for now.
+/// connection or a moment later: the connection failed (class 08); the
+/// server is out of a resource (53: connections, memory, disk), shutting
+/// down, restarting or starting up, or cancelled the statement (57, but
+/// for a dropped database); a read-only standby answered after a failover
+/// (25006); the statement lost a race (40001, 40P01, 55P03); the server's
+/// own I/O failed (58000, 58030); or a pooler mixed up prepared
+/// statements (26000, 42P05). Everything else is about the statement, and
+/// is the same at every try.
 pub(crate) fn transient_state(code: &str) -> bool {
-    code.starts_with("08") // connection exception
+    let class = code.get(..2).unwrap_or(code);
+    (matches!(class, "08" | "53" | "57") && code != "57P04")
         || matches!(
             code,
-            "57P01" // admin_shutdown
-                | "57P02" // crash_shutdown
-                | "57P03" // cannot_connect_now: starting up, shutting down
-                | "53300" // too_many_connections
-                | "25006" // read_only_sql_transaction: a standby after a failover
-                | "40001" // serialization_failure
-                | "40P01" // deadlock_detected
+            "25006" | "40001" | "40P01" | "55P03" | "58000" | "58030" | "26000" | "42P05"
         )
 }
 
@@ -330,7 +331,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sqlstates_of_a_restart_are_transient_and_errors_of_the_request_are_not() {
+    fn sqlstates_of_a_restart_or_a_lost_race_are_transient_and_those_of_the_statement_are_not() {
         for code in [
             "08006", "08001", "57P01", "57P02", "57P03", "53300", "40001",
         ] {
