@@ -73,13 +73,16 @@ This crate has no optional features.
 
 pub mod campaign;
 mod connect;
+mod conninfo;
 pub mod copy;
 mod error;
 pub mod ledger;
 pub mod migrate;
 pub mod monitor;
 pub mod read;
+mod tls;
 pub mod workers;
 
 pub use crate::connect::{Connections, Database, connect};
 pub use crate::error::{Error, ErrorKind};
+pub use crate::tls::SslMode;
