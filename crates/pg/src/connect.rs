@@ -195,20 +195,29 @@ impl Database {
         if let Some(why) = crate::tls::refusal(&e) {
             return Error::connect_because(&self.shown, &why, e);
         }
-        let server = e.as_db_error().map(|db| db.message().to_owned());
-        let mut error = Error::connect(&self.shown, e);
-        if let Some(server) = server {
-            if server.contains("certificate") && !self.tls.has_client_certificate() {
-                error = error.context(
-                    "the server wants a client certificate: give it with sslcert and sslkey \
-                     (or PGSSLCERT and PGSSLKEY)"
-                        .into(),
-                );
-            }
-            if let Some(why) = &self.pgpass_ignored {
-                if server.contains("password") {
-                    error = error.context(why.clone());
+        let said = match e.as_db_error() {
+            Some(db) => db.message().to_owned(),
+            None => {
+                let mut said = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    said = format!("{said}: {s}");
+                    source = s.source();
                 }
+                said
+            }
+        };
+        let mut error = Error::connect(&self.shown, e);
+        if said.contains("certificate") && !self.tls.has_client_certificate() {
+            error = error.context(
+                "the server wants a client certificate: give it with sslcert and sslkey \
+                 (or PGSSLCERT and PGSSLKEY)"
+                    .into(),
+            );
+        }
+        if let Some(why) = &self.pgpass_ignored {
+            if said.contains("password") {
+                error = error.context(why.clone());
             }
         }
         error

@@ -23,6 +23,7 @@ use rustls::pki_types::{
     CertificateDer, PrivateKeyDer, ServerName, SubjectPublicKeyInfoDer, UnixTime,
 };
 use rustls::server::ParsedCertificate;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, RootCertStore, SignatureScheme};
 
 use crate::error::Error;
@@ -170,6 +171,11 @@ impl Tls {
                 name: mode == SslMode::VerifyFull,
             },
         };
+        let client = settings
+            .client
+            .as_ref()
+            .map(|(cert, key)| client_certificate(cert, key, &provider))
+            .transpose()?;
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("ring supports the default TLS versions")
@@ -179,19 +185,9 @@ impl Tls {
                 check,
                 algorithms,
             }));
-        let config = match &settings.client {
+        let config = match client {
             None => builder.with_no_client_auth(),
-            Some((cert, key)) => {
-                let (chain, key_der) = client_certificate(cert, key)?;
-                builder.with_client_auth_cert(chain, key_der).map_err(|e| {
-                    Error::usage(format!(
-                        "the client certificate {} and key {} cannot be used together: {e}",
-                        cert.display(),
-                        key.display()
-                    ))
-                    .because(e)
-                })?
-            }
+            Some(key) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(key))),
         };
         Ok(Tls {
             mode,
@@ -278,20 +274,38 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
     Ok(certs)
 }
 
+/// The client certificate and its key. Not rustls's
+/// `with_client_auth_cert`, which parses the certificate with webpki and so
+/// refuses X.509 v1 ones that servers accept.
 fn client_certificate(
     cert: &Path,
     key: &Path,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Error> {
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<CertifiedKey, Error> {
     let chain =
         read_certs(cert).map_err(|e| e.context("sslcert is the client certificate".into()))?;
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+    let unusable = |e: &dyn fmt::Display| {
         Error::usage(format!(
-            "cannot read the client certificate's private key in {} (sslkey): {e}",
+            "cannot use the client certificate's private key in {} (sslkey): {e}",
             key.display()
         ))
-        .because(e)
-    })?;
-    Ok((chain, key_der))
+    };
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| unusable(&e).because(e))?;
+    let signer = provider
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|e| unusable(&e).because(e))?;
+    let cert_key = subject_public_key_info(&chain[0]);
+    if let (Some(ours), Some(theirs)) = (signer.public_key(), cert_key) {
+        if ours.as_ref() != theirs {
+            return Err(Error::usage(format!(
+                "the private key in {} (sslkey) is not the key of the certificate in {} (sslcert)",
+                key.display(),
+                cert.display()
+            )));
+        }
+    }
+    Ok(CertifiedKey::new(chain, signer))
 }
 
 /// What the verifier checks beyond the handshake's signature.
@@ -437,12 +451,12 @@ impl ServerCertVerifier for Verifier {
         .map_err(|e| {
             let what = match &e {
                 rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-                    format!("is not signed by {roots}")
+                    format!("is not signed by {roots} (sslmode={mode})")
                 }
-                _ => format!("does not pass the check against {roots}"),
+                _ => format!("does not pass the check against {roots} (sslmode={mode}): {e}"),
             };
             self.refuse(format!(
-                "the server's certificate {what} (sslmode={mode}): {e}; {}",
+                "the server's certificate {what}; {}",
                 self.advice(roots)
             ))
         })?;
@@ -452,7 +466,7 @@ impl ServerCertVerifier for Verifier {
                 let names = match &e {
                     rustls::Error::InvalidCertificate(
                         CertificateError::NotValidForNameContext { presented, .. },
-                    ) => presented.clone(),
+                    ) => presented.iter().map(|n| unquoted(n)).collect(),
                     _ => Vec::new(),
                 };
                 if names.is_empty() {
@@ -496,6 +510,14 @@ impl ServerCertVerifier for Verifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+/// `localhost` for rustls's `DnsName("localhost")`.
+fn unquoted(name: &str) -> String {
+    match (name.find('"'), name.rfind('"')) {
+        (Some(start), Some(end)) if start < end => name[start + 1..end].to_owned(),
+        _ => name.to_owned(),
     }
 }
 
