@@ -122,7 +122,9 @@ pub(crate) enum DbAction {
 /// local cluster under ./.domgen, in that order.
 #[derive(Debug, Args)]
 pub(crate) struct ConnArgs {
-    /// A PostgreSQL connection string (postgres://… or key=value …).
+    /// A PostgreSQL connection string (postgres://… or key=value …), read
+    /// as libpq reads it: sslmode up to verify-full, sslrootcert, sslcert,
+    /// sslkey, PGSSLMODE and the other PG* variables, ~/.pgpass.
     #[arg(long, value_name = "URL")]
     pub(crate) database_url: Option<String>,
 }

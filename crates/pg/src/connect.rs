@@ -8,37 +8,42 @@
 //! schema is there: a local cluster is migrated on first use, any other
 //! database must have been migrated already.
 //!
-//! TLS is as the connection string's `sslmode` asks: `disable` connects in
-//! plain text; `prefer` (libpq's and tokio-postgres's default) and
-//! `require` use TLS (rustls) when the server offers it — `require` refuses
-//! a server that does not. As libpq does for these modes, the server's
-//! certificate is not verified: they protect against eavesdropping, not
-//! against an impostor. Unix sockets never use TLS.
+//! Connection strings are libpq's, in both forms (`host=… sslmode=…` and
+//! `postgresql://…?sslmode=…`), with libpq's TLS keys (`sslmode` from
+//! `disable` to `verify-full`, `sslrootcert`, `sslcert`, `sslkey`), its
+//! variables (`PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`,
+//! `PGCONNECT_TIMEOUT`, `PGPASSFILE`, …) for what a string leaves unset,
+//! and its password file (`~/.pgpass`). A connection gets production
+//! defaults where the string says nothing: a 10 s connect timeout, TCP
+//! keepalives after 30 s idle every 10 s, 3 probes, and a 60 s TCP user
+//! timeout. See the README's "TLS and connection settings" for the table
+//! of modes. Unix sockets never use TLS.
 //!
 //! [`Connections`] is where a run's connections come from: its own,
 //! opened with a configuration, or borrowed from the host's pool.
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::str::FromStr;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::task::JoinHandle;
-use tokio_postgres::config::SslMode;
+use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config, NoTls};
 
+use crate::conninfo;
 use crate::error::{Error, ErrorKind};
+use crate::tls::{SslMode, Tls};
 
 /// A database to work in, and how messages name it (host, port, user and
 /// database: never its password).
 #[derive(Clone)]
 pub struct Database {
     config: Config,
+    tls: Tls,
     shown: String,
     local: bool,
+    /// Why a password file was passed over, told when the login fails.
+    pgpass_ignored: Option<String>,
 }
 
 impl fmt::Debug for Database {
@@ -46,6 +51,7 @@ impl fmt::Debug for Database {
         // The configuration's Debug would show its password.
         f.debug_struct("Database")
             .field("shown", &self.shown)
+            .field("sslmode", &self.tls.mode())
             .field("local", &self.local)
             .finish_non_exhaustive()
     }
@@ -59,31 +65,65 @@ impl fmt::Display for Database {
 
 impl Database {
     /// The database to use: the connection string `url` if given, else
-    /// `DATABASE_URL`, else libpq's `PG*` variables (`PGHOST`, `PGPORT`,
-    /// `PGUSER`, `PGPASSWORD`, `PGDATABASE`), else the local cluster under
-    /// `local_dir`, which is created and started if it is not running.
+    /// `DATABASE_URL`, else libpq's `PG*` variables when `PGHOST`,
+    /// `PGPORT`, `PGUSER`, `PGPASSWORD` or `PGDATABASE` is set, else the
+    /// local cluster under `local_dir`, which is created and started if it
+    /// is not running. A string is read as [`Database::parse`] reads it.
     pub fn resolve(url: Option<&str>, local_dir: &Path) -> Result<Database, Error> {
         let url = url
             .map(str::to_owned)
             .or_else(|| std::env::var("DATABASE_URL").ok());
         if let Some(url) = url {
-            let config: Config = url.parse().map_err(|e| {
-                Error::usage(format!("the database URL is not valid: {e}")).because(e)
-            })?;
-            return Ok(Database::from_config(config));
+            return Database::parse(&url);
         }
-        if let Some(config) = libpq_env() {
-            return Ok(Database::from_config(config));
+        let names = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"];
+        if names
+            .iter()
+            .any(|n| std::env::var(n).is_ok_and(|v| !v.is_empty()))
+        {
+            return Database::parse("");
         }
         Database::local(local_dir)
     }
 
-    /// The server `config` names.
+    /// Reads a libpq connection string (key=value or `postgresql://` URL)
+    /// as libpq does, taking what it leaves unset from the process's
+    /// environment (`PGHOST`, `PGSSLMODE`, `PGPASSFILE`, …, `HOME` for
+    /// `~/.pgpass` and `~/.postgresql/`), and reads its certificate files.
+    /// An empty string is the environment alone.
+    pub fn parse(s: &str) -> Result<Database, Error> {
+        Database::parse_with_env(s, |name| std::env::var(name).ok())
+    }
+
+    /// [`Database::parse`] with `env` in place of the process's
+    /// environment: for a host that keeps its settings elsewhere, and for
+    /// tests.
+    pub fn parse_with_env(
+        s: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Database, Error> {
+        let info = conninfo::parse(s, &env)
+            .map_err(|e| e.context("see the README's \"TLS and connection settings\"".into()))?;
+        let tls = Tls::new(&info.tls)?;
+        Ok(Database {
+            shown: describe(&info.config),
+            config: info.config,
+            tls,
+            local: false,
+            pgpass_ignored: info.pgpass_ignored,
+        })
+    }
+
+    /// The server `config` names, with TLS as its `sslmode` asks
+    /// (`disable`, `prefer` or `require`: what a `Config` can say; no
+    /// certificate checks, no environment, no defaults).
     pub fn from_config(config: Config) -> Database {
         Database {
             shown: describe(&config),
+            tls: Tls::for_mode(mode_of(&config)),
             config,
             local: false,
+            pgpass_ignored: None,
         }
     }
 
@@ -106,14 +146,25 @@ impl Database {
         };
         Ok(Database {
             shown: format!("the local cluster under {shown} (psql \"{url}\")"),
+            tls: Tls::for_mode(mode_of(&config)),
             config,
             local: true,
+            pgpass_ignored: None,
         })
     }
 
-    /// The connection's configuration.
+    /// The connection's configuration, for tokio-postgres. Its `sslmode`
+    /// is only what tokio-postgres can do (`disable`, `prefer`,
+    /// `require`): a connection opened with it alone does not check the
+    /// server's certificate. Connect through [`Database::connect`] or
+    /// [`Database::connections`] for the rest of the TLS settings.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// libpq's `sslmode` of its connections.
+    pub fn ssl_mode(&self) -> SslMode {
+        self.tls.mode()
     }
 
     /// Whether it is the local cluster, which domgen migrates itself.
@@ -123,17 +174,53 @@ impl Database {
 
     /// Where its connections come from: opened with its configuration.
     pub fn connections(&self) -> Connections {
-        Connections::Config(Box::new(self.config.clone()))
+        Connections::Database(Box::new(self.clone()))
     }
 
-    /// Connects, with TLS as the configuration asks. The connection's task
-    /// runs on the current tokio runtime and ends when the client is
-    /// dropped.
+    /// Connects, with TLS as its settings ask. The connection's task runs
+    /// on the current tokio runtime and ends when the client is dropped.
     pub async fn connect(&self) -> Result<Client, Error> {
-        connect(&self.config)
+        self.connect_with_task().await.map(|(client, _task)| client)
+    }
+
+    async fn connect_with_task(&self) -> Result<(Client, JoinHandle<()>), Error> {
+        open(&self.config, &self.tls)
             .await
-            .map(|(client, _task)| client)
-            .map_err(|e| Error::connect(&self.shown, e))
+            .map_err(|e| self.connect_error(e))
+    }
+
+    /// The error for a failed connection: our words for a refused
+    /// certificate, and hints where a missing setting may be the cause.
+    fn connect_error(&self, e: tokio_postgres::Error) -> Error {
+        if let Some(why) = crate::tls::refusal(&e) {
+            return Error::connect_because(&self.shown, &why, e);
+        }
+        let said = match e.as_db_error() {
+            Some(db) => db.message().to_owned(),
+            None => {
+                let mut said = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    said = format!("{said}: {s}");
+                    source = s.source();
+                }
+                said
+            }
+        };
+        let mut error = Error::connect(&self.shown, e);
+        if said.contains("certificate") && !self.tls.has_client_certificate() {
+            error = error.context(
+                "the server wants a client certificate: give it with sslcert and sslkey \
+                 (or PGSSLCERT and PGSSLKEY)"
+                    .into(),
+            );
+        }
+        if let Some(why) = &self.pgpass_ignored {
+            if said.contains("password") {
+                error = error.context(why.clone());
+            }
+        }
+        error
     }
 
     /// Connects and makes sure domgen's schema is there: the local cluster
@@ -153,27 +240,22 @@ fn cluster_error(e: domgen_cluster::ClusterError) -> Error {
     Error::new(ErrorKind::Connection, e.to_string()).because(e)
 }
 
-/// libpq's connection variables, when any is set.
-fn libpq_env() -> Option<Config> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let names = ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"];
-    if names.iter().all(|n| var(n).is_none()) {
-        return None;
+/// libpq's mode for what a tokio-postgres `Config` says.
+fn mode_of(config: &Config) -> SslMode {
+    match config.get_ssl_mode() {
+        tokio_postgres::config::SslMode::Disable => SslMode::Disable,
+        tokio_postgres::config::SslMode::Require => SslMode::Require,
+        _ => SslMode::Prefer,
     }
-    let mut config = Config::new();
-    config.host(var("PGHOST").as_deref().unwrap_or("localhost"));
-    if let Some(port) = var("PGPORT").and_then(|p| p.parse().ok()) {
-        config.port(port);
+}
+
+impl FromStr for Database {
+    type Err = Error;
+
+    /// [`Database::parse`].
+    fn from_str(s: &str) -> Result<Database, Error> {
+        Database::parse(s)
     }
-    let user = var("PGUSER")
-        .or_else(|| var("USER"))
-        .unwrap_or_else(|| "postgres".into());
-    config.user(&user);
-    if let Some(password) = var("PGPASSWORD") {
-        config.password(password);
-    }
-    config.dbname(var("PGDATABASE").as_deref().unwrap_or(&user));
-    Some(config)
 }
 
 /// host, port, user and database: what a message may show.
@@ -182,8 +264,8 @@ fn describe(config: &Config) -> String {
         .get_hosts()
         .iter()
         .map(|h| match h {
-            tokio_postgres::config::Host::Tcp(h) => h.clone(),
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            Host::Tcp(h) => h.clone(),
+            Host::Unix(p) => p.display().to_string(),
         })
         .collect();
     format!(
@@ -199,9 +281,9 @@ fn describe(config: &Config) -> String {
 /// registers and records the run, and the ones that COPY batches.
 #[derive(Clone)]
 pub enum Connections {
-    /// Open them with this configuration (TLS as its `sslmode` asks, see
-    /// [`connect()`]); they are closed when the run ends.
-    Config(Box<Config>),
+    /// Open them as this database's are opened ([`Database::connect`]:
+    /// TLS as its settings ask); they are closed when the run ends.
+    Database(Box<Database>),
     /// Take them from the host's pool; they go back to it when the run
     /// ends. The pool must allow all of a run's connections at once, or
     /// the run waits for the pool's timeout.
@@ -212,15 +294,23 @@ impl fmt::Debug for Connections {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A configuration's Debug would show its password.
         match self {
-            Connections::Config(_) => f.write_str("Connections::Config(..)"),
+            Connections::Database(db) => write!(f, "Connections::Database({db})"),
             Connections::Pool(pool) => write!(f, "Connections::Pool({:?})", pool.status()),
         }
     }
 }
 
 impl From<Config> for Connections {
+    /// Opened with `config`, TLS as its `sslmode` asks
+    /// ([`Database::from_config`]).
     fn from(config: Config) -> Connections {
-        Connections::Config(Box::new(config))
+        Connections::Database(Box::new(Database::from_config(config)))
+    }
+}
+
+impl From<Database> for Connections {
+    fn from(db: Database) -> Connections {
+        Connections::Database(Box::new(db))
     }
 }
 
@@ -233,10 +323,8 @@ impl From<deadpool_postgres::Pool> for Connections {
 impl Connections {
     pub(crate) async fn open(&self) -> Result<Connection, Error> {
         match self {
-            Connections::Config(config) => {
-                let (client, task) = connect(config)
-                    .await
-                    .map_err(|e| Error::connect(&describe(config), e))?;
+            Connections::Database(db) => {
+                let (client, task) = db.connect_with_task().await?;
                 Ok(Connection::Own { client, task })
             }
             Connections::Pool(pool) => pool
@@ -303,14 +391,60 @@ impl Connection {
 
 /// Connects with `config` and spawns the connection's task on the current
 /// tokio runtime; returns the client and the task (it ends when the client
-/// is dropped).
+/// is dropped). TLS is as the config's `sslmode` asks, without certificate
+/// checks; [`Database`] has libpq's other TLS settings.
 pub async fn connect(config: &Config) -> Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
-    if config.get_ssl_mode() == SslMode::Disable {
-        let (client, connection) = config.connect(NoTls).await?;
-        return Ok((client, spawn(connection)));
+    open(config, &Tls::for_mode(mode_of(config))).await
+}
+
+/// libpq's ladder of attempts for `tls`'s mode.
+async fn open(
+    config: &Config,
+    tls: &Tls,
+) -> Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
+    let hosts = config.get_hosts();
+    let sockets_only = config.get_hostaddrs().is_empty()
+        && !hosts.is_empty()
+        && hosts.iter().all(|h| matches!(h, Host::Unix(_)));
+    if sockets_only {
+        // libpq ignores sslmode on Unix sockets; a server refuses TLS there.
+        return plain(config).await;
     }
-    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config());
-    let (client, connection) = config.connect(tls).await?;
+    match tls.mode() {
+        SslMode::Disable => plain(config).await,
+        // The server refused plain text (hostssl only): try TLS.
+        SslMode::Allow => match plain(config).await {
+            Err(e) if e.as_db_error().is_some() => {
+                encrypted(config, tls, tokio_postgres::config::SslMode::Require).await
+            }
+            outcome => outcome,
+        },
+        // As libpq: a failed TLS handshake falls back to plain text.
+        SslMode::Prefer => {
+            match encrypted(config, tls, tokio_postgres::config::SslMode::Prefer).await {
+                Err(e) if crate::tls::handshake_error(&e).is_some() => plain(config).await,
+                outcome => outcome,
+            }
+        }
+        _ => encrypted(config, tls, tokio_postgres::config::SslMode::Require).await,
+    }
+}
+
+async fn plain(config: &Config) -> Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
+    let mut config = config.clone();
+    config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+    let (client, connection) = config.connect(NoTls).await?;
+    Ok((client, spawn(connection)))
+}
+
+async fn encrypted(
+    config: &Config,
+    tls: &Tls,
+    mode: tokio_postgres::config::SslMode,
+) -> Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
+    let mut config = config.clone();
+    config.ssl_mode(mode);
+    let (client, connection) = config.connect(tls.connector()).await?;
     Ok((client, spawn(connection)))
 }
 
@@ -322,55 +456,4 @@ where
         // The client's calls report a broken connection themselves.
         let _ = connection.await;
     })
-}
-
-fn client_config() -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let algorithms = provider.signature_verification_algorithms;
-    rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Unverified(algorithms)))
-        .with_no_client_auth()
-}
-
-/// Accepts any certificate (libpq's `prefer`/`require`), but still checks
-/// that the handshake is signed by the certificate's key.
-#[derive(Debug)]
-struct Unverified(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
 }

@@ -85,6 +85,16 @@ impl Error {
         .because(e)
     }
 
+    /// Connecting to the database `shown` failed for `why`, which says it
+    /// better than the client's error `e` (a refused TLS certificate).
+    pub(crate) fn connect_because(shown: &str, why: &str, e: tokio_postgres::Error) -> Error {
+        Error::new(
+            ErrorKind::Connection,
+            format!("cannot connect to PostgreSQL at {shown}: {why}"),
+        )
+        .because(e)
+    }
+
     pub(crate) fn pool(e: deadpool_postgres::PoolError) -> Error {
         match e {
             deadpool_postgres::PoolError::Backend(e) => Error::db(e),

@@ -4,11 +4,13 @@ a fleet of workers, and read back.
 
 It is built in layers, each using only the ones before it:
 
-- **connection** ([`Database`], [`Connections`], [`connect()`]): which
-  database (a connection string, `DATABASE_URL`, libpq's `PG*` variables,
-  or the local cluster of [`domgen_cluster`]), TLS as `sslmode` asks, and
-  [`Database::open`], which migrates the local cluster on first use and
-  checks that any other database is migrated.
+- **connection** ([`Database`], [`Connections`], [`connect()`],
+  [`SslMode`]): which database (a connection string, `DATABASE_URL`,
+  libpq's `PG*` variables, or the local cluster of [`domgen_cluster`]),
+  read with libpq's semantics ([`Database::parse`]: every `sslmode` up to
+  `verify-full`, `sslrootcert`, `sslcert`/`sslkey`, `.pgpass`, timeouts
+  and keepalives), and [`Database::open`], which migrates the local
+  cluster on first use and checks that any other database is migrated.
 - **schema** ([`migrate`]): the numbered SQL migrations, checksummed and
   applied under a lock.
 - **encoding** ([`copy`]): names as binary COPY rows, written by the
@@ -74,6 +76,7 @@ This crate has no optional features.
 
 pub mod campaign;
 mod connect;
+mod conninfo;
 pub mod copy;
 mod error;
 pub mod ledger;
@@ -81,8 +84,10 @@ pub mod migrate;
 pub mod monitor;
 pub mod read;
 mod retry;
+mod tls;
 pub mod workers;
 
 pub use crate::connect::{Connections, Database, connect};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::retry::Retry;
+pub use crate::tls::SslMode;
