@@ -111,7 +111,7 @@ pub struct MonitorArgs {
 /// A recorder for a database checked (and, when local, migrated) for the monitor.
 fn recorder(conn: &ConnArgs) -> Result<PgRecorder, Failure> {
     let (_rt, db, _client) = db_cmd::open(conn)?;
-    PgRecorder::new(db.config().clone()).map_err(|e| {
+    PgRecorder::new(db.clone()).map_err(|e| {
         Failure::Run(anyhow::Error::new(e).context("cannot start the monitor's writer"))
     })
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use domgen_engine::{CancelToken, Gauge, GeneratorBuilder, Lines, NullSink, RunOptions};
 use domgen_monitor::{Config, Monitor, RecordErrorKind, State, Summary};
 use domgen_pattern::{Space, Spec};
+use domgen_pg::Database;
 use domgen_pg::monitor::PgRecorder;
 use domgen_test_support::{Sql, fresh_database, own_cluster, wait_for};
 use uuid::Uuid;
@@ -55,7 +56,7 @@ impl MonitorSql for Sql {
 
 /// The PostgreSQL recorder for `url`.
 fn recorder(url: &str) -> PgRecorder {
-    PgRecorder::new(url.parse().unwrap()).unwrap()
+    PgRecorder::new(url.parse::<Database>().unwrap()).unwrap()
 }
 
 fn config(interval_ms: u64) -> (Config, Uuid) {

@@ -153,6 +153,14 @@ impl Database {
         })
     }
 
+    /// Bounds each connection attempt to `limit` when the settings give
+    /// no `connect_timeout`.
+    pub(crate) fn limit_connect(&mut self, limit: std::time::Duration) {
+        if self.config.get_connect_timeout().is_none() {
+            self.config.connect_timeout(limit);
+        }
+    }
+
     /// The connection's configuration, for tokio-postgres. Its `sslmode`
     /// is only what tokio-postgres can do (`disable`, `prefer`,
     /// `require`): a connection opened with it alone does not check the
@@ -183,7 +191,7 @@ impl Database {
         self.connect_with_task().await.map(|(client, _task)| client)
     }
 
-    async fn connect_with_task(&self) -> Result<(Client, JoinHandle<()>), Error> {
+    pub(crate) async fn connect_with_task(&self) -> Result<(Client, JoinHandle<()>), Error> {
         open(&self.config, &self.tls)
             .await
             .map_err(|e| self.connect_error(e))
@@ -297,6 +305,13 @@ impl fmt::Debug for Connections {
             Connections::Database(db) => write!(f, "Connections::Database({db})"),
             Connections::Pool(pool) => write!(f, "Connections::Pool({:?})", pool.status()),
         }
+    }
+}
+
+impl From<Config> for Database {
+    /// [`Database::from_config`].
+    fn from(config: Config) -> Database {
+        Database::from_config(config)
     }
 }
 

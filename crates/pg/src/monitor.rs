@@ -34,8 +34,10 @@ use std::time::Duration;
 
 use domgen_monitor::{Leak, RecordError, Recorder, Sample, Source, State};
 use tokio::task::JoinHandle;
+use tokio_postgres::Client;
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, Config};
+
+use crate::Database;
 
 /// How long one call may take, connecting included, unless
 /// [`PgRecorder::with_timeout`] says otherwise.
@@ -48,9 +50,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Records a memory monitor's events in PostgreSQL (see the module docs).
 pub struct PgRecorder {
-    config: Config,
-    /// The server as messages name it: no password.
-    shown: String,
+    db: Database,
     timeout: Duration,
     rt: tokio::runtime::Runtime,
     connection: Option<Connection>,
@@ -65,7 +65,7 @@ struct Connection {
 impl std::fmt::Debug for PgRecorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgRecorder")
-            .field("database", &self.shown)
+            .field("database", &self.db.to_string())
             .field("timeout", &self.timeout)
             .field("connected", &self.connection.is_some())
             .finish_non_exhaustive()
@@ -78,25 +78,24 @@ fn i64_of(x: u64) -> i64 {
 
 /// How a call failed.
 enum Failure {
-    Connect(tokio_postgres::Error),
+    Connect(crate::Error),
     Statement(tokio_postgres::Error),
 }
 
 impl PgRecorder {
-    /// A recorder for the database `config` names (migrated to V4 or
-    /// later); it connects on first use, and gives each call
-    /// [`DEFAULT_TIMEOUT`]. Fails only when the runtime cannot be built
-    /// (the OS refused its resources).
-    pub fn new(mut config: Config) -> std::io::Result<PgRecorder> {
+    /// A recorder for the database `db` names (migrated to V4 or later;
+    /// a [`Database`], with its TLS settings, or a `tokio_postgres::Config`);
+    /// it connects on first use, and gives each call [`DEFAULT_TIMEOUT`].
+    /// Fails only when the runtime cannot be built (the OS refused its
+    /// resources).
+    pub fn new(db: impl Into<Database>) -> std::io::Result<PgRecorder> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
+        let mut db = db.into();
+        db.limit_connect(CONNECT_TIMEOUT);
         Ok(PgRecorder {
-            shown: crate::Database::from_config(config.clone()).to_string(),
-            config,
+            db,
             timeout: DEFAULT_TIMEOUT,
             rt,
             connection: None,
@@ -125,7 +124,7 @@ impl PgRecorder {
         call: impl AsyncFnOnce(&Client) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, RecordError> {
         let PgRecorder {
-            config,
+            db,
             rt,
             connection,
             timeout,
@@ -133,7 +132,7 @@ impl PgRecorder {
         } = self;
         let work = async {
             if connection.is_none() {
-                let (client, task) = crate::connect(config).await.map_err(Failure::Connect)?;
+                let (client, task) = db.connect_with_task().await.map_err(Failure::Connect)?;
                 *connection = Some(Connection { client, task });
             }
             let client = &connection.as_ref().expect("connected above").client;
@@ -144,15 +143,12 @@ impl PgRecorder {
         let error = match outcome {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(Failure::Statement(e))) => statement_error(what, e),
-            Ok(Err(Failure::Connect(e))) => RecordError::transient(format!(
-                "{what}: cannot connect to PostgreSQL at {}: {}",
-                self.shown,
-                chain(&e)
-            ))
-            .because(e),
+            Ok(Err(Failure::Connect(e))) => {
+                RecordError::transient(format!("{what}: {e}")).because(e)
+            }
             Err(elapsed) => RecordError::transient(format!(
                 "{what}: no answer from PostgreSQL at {} within {:?}",
-                self.shown, self.timeout
+                self.db, self.timeout
             ))
             .because(elapsed),
         };

@@ -15,6 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use domgen_monitor::{Leak, RecordErrorKind, Recorder, Rule, Sample, Source, State};
+use domgen_pg::Database;
 use domgen_pg::monitor::{DEFAULT_TIMEOUT, PgRecorder};
 use domgen_test_support::{Sql, fresh_database, wait_for, with_setting};
 use tokio_postgres::Config;
@@ -63,7 +64,7 @@ fn backend_start(sql: &Sql, application_name: &str) -> Option<SystemTime> {
 
 #[test]
 fn the_default_timeout_is_5_seconds() {
-    let recorder = PgRecorder::new("host=/nowhere user=x".parse().unwrap()).unwrap();
+    let recorder = PgRecorder::new("host=/nowhere user=x".parse::<Database>().unwrap()).unwrap();
     assert_eq!(recorder.timeout(), DEFAULT_TIMEOUT);
     assert_eq!(DEFAULT_TIMEOUT, Duration::from_secs(5));
 }
@@ -72,8 +73,12 @@ fn the_default_timeout_is_5_seconds() {
 fn a_value_the_database_refuses_is_rejected_and_the_connection_kept() {
     let (url, sql) = migrated();
     let app = "recorder-rejected";
-    let mut recorder =
-        PgRecorder::new(with_setting(&url, "application_name", app).parse().unwrap()).unwrap();
+    let mut recorder = PgRecorder::new(
+        with_setting(&url, "application_name", app)
+            .parse::<Database>()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(
         recorder.sample(&source("svc"), &sample()).unwrap(),
         State::Normal
@@ -111,8 +116,12 @@ fn a_value_the_database_refuses_is_rejected_and_the_connection_kept() {
 fn a_terminated_connection_is_transient_and_the_next_call_reconnects() {
     let (url, sql) = migrated();
     let app = "recorder-terminated";
-    let mut recorder =
-        PgRecorder::new(with_setting(&url, "application_name", app).parse().unwrap()).unwrap();
+    let mut recorder = PgRecorder::new(
+        with_setting(&url, "application_name", app)
+            .parse::<Database>()
+            .unwrap(),
+    )
+    .unwrap();
     recorder.sample(&source("svc"), &sample()).unwrap();
     sql.query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",

@@ -56,7 +56,9 @@ fn a_batch_larger_than_the_budget_is_streamed_not_held() {
             .unwrap(),
     );
     domgen_alloc::reset_peak();
-    let before = domgen_alloc::stats().expect("the counting allocator").live_bytes;
+    let before = domgen_alloc::stats()
+        .expect("the counting allocator")
+        .live_bytes;
     let report = rt
         .block_on(workers::work(
             db.connections(),
@@ -83,7 +85,10 @@ fn a_batch_larger_than_the_budget_is_streamed_not_held() {
     assert_eq!(rows, 36i64.pow(4));
     // The budget, the channel's chunks and the connection's buffers: far
     // below the batch's ~60 MiB.
-    eprintln!("peak heap while working: {:.1} MiB", peak as f64 / (1 << 20) as f64);
+    eprintln!(
+        "peak heap while working: {:.1} MiB",
+        peak as f64 / (1 << 20) as f64
+    );
     assert!(
         peak < 4 * BUDGET,
         "the worker's heap peaked at {peak} bytes with a budget of {BUDGET}"
