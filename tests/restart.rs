@@ -140,10 +140,17 @@ fn generate_rides_through_two_crash_restarts_and_writes_every_position_once() {
     for (lo, hi) in [(0.05, 0.35), (0.45, 0.8)] {
         let at = (fraction(&mut seed, lo, hi) * TWENTY_MILLION as f64) as i64;
         wait_for_rows(&own.url, id, at, &mut child);
+        let crashed = Instant::now();
         crash_and_restart(&own);
+        let back = Instant::now();
+        let before = Sql::connect(&own.url).committed(id);
+        wait_for_rows(&own.url, id, before + 1, &mut child);
+        // What the note quotes: how soon a run writes again.
         eprintln!(
-            "crashed and restarted the server after {at} rows, {:.1} s in",
-            started.elapsed().as_secs_f64()
+            "crashed the server after {at} rows ({:.1} s in); it was back {:.2} s later, and the run committed again {:.2} s after that",
+            crashed.duration_since(started).as_secs_f64(),
+            back.duration_since(crashed).as_secs_f64(),
+            back.elapsed().as_secs_f64()
         );
     }
     let out = finish(child, Duration::from_secs(900));
