@@ -31,6 +31,11 @@ mod pg;
 // position exactly once.
 mod workers;
 
+// Through a real PgBouncer: transaction pooling with two shared server
+// connections (generate killed and resumed, --continue, --unique, the
+// monitor, three workers), and session pooling.
+mod pgbouncer;
+
 // The memory monitor from the command line: `generate --monitor` records
 // samples, `report` draws them (SVG and PNG checked by parsing) or prints
 // them (json, csv).
