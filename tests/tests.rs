@@ -36,6 +36,10 @@ mod workers;
 // monitor, three workers), and session pooling.
 mod pgbouncer;
 
+// Least privilege: the schema's owner migrates, a worker role with the
+// README's grants runs every other command, a missing grant is named.
+mod privileges;
+
 // The memory monitor from the command line: `generate --monitor` records
 // samples, `report` draws them (SVG and PNG checked by parsing) or prints
 // them (json, csv).
