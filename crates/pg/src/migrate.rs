@@ -824,7 +824,7 @@ fn describe_cause(error: &(dyn StdError + 'static)) -> String {
         if let Some(grant) = crate::error::missing_grant(db)
             .filter(|_| db.message().starts_with("permission denied for table "))
         {
-            text.push_str("\n");
+            text.push('\n');
             text.push_str(&grant);
         }
         return text;

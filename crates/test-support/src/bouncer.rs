@@ -136,6 +136,8 @@ pub fn pgbouncer(url: &str, mode: PoolMode, pool_size: u32) -> Bouncer {
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         let exited = child.try_wait().expect("try_wait on pgbouncer");
         if exited.is_some() || Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
             panic!(
                 "pgbouncer did not start listening on port {port} ({}); its log:\n{}",
                 exited.map_or("still running".to_owned(), |s| s.to_string()),
@@ -144,6 +146,8 @@ pub fn pgbouncer(url: &str, mode: PoolMode, pool_size: u32) -> Bouncer {
         }
         thread::sleep(Duration::from_millis(20));
     }
+    // Reaps it when the watcher has stopped it, if this process lives on.
+    thread::spawn(move || child.wait());
     Bouncer {
         url: format!(
             "host=127.0.0.1 port={port} user={} dbname={}",
