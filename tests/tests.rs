@@ -31,6 +31,15 @@ mod pg;
 // position exactly once.
 mod workers;
 
+// Through a real PgBouncer: transaction pooling with two shared server
+// connections (generate killed and resumed, --continue, --unique, the
+// monitor, three workers), and session pooling.
+mod pgbouncer;
+
+// Least privilege: the schema's owner migrates, a worker role with the
+// README's grants runs every other command, a missing grant is named.
+mod privileges;
+
 // The memory monitor from the command line: `generate --monitor` records
 // samples, `report` draws them (SVG and PNG checked by parsing) or prints
 // them (json, csv).

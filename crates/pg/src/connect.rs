@@ -336,17 +336,36 @@ impl From<deadpool_postgres::Pool> for Connections {
 }
 
 impl Connections {
-    pub(crate) async fn open(&self) -> Result<Connection, Error> {
+    /// Opens a connection named `name` in `pg_stat_activity`: in the
+    /// startup packet for our own connections, which PgBouncer carries to
+    /// whichever server connection it lends (a session `SET` would name
+    /// another client's under transaction pooling); with `set_config` for a
+    /// pooled one, already open.
+    pub(crate) async fn open_named(&self, name: Option<&str>) -> Result<Connection, Error> {
         match self {
             Connections::Database(db) => {
-                let (client, task) = db.connect_with_task().await?;
+                let (client, task) = match name {
+                    None => db.connect_with_task().await?,
+                    Some(name) => {
+                        let mut named = db.as_ref().clone();
+                        named.config.application_name(name);
+                        named.connect_with_task().await?
+                    }
+                };
                 Ok(Connection::Own { client, task })
             }
-            Connections::Pool(pool) => pool
-                .get()
-                .await
-                .map(Connection::Pooled)
-                .map_err(Error::pool),
+            Connections::Pool(pool) => {
+                let object = pool.get().await.map_err(Error::pool)?;
+                if let Some(name) = name {
+                    object
+                        .execute_typed(
+                            "SELECT set_config('application_name', $1, false)",
+                            &[(&name, tokio_postgres::types::Type::TEXT)],
+                        )
+                        .await?;
+                }
+                Ok(Connection::Pooled(object))
+            }
         }
     }
 }

@@ -68,6 +68,9 @@ impl Error {
                 if let Some(detail) = db.detail() {
                     m.push_str(&format!(" ({detail})"));
                 }
+                if let Some(grant) = missing_grant(db) {
+                    m.push_str(&format!("; {grant}"));
+                }
                 m
             }
             None if e.is_closed() => "the connection to PostgreSQL was lost".to_owned(),
@@ -179,6 +182,47 @@ fn chain_has_io(e: &(dyn std::error::Error + 'static)) -> bool {
         source = s.source();
     }
     false
+}
+
+/// For a privilege the server refused (SQLSTATE 42501,
+/// insufficient_privilege), the grant that is missing and where the list
+/// of them is; `None` for other errors.
+pub(crate) fn missing_grant(db: &tokio_postgres::error::DbError) -> Option<String> {
+    if db.code() != &tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE {
+        return None;
+    }
+    let message = db.message();
+    let unquote = |name: &str| name.trim_matches('"').to_owned();
+    let grant = if let Some(table) = message.strip_prefix("permission denied for table ") {
+        // A `--table` of the caller's own needs what generated_domains does.
+        let privileges = crate::migrate::worker_privileges(table).unwrap_or("SELECT, INSERT");
+        format!("GRANT {privileges} ON {table} TO <role>")
+    } else if let Some(db) =
+        message.strip_prefix("permission denied to create temporary tables in database ")
+    {
+        format!("GRANT TEMPORARY ON DATABASE {} TO <role>", unquote(db))
+    } else if let Some(schema) = message.strip_prefix("permission denied for schema ") {
+        format!("GRANT USAGE ON SCHEMA {schema} TO <role>")
+    } else if let Some(function) = message.strip_prefix("permission denied for function ") {
+        format!("GRANT EXECUTE ON FUNCTION {function} TO <role>")
+    } else if let Some(table) = message.strip_prefix("must be owner of table ") {
+        return Some(format!(
+            "`--unique` needs a unique index on {table} (domain_name), and only the table's \
+             owner may create it: have the owner run `CREATE UNIQUE INDEX \"{}_domain_name_unique\" \
+             ON {table} (domain_name)` once (README.md, \"Least privilege\")",
+            table.replace('.', "_")
+        ));
+    } else {
+        return Some(
+            "the role lacks a privilege: README.md's \"Least privilege\" lists the grants \
+             domgen needs (`domgen migrate` runs as the schema's owner)"
+                .to_owned(),
+        );
+    };
+    Some(format!(
+        "the role lacks a privilege: have the owner of the object (or a superuser) run `{grant}` \
+         (README.md's \"Least privilege\" lists every grant domgen needs)"
+    ))
 }
 
 /// The server's words for a failure, or the client's with its causes.

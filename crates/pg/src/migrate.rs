@@ -362,7 +362,8 @@ impl fmt::Display for MigrateError {
             K::Database { action, message } => write!(
                 f,
                 "{action} failed: {message}\ncheck the connection and the role's privileges \
-                 (it needs CREATE on the database's schema), then run `domgen migrate` again"
+                 (`domgen migrate` runs as the schema's owner, the other commands need the \
+                 grants of README.md's \"Least privilege\"), then try again"
             ),
         }
     }
@@ -729,6 +730,73 @@ fn from_refinery(error: refinery::Error, runner: &refinery::Runner) -> MigrateEr
     MigrateError::with_source(kind, error)
 }
 
+/// What a role needs that runs every command but `migrate`, table by
+/// table (found by revoking each in turn; none deletes, no table has a
+/// sequence). `system_alerts` is only written to, by the monitor's
+/// functions.
+const WORKER_PRIVILEGES: &[(&str, &str)] = &[
+    (HISTORY_TABLE, "SELECT"),
+    ("generated_domains", "SELECT, INSERT"),
+    ("generation_campaigns", "SELECT, INSERT, UPDATE"),
+    ("generation_batches", "SELECT, INSERT, UPDATE"),
+    ("generation_runs", "SELECT, INSERT, UPDATE"),
+    ("domain_generation_config_states", "SELECT, INSERT, UPDATE"),
+    ("memory_allocations", "SELECT, INSERT"),
+    ("memory_metrics", "SELECT, INSERT, UPDATE"),
+    ("memory_leak_detection", "SELECT, INSERT, UPDATE"),
+    ("memory_optimization_recommendations", "SELECT, INSERT"),
+    ("system_alerts", "INSERT"),
+];
+
+/// The privileges [`WORKER_PRIVILEGES`] lists for `table`.
+pub(crate) fn worker_privileges(table: &str) -> Option<&'static str> {
+    WORKER_PRIVILEGES
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map(|(_, privileges)| *privileges)
+}
+
+/// The grants that let `role` run every command but `migrate` (`generate`
+/// with `--resume`, `--continue` and `--unique`, `plan`, `worker`, `status`,
+/// the monitor and `report`) on the migrated `database`, whose tables are
+/// in `schema`: SQL for the schema's owner to run in that database.
+/// `TEMPORARY` is for `--unique`'s staging table; `--unique` also needs
+/// its unique index on `domain_name`, which only the table's owner can
+/// create (once). The functions the monitor calls are executable by
+/// `PUBLIC` unless that was revoked.
+///
+/// ```
+/// let sql = domgen_pg::migrate::grants("domgen_worker", "domgen", "public");
+/// assert!(sql.contains("GRANT SELECT ON refinery_schema_history TO domgen_worker;"));
+/// ```
+pub fn grants(role: &str, database: &str, schema: &str) -> String {
+    let (role, database, schema) = (ident(role), ident(database), ident(schema));
+    let mut sql = format!(
+        "GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role};\n\
+         GRANT USAGE ON SCHEMA {schema} TO {role};\n"
+    );
+    for (table, privileges) in WORKER_PRIVILEGES {
+        sql.push_str(&format!("GRANT {privileges} ON {table} TO {role};\n"));
+    }
+    sql
+}
+
+/// An SQL identifier, quoted unless it is a plain lower-case one.
+fn ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
 fn database_error(action: &str, error: tokio_postgres::Error) -> MigrateError {
     MigrateError::with_source(
         MigrateErrorKind::Database {
@@ -750,6 +818,14 @@ fn describe_cause(error: &(dyn StdError + 'static)) -> String {
         if let Some(context) = db.where_() {
             text.push_str("\nCONTEXT: ");
             text.push_str(context);
+        }
+        // Only a table's grant: refused DDL (no CREATE on the schema, not
+        // the owner) means `migrate` ran as another role than the owner.
+        if let Some(grant) = crate::error::missing_grant(db)
+            .filter(|_| db.message().starts_with("permission denied for table "))
+        {
+            text.push('\n');
+            text.push_str(&grant);
         }
         return text;
     }

@@ -20,7 +20,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use tokio_postgres::Client;
-use tokio_postgres::types::Type;
 
 use crate::connect::{Connection, Connections};
 use crate::error::{Error, ErrorKind};
@@ -104,21 +103,7 @@ impl Retry {
         backoff: &mut Backoff,
     ) -> Result<Connection, Error> {
         loop {
-            let opened = self
-                .statement("connecting", async {
-                    let connection = source.open().await?;
-                    if let Some(name) = name {
-                        connection
-                            .shared()
-                            .execute_typed(
-                                "SELECT set_config('application_name', $1, false)",
-                                &[(&name, Type::TEXT)],
-                            )
-                            .await?;
-                    }
-                    Ok(connection)
-                })
-                .await;
+            let opened = self.statement("connecting", source.open_named(name)).await;
             match opened {
                 Ok(connection) => return Ok(connection),
                 Err(e) if e.is_transient() => backoff.pause(e).await?,

@@ -459,8 +459,9 @@ fn unique_mode_skips_names_already_present() {
 }
 
 /// The host service's call over its own pool: the campaign completes, a
-/// second call finds it complete, `unique` mode reuses the pooled
-/// connections' staging tables, and every connection goes back to the pool.
+/// second call finds it complete, `unique` mode runs on the pooled
+/// connections again (its staging table lives in each batch's
+/// transaction), and every connection goes back to the pool.
 #[test]
 fn the_async_call_runs_over_a_hosts_pool() {
     let db = Db::new();

@@ -11,6 +11,8 @@ The helpers domgen's tests share, in one copy.
 - [`Dir`], [`Output`], [`capture`], [`assert_contains`] and [`external`]:
   running programs in a fresh temporary directory and asserting on what
   they wrote.
+- [`pgbouncer`]: PgBouncer in front of the test server, in session or
+  transaction [`PoolMode`], stopped when the test process ends.
 - [`wait_until`] and [`wait_for`]: polling for a condition with a deadline,
   in place of sleeping and hoping.
 
@@ -45,11 +47,13 @@ This crate has no optional features.
 
 #![deny(missing_docs)]
 
+mod bouncer;
 mod dir;
 mod server;
 mod sql;
 mod wait;
 
+pub use crate::bouncer::{Bouncer, PoolMode, pgbouncer};
 pub use crate::dir::{Dir, Output, assert_contains, capture, external};
 pub use crate::server::{
     OwnCluster, database_url, fresh_database, own_cluster, with_dbname, with_setting,

@@ -23,6 +23,7 @@
 //! with it; on a `DATABASE_URL` server, the first call of each process
 //! drops the test databases more than a day old.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -238,6 +239,13 @@ fn watch(dir: &Path, data: &Path) -> io::Result<ChildStdin> {
         fi
         rm -rf "$2"
     "#;
+    spawn_watcher(SCRIPT, &[data.as_os_str(), dir.as_os_str()])
+}
+
+/// Starts `/bin/sh -c script` with `args` as `$1`, `$2`, …, as a watcher:
+/// it must wait for end-of-file on its standard input (the returned pipe,
+/// which only this process holds) and ignore SIGINT, SIGTERM and SIGHUP.
+pub(crate) fn spawn_watcher(script: &str, args: &[&OsStr]) -> io::Result<ChildStdin> {
     // In a session of its own where setsid(1) exists, so that a kill of
     // the test process's group does not reach it either.
     let mut command = match ["/usr/bin/setsid", "/bin/setsid"]
@@ -252,9 +260,8 @@ fn watch(dir: &Path, data: &Path) -> io::Result<ChildStdin> {
         None => Command::new("/bin/sh"),
     };
     let mut child = command
-        .args(["-c", SCRIPT, "domgen-test-watcher"])
-        .arg(data)
-        .arg(dir)
+        .args(["-c", script, "domgen-test-watcher"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
