@@ -413,12 +413,16 @@ async fn commit_riding_through(
                 // A commit cut before might have landed after all (its
                 // transaction ended after we gave up on it): then the
                 // ledger refuses this one, and says so.
-                let landed = ledger::committed(
-                    connection.shared(),
-                    batch.campaign_id,
-                    batch.positions.start,
-                )
-                .await;
+                let landed = retry
+                    .statement(
+                        "reading the ledger",
+                        ledger::committed(
+                            connection.shared(),
+                            batch.campaign_id,
+                            batch.positions.start,
+                        ),
+                    )
+                    .await;
                 return match landed {
                     Ok(Some(c)) => (Some(connection), Ok(Outcome::Committed { rows: c.rows })),
                     _ => (Some(connection), Err(e)),

@@ -203,18 +203,7 @@ impl Database {
         if let Some(why) = crate::tls::refusal(&e) {
             return Error::connect_because(&self.shown, &why, e);
         }
-        let said = match e.as_db_error() {
-            Some(db) => db.message().to_owned(),
-            None => {
-                let mut said = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    said = format!("{said}: {s}");
-                    source = s.source();
-                }
-                said
-            }
-        };
+        let said = crate::error::reason(&e);
         let mut error = Error::connect(&self.shown, e);
         if said.contains("certificate") && !self.tls.has_client_certificate() {
             error = error.context(

@@ -74,7 +74,7 @@ impl Error {
                 m
             }
             None if e.is_closed() => "the connection to PostgreSQL was lost".to_owned(),
-            None => format!("PostgreSQL: {e}"),
+            None => format!("PostgreSQL: {}", reason(&e)),
         };
         Error::new(ErrorKind::Database, message).because(e)
     }
@@ -130,12 +130,17 @@ impl Error {
         self.kind
     }
 
-    /// Whether the same call may succeed on a new connection: the
-    /// connection was lost or cut, went unanswered, or the server was
-    /// shutting down, restarting, starting up or out of connections. A
-    /// refused login, a bad certificate or a statement the server rejects
-    /// are not.
+    /// Whether the same call may succeed on a new connection or a moment
+    /// later: the connection was lost, refused or cut, went unanswered, or
+    /// the server answered with a SQLSTATE of a shutdown, restart,
+    /// failover, a resource or a race lost for now (see the README's
+    /// "Restarts, failovers and lost connections"). A request the caller
+    /// must change, a refused login or certificate, and a statement the
+    /// server rejects are not.
     pub fn is_transient(&self) -> bool {
+        if self.kind == ErrorKind::Usage {
+            return false;
+        }
         let mut source = self
             .source
             .as_deref()
@@ -145,6 +150,10 @@ impl Error {
                 return true;
             }
             if let Some(pg) = e.downcast_ref::<tokio_postgres::Error>() {
+                if crate::tls::handshake_error(pg).is_some() {
+                    // A certificate refused is refused at every try.
+                    return false;
+                }
                 return match pg.as_db_error() {
                     Some(db) => crate::retry::transient_state(db.code().code()),
                     None if pg.is_closed() => true,
@@ -226,7 +235,7 @@ pub(crate) fn missing_grant(db: &tokio_postgres::error::DbError) -> Option<Strin
 }
 
 /// The server's words for a failure, or the client's with its causes.
-fn reason(e: &tokio_postgres::Error) -> String {
+pub(crate) fn reason(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => db.message().to_owned(),
         None => {

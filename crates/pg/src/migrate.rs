@@ -775,8 +775,17 @@ pub fn grants(role: &str, database: &str, schema: &str) -> String {
         "GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {role};\n\
          GRANT USAGE ON SCHEMA {schema} TO {role};\n"
     );
+    // Qualified, unless in `public`, so that the grants reach the tables
+    // whatever the owner's search_path.
+    let prefix = if schema == "public" {
+        String::new()
+    } else {
+        format!("{schema}.")
+    };
     for (table, privileges) in WORKER_PRIVILEGES {
-        sql.push_str(&format!("GRANT {privileges} ON {table} TO {role};\n"));
+        sql.push_str(&format!(
+            "GRANT {privileges} ON {prefix}{table} TO {role};\n"
+        ));
     }
     sql
 }

@@ -32,7 +32,7 @@ the password.
 
 use std::time::Duration;
 
-use domgen_monitor::{Leak, RecordError, Recorder, Sample, Source, State};
+use domgen_monitor::{Leak, RecordError, RecordErrorKind, Recorder, Sample, Source, State};
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
@@ -152,7 +152,7 @@ impl PgRecorder {
             ))
             .because(elapsed),
         };
-        if error.kind() == domgen_monitor::RecordErrorKind::Transient {
+        if error.kind() == RecordErrorKind::Transient {
             self.forget();
         }
         Err(error)
@@ -170,44 +170,18 @@ impl PgRecorder {
 /// A failed statement as the monitor needs it: rejected or transient, in
 /// words without the password.
 fn statement_error(what: &str, e: tokio_postgres::Error) -> RecordError {
-    let Some(db) = e.as_db_error() else {
-        // A value that does not convert to or from its SQL type is the same
-        // at every try; the connection breaking (I/O, closed) is not.
-        let conversion = std::error::Error::source(&e).is_some_and(|s| !s.is::<std::io::Error>());
-        let message = if e.is_closed() {
-            format!("{what}: the connection to PostgreSQL was lost")
-        } else {
-            format!("{what}: PostgreSQL: {}", chain(&e))
-        };
-        let error = if conversion {
-            RecordError::rejected(message)
-        } else {
-            RecordError::transient(message)
-        };
-        return error.because(e);
-    };
-    let mut message = format!("{what}: PostgreSQL: {}", db.message());
-    if let Some(detail) = db.detail() {
-        message.push_str(&format!(" ({detail})"));
+    let code = e.as_db_error().map(|db| db.code().code().to_owned());
+    let error = crate::Error::db(e);
+    let mut message = format!("{what}: {error}");
+    if let Some(code) = code {
+        message.push_str(&format!(" [SQLSTATE {code}]"));
     }
-    message.push_str(&format!(" [SQLSTATE {}]", db.code().code()));
-    let error = if crate::retry::transient_state(db.code().code()) {
-        RecordError::transient(message)
+    let kind = if error.is_transient() {
+        RecordErrorKind::Transient
     } else {
-        RecordError::rejected(message)
+        RecordErrorKind::Rejected
     };
-    error.because(e)
-}
-
-/// The client's words for an error, with its causes.
-fn chain(e: &tokio_postgres::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
+    RecordError::new(kind, message).because(error)
 }
 
 impl Recorder for PgRecorder {

@@ -9,9 +9,13 @@
 //! as ever, nothing committed is lost and `Start::Resume` finishes it.
 //!
 //! A connection that is cut without a word (a partition, a dead load
-//! balancer) would leave a call waiting forever: every control statement
-//! has [`Retry::statement_timeout`] to answer and every batch's commit
-//! [`Retry::commit_timeout`], after which the connection is taken for lost.
+//! balancer) would leave a call waiting forever: once a run has begun,
+//! each of its control statements has [`Retry::statement_timeout`] to
+//! answer (a lease renewal a third of the lease, if that is less) and
+//! each batch's commit [`Retry::commit_timeout`], after which the
+//! connection is taken for lost. (What comes before a run — registering a
+//! campaign, checking the schema — is neither bounded nor retried: it
+//! fails, and is run again.)
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,13 +34,12 @@ pub struct Retry {
     /// How long to keep reconnecting after the connection is lost, counted
     /// from the first failure; zero gives up at once.
     pub reconnect_for: Duration,
-    /// How long a control statement (registering, claiming, renewing,
-    /// recording) may go unanswered before its connection is taken for
-    /// lost.
+    /// How long a control statement of a run (registering, claiming,
+    /// renewing, releasing, recording) may go unanswered before its
+    /// connection is taken for lost; zero waits for ever.
     pub statement_timeout: Duration,
     /// How long a batch's commit (its COPY and ledger row) may take before
-    /// its connection is taken for lost. Workers also stop a commit whose
-    /// lease has expired, since its fence would refuse it anyway.
+    /// its connection is taken for lost; zero waits for ever.
     pub commit_timeout: Duration,
 }
 
@@ -85,8 +88,12 @@ impl Retry {
 
     /// A new round of attempts, starting now.
     pub(crate) fn backoff(&self) -> Backoff {
+        let now = Instant::now();
         Backoff {
-            until: Instant::now() + self.reconnect_for,
+            // A limit beyond the clock's range is no limit.
+            until: now
+                .checked_add(self.reconnect_for)
+                .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400)),
             delay: FIRST_DELAY,
             limit: self.reconnect_for,
         }
@@ -164,6 +171,18 @@ impl Control {
         what: &str,
         call: impl for<'c> Fn(&'c Client) -> Statement<'c, T>,
     ) -> Result<T, Error> {
+        self.call_within(self.retry.statement_timeout, what, call)
+            .await
+    }
+
+    /// [`Control::call`] with `limit` to answer in place of
+    /// [`Retry::statement_timeout`].
+    pub(crate) async fn call_within<T>(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        call: impl for<'c> Fn(&'c Client) -> Statement<'c, T>,
+    ) -> Result<T, Error> {
         let mut backoff: Option<Backoff> = None;
         loop {
             if self.connection.is_none() {
@@ -171,7 +190,7 @@ impl Control {
                 self.connect(backoff).await?;
             }
             let client = self.connection.as_ref().expect("connected above").shared();
-            let failure = match self.retry.statement(what, call(client)).await {
+            let failure = match within(limit, what, call(client)).await {
                 Err(e) if e.is_transient() => e,
                 result => return result,
             };
@@ -260,6 +279,9 @@ async fn within<T>(
     what: &str,
     call: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
+    if limit.is_zero() {
+        return call.await;
+    }
     match tokio::time::timeout(limit, call).await {
         Ok(result) => result,
         Err(_) => Err(Error::new(
@@ -295,16 +317,17 @@ impl std::error::Error for TimedOut {}
 
 /// Whether a server's SQLSTATE says the statement may succeed on a new
 /// connection or a moment later: the connection failed (class 08); the
-/// server is out of a resource (53: connections, memory, disk), shutting
-/// down, restarting or starting up, or cancelled the statement (57, but
-/// for a dropped database); a read-only standby answered after a failover
-/// (25006); the statement lost a race (40001, 40P01, 55P03); the server's
+/// server is out of a resource (53: connections, memory, disk, but a
+/// configured limit such as `temp_file_limit`), shutting down, restarting
+/// or starting up (57, but a dropped database, and a cancelled statement:
+/// a server's `statement_timeout` cancels it again at every try); a
+/// read-only standby answered after a failover (25006); the statement lost a race (40001, 40P01, 55P03); the server's
 /// own I/O failed (58000, 58030); or a pooler mixed up prepared
 /// statements (26000, 42P05). Everything else is about the statement, and
 /// is the same at every try.
 pub(crate) fn transient_state(code: &str) -> bool {
     let class = code.get(..2).unwrap_or(code);
-    (matches!(class, "08" | "53" | "57") && code != "57P04")
+    (matches!(class, "08" | "53" | "57") && !matches!(code, "57P04" | "57014" | "53400"))
         || matches!(
             code,
             "25006" | "40001" | "40P01" | "55P03" | "58000" | "58030" | "26000" | "42P05"
@@ -324,7 +347,6 @@ mod tests {
             SqlState::ADMIN_SHUTDOWN,
             SqlState::CRASH_SHUTDOWN,
             SqlState::CANNOT_CONNECT_NOW,
-            SqlState::QUERY_CANCELED,
             SqlState::TOO_MANY_CONNECTIONS,
             SqlState::DISK_FULL,
             SqlState::T_R_SERIALIZATION_FAILURE,
@@ -351,6 +373,8 @@ mod tests {
             SqlState::INTERNAL_ERROR,
             SqlState::T_R_INTEGRITY_CONSTRAINT_VIOLATION,
             SqlState::DATABASE_DROPPED,
+            SqlState::QUERY_CANCELED,
+            SqlState::CONFIGURATION_LIMIT_EXCEEDED,
         ];
         for code in the_statements {
             assert!(!transient_state(code.code()), "{code:?}");

@@ -888,21 +888,26 @@ async fn write(
             let every = shared.options.lease / 3;
             loop {
                 tokio::time::sleep(every).await;
-                let renewed = shared
-                    .control("renewing a lease", |c| {
-                        let (lease, duration) = (lease.clone(), shared.options.lease);
-                        Box::pin(async move { renew(c, &lease, duration).await })
-                    })
-                    .await;
-                match renewed {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        (shared.events)(&WorkEvent::LeaseLost(lease.positions.clone()));
-                        return;
-                    }
-                    // A failed renewal is not a lost lease: the commit's
-                    // fence decides. Try again at the next tick.
-                    Err(_) => {}
+                // A connection cut without a word must be noticed while
+                // the lease still holds: a third of it to answer, at most,
+                // waiting for the control connection included.
+                let limit = every.min(shared.options.retry.statement_timeout);
+                let renewal = async {
+                    shared
+                        .control
+                        .lock()
+                        .await
+                        .call_within(limit, "renewing a lease", |c| {
+                            let (lease, duration) = (lease.clone(), shared.options.lease);
+                            Box::pin(async move { renew(c, &lease, duration).await })
+                        })
+                        .await
+                };
+                // A failed or unanswered renewal is not a lost lease: the
+                // commit's fence decides. Try again at the next tick.
+                if let Ok(Ok(false)) = tokio::time::timeout(every, renewal).await {
+                    (shared.events)(&WorkEvent::LeaseLost(lease.positions.clone()));
+                    return;
                 }
             }
         }))
@@ -948,6 +953,23 @@ async fn write(
     let cut_short = render.await.unwrap_or(true);
     match outcome {
         Ok(Outcome::Committed { rows }) => count_committed(shared, lease, rows),
+        // A commit cut before may have landed while this one waited for
+        // the ledger row's lock: then the fence refused this one because
+        // the batch is ours already.
+        Ok(Outcome::Refused) if again => {
+            let landed = retry
+                .statement(
+                    "reading the ledger",
+                    ledger::committed(connection.shared(), id, lease.positions.start),
+                )
+                .await?;
+            match landed {
+                Some(landed) if landed.lease_token == Some(lease.token) => {
+                    count_committed(shared, lease, landed.rows)
+                }
+                _ => count_refused(shared, lease),
+            }
+        }
         Ok(Outcome::Refused) => count_refused(shared, lease),
         Err(_) if cut_short && shared.stop.is_cancelled() => shared.release(lease, true).await,
         Err(e) => return Err(e),

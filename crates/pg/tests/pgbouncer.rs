@@ -103,6 +103,7 @@ fn prepared_statement_does_not_exist_behind_transaction_pooling() {
             start: Start::New,
             connections: 3,
             unique,
+            retry: domgen_pg::Retry::default(),
         };
         let report = rt
             .block_on(campaign::generate(

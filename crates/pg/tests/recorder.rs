@@ -5,21 +5,13 @@
 //! times the call out, connecting included, and the next call after it
 //! answers again succeeds. Without a server these tests fail, never skip.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use domgen_monitor::{Leak, RecordErrorKind, Recorder, Rule, Sample, Source, State};
 use domgen_pg::Database;
 use domgen_pg::monitor::{DEFAULT_TIMEOUT, PgRecorder};
-use domgen_test_support::{Sql, fresh_database, wait_for, with_setting};
+use domgen_test_support::{Proxy, Sql, fresh_database, wait_for, with_setting};
 use tokio_postgres::Config;
-use tokio_postgres::config::Host;
 
 /// A fresh migrated database and a client for the checks.
 fn migrated() -> (String, Sql) {
@@ -137,111 +129,16 @@ fn a_terminated_connection_is_transient_and_the_next_call_reconnects() {
     assert_eq!(sql.int("SELECT count(*) FROM memory_metrics", &[]), 2);
 }
 
-/// Where the proxy forwards to: the test server's Unix socket, or its
-/// TCP address (a `DATABASE_URL` server).
-#[derive(Clone)]
-enum Upstream {
-    Unix(PathBuf),
-    Tcp(String, u16),
-}
-
-/// Either end of a proxied connection.
-trait Stream: Read + Write + Send {
-    fn close(&self);
-}
-
-impl Stream for TcpStream {
-    fn close(&self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
-
-impl Stream for UnixStream {
-    fn close(&self) {
-        let _ = self.shutdown(Shutdown::Both);
-    }
-}
-
-/// A loopback TCP proxy to the server that can stop forwarding without
-/// closing anything: a network that drops the packets, or a server that
-/// hangs. What it swallows is lost, so a connection it swallowed from is
-/// of no more use.
-struct Proxy {
-    port: u16,
-    forwarding: Arc<AtomicBool>,
-}
-
-impl Proxy {
-    fn start(upstream: Upstream) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let forwarding = Arc::new(AtomicBool::new(true));
-        let on = forwarding.clone();
-        thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                let pair: std::io::Result<(Box<dyn Stream>, Box<dyn Stream>)> = match &upstream {
-                    Upstream::Unix(path) => UnixStream::connect(path).and_then(|s| {
-                        Ok((
-                            Box::new(s.try_clone()?) as Box<dyn Stream>,
-                            Box::new(s) as _,
-                        ))
-                    }),
-                    Upstream::Tcp(host, port) => TcpStream::connect((host.as_str(), *port))
-                        .and_then(|s| {
-                            Ok((
-                                Box::new(s.try_clone()?) as Box<dyn Stream>,
-                                Box::new(s) as _,
-                            ))
-                        }),
-                };
-                let Ok((up_read, up_write)) = pair else {
-                    continue;
-                };
-                let client_read = Box::new(client.try_clone().unwrap());
-                pump(client_read, up_write, on.clone());
-                pump(up_read, Box::new(client), on.clone());
-            }
-        });
-        Proxy { port, forwarding }
-    }
-
-    fn forward(&self, on: bool) {
-        self.forwarding.store(on, SeqCst);
-    }
-}
-
-/// Copies `from` to `to` while forwarding, swallows what it reads when
-/// not, and closes both at the end of either.
-fn pump(mut from: Box<dyn Stream>, mut to: Box<dyn Stream>, forwarding: Arc<AtomicBool>) {
-    thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = match from.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if forwarding.load(SeqCst) && to.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        from.close();
-        to.close();
-    });
-}
-
-/// The test server's address for the proxy, and `url`'s settings with the
-/// proxy as the host (and a password, to check no message shows it).
-fn through_proxy(url: &str, app: &str) -> (Upstream, Config, String) {
+/// A proxy to the test server, and `url`'s settings with the proxy as the
+/// host (and a password, to check no message shows it).
+fn through_proxy(url: &str, app: &str) -> (Proxy, Config, String) {
     let real: Config = url.parse().unwrap();
-    let port = real.get_ports().first().copied().unwrap_or(5432);
-    let upstream = match real.get_hosts().first() {
-        Some(Host::Unix(dir)) => Upstream::Unix(dir.join(format!(".s.PGSQL.{port}"))),
-        Some(Host::Tcp(host)) => Upstream::Tcp(host.clone(), port),
-        None => panic!("no host in {url}"),
-    };
+    let proxy = Proxy::to_server(url);
     let mut config = Config::new();
-    config.host("127.0.0.1").application_name(app);
+    config
+        .host("127.0.0.1")
+        .port(proxy.port())
+        .application_name(app);
     if let Some(user) = real.get_user() {
         config.user(user);
     }
@@ -256,16 +153,14 @@ fn through_proxy(url: &str, app: &str) -> (Upstream, Config, String) {
         });
     config.password(&password);
     config.ssl_mode(real.get_ssl_mode());
-    (upstream, config, password)
+    (proxy, config, password)
 }
 
 #[test]
 fn a_server_that_stops_answering_times_the_call_out_and_the_next_call_reconnects() {
     let (url, sql) = migrated();
     let app = "recorder-blackholed";
-    let (upstream, mut config, password) = through_proxy(&url, app);
-    let proxy = Proxy::start(upstream);
-    config.port(proxy.port);
+    let (proxy, config, password) = through_proxy(&url, app);
     let timeout = Duration::from_secs(1);
     let margin = Duration::from_millis(1500);
     let mut recorder = PgRecorder::new(config).unwrap().with_timeout(timeout);

@@ -377,6 +377,8 @@ fn ssl_in_use(db: &Database) -> Result<bool, domgen_pg::Error> {
 fn refused(db: &Database, words: &[&str]) -> String {
     let e = ssl_in_use(db).expect_err("the connection should be refused");
     assert_eq!(e.kind(), domgen_pg::ErrorKind::Connection, "{e}");
+    // Refused at every try: a run must not keep reconnecting to it.
+    assert!(!e.is_transient(), "{e}");
     let shown = e.to_string();
     for word in words {
         assert!(shown.contains(word), "`{word}` missing from: {shown}");

@@ -49,12 +49,14 @@ This crate has no optional features.
 
 mod bouncer;
 mod dir;
+mod proxy;
 mod server;
 mod sql;
 mod wait;
 
 pub use crate::bouncer::{Bouncer, PoolMode, pgbouncer};
 pub use crate::dir::{Dir, Output, assert_contains, capture, external};
+pub use crate::proxy::Proxy;
 pub use crate::server::{
     OwnCluster, database_url, fresh_database, own_cluster, with_dbname, with_setting,
 };
