@@ -291,8 +291,32 @@ fn kill_9_at_random_moments_then_resume_writes_every_position_once() {
     }
 }
 
+/// Terminates the backends of `child`'s COPYs in flight, once at least
+/// one is seen.
+fn terminate_a_copy(sql: &Sql, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let terminated = sql.int(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE query ILIKE 'COPY%' AND datname = current_database()",
+            &[],
+        );
+        if terminated > 0 {
+            return;
+        }
+        if let Some(status) = child.try_wait().expect("cannot wait for domgen") {
+            panic!("domgen ended ({status}) before a COPY could be terminated");
+        }
+        assert!(Instant::now() < deadline, "no COPY to terminate in 30 s");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A terminated backend (SQLSTATE 57P01, as at a fast shutdown) is a lost
+/// connection: the run opens another and goes on, and the batch cut is
+/// written once.
 #[test]
-fn pg_terminate_backend_mid_run() {
+fn pg_terminate_backend_mid_run_is_ridden_through() {
     let dir = Dir::new();
     let url = migrated_database(&dir);
     let sql = Sql::connect(&url);
@@ -305,22 +329,47 @@ fn pg_terminate_backend_mid_run() {
         args,
     };
     let mut child = campaign.spawn(false);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let terminated = sql.int(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
-             WHERE query ILIKE 'COPY%' AND datname = current_database()",
-            &[],
-        );
-        if terminated > 0 {
-            break;
-        }
-        if let Some(status) = child.try_wait().expect("cannot wait for domgen") {
-            panic!("domgen ended ({status}) before a COPY could be terminated");
-        }
-        assert!(Instant::now() < deadline, "no COPY to terminate in 30 s");
-        thread::sleep(Duration::from_millis(5));
-    }
+    terminate_a_copy(&sql, &mut child);
+    let out = Output::new(
+        "domgen generate".into(),
+        child.wait_with_output().expect("cannot wait for domgen"),
+    );
+    assert_contains(out.success(), &["lost connections were opened anew"]);
+    sql.assert_exactly_once("generated_domains", campaign.id, BIG_TOTAL);
+    assert_same_names(&campaign, &sql);
+    let status = sql.text(
+        "SELECT string_agg(status, ',') FROM generation_runs WHERE campaign_id = $1",
+        &[&campaign.id],
+    );
+    assert_eq!(status, "complete");
+}
+
+/// With `--reconnect-for 0` the first lost connection ends the run: what
+/// was committed stays, and `--resume` finishes it.
+#[test]
+fn pg_terminate_backend_mid_run_without_reconnecting_then_resume() {
+    let dir = Dir::new();
+    let url = migrated_database(&dir);
+    let sql = Sql::connect(&url);
+    let mut args: Vec<String> = BIG.iter().map(|s| (*s).to_owned()).collect();
+    args.extend(
+        [
+            "--batch-size",
+            "20000",
+            "--no-progress",
+            "--reconnect-for",
+            "0",
+        ]
+        .map(String::from),
+    );
+    let campaign = Campaign {
+        dir: &dir,
+        url: &url,
+        id: Uuid::new_v4(),
+        args,
+    };
+    let mut child = campaign.spawn(false);
+    terminate_a_copy(&sql, &mut child);
     let out = Output::new(
         "domgen generate".into(),
         child.wait_with_output().expect("cannot wait for domgen"),

@@ -21,9 +21,10 @@ mod maskprocessor;
 // budgets, interruption.
 mod engine;
 
-// Into PostgreSQL: kill -9 and a terminated backend then --resume (every
-// position exactly once), migrations, connection errors, refusals, a custom
-// table, the embedded local cluster.
+// Into PostgreSQL: kill -9 then --resume, a terminated backend ridden
+// through (or, with --reconnect-for 0, resumed), every position exactly
+// once; migrations, connection errors, refusals, a custom table, the
+// embedded local cluster.
 mod pg;
 
 // Workers as real processes on one campaign: SIGKILL, SIGSTOP past the
