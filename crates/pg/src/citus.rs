@@ -154,7 +154,11 @@ impl fmt::Display for Report {
             f.write_str("nothing to distribute: every table is placed already")
         } else {
             let n = self.tables.iter().filter(|t| t.changed).count();
-            write!(f, "distributed: {n} table{} placed", if n == 1 { "" } else { "s" })
+            write!(
+                f,
+                "distributed: {n} table{} placed",
+                if n == 1 { "" } else { "s" }
+            )
         }
     }
 }

@@ -176,10 +176,13 @@ fn write_node_settings(data: &Path, port: u16) -> Result<(), String> {
         .map_err(|e| format!("cannot chown {}: {e}", path.display()))
 }
 
-/// Citus's library next to the server's (Debian: `/usr/lib/postgresql/15/lib`).
+/// Citus's library next to the server's (Debian: `/usr/lib/postgresql/15/lib`),
+/// the server's binary followed through symbolic links (`/usr/local/bin/postgres`).
 fn check_citus_installed(bin: &Path) -> Result<(), String> {
-    let lib: PathBuf = bin
+    let postgres = fs::canonicalize(bin.join("postgres")).unwrap_or_else(|_| bin.join("postgres"));
+    let lib: PathBuf = postgres
         .parent()
+        .and_then(Path::parent)
         .map(|p| p.join("lib").join("citus.so"))
         .unwrap_or_default();
     if lib.exists() {
