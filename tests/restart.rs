@@ -35,6 +35,15 @@ fn seed() -> u64 {
     seed
 }
 
+/// `fraction` (in [0, 1]) of `total` rows, rounded down.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a fraction in [0, 1] of an i64 fits an i64"
+)]
+fn share(fraction: f64, total: i64) -> i64 {
+    (fraction * total as f64) as i64
+}
+
 /// A fraction in [lo, hi) from `seed` (splitmix64).
 fn fraction(seed: &mut u64, lo: f64, hi: f64) -> f64 {
     *seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -134,7 +143,7 @@ fn generate_rides_through_two_crash_restarts_and_writes_every_position_once() {
         .spawn()
         .expect("domgen generate starts");
     for (lo, hi) in [(0.05, 0.35), (0.45, 0.8)] {
-        let at = (fraction(&mut seed, lo, hi) * TWENTY_MILLION as f64) as i64;
+        let at = share(fraction(&mut seed, lo, hi), TWENTY_MILLION);
         wait_for_rows(&own.url, id, at, &mut child);
         let crashed = Instant::now();
         crash_and_restart(&own);
@@ -228,7 +237,7 @@ fn workers_ride_through_two_crash_restarts_and_a_killed_worker() {
     ];
     moments.sort_by(|a, b| a.0.total_cmp(&b.0));
     for (at, what) in moments {
-        let rows = (at * TOTAL as f64) as i64;
+        let rows = share(at, TOTAL);
         wait_for_rows(&own.url, id, rows, &mut workers[1]);
         match what {
             "kill" => {

@@ -222,6 +222,10 @@ pub async fn prepare(
     Ok(prepared)
 }
 
+/// What a commit task gives back: its connection (unless it broke), the
+/// batch's positions and what became of the batch.
+type Committed = (Option<Connection>, Range<u64>, Result<Outcome, Error>);
+
 /// Writes batches into PostgreSQL over one or more connections, each batch
 /// in one transaction with its ledger row ([`ledger::commit_batch`]).
 ///
@@ -235,7 +239,7 @@ pub async fn prepare(
 pub struct PgSink {
     handle: Handle,
     idle: Vec<Connection>,
-    busy: tokio::task::JoinSet<(Option<Connection>, Range<u64>, Result<Outcome, Error>)>,
+    busy: tokio::task::JoinSet<Committed>,
     campaign_id: Uuid,
     target: Arc<Target>,
     source: Arc<Connections>,
