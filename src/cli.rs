@@ -98,6 +98,17 @@ pub(crate) enum Command {
     Migrate {
         #[command(flatten)]
         conn: ConnArgs,
+        /// On a Citus coordinator, after the migrations: distribute
+        /// generation_campaigns, generation_batches and generated_domains by
+        /// campaign_id, co-located, and make domain_generation_config_states
+        /// and generation_runs reference tables (the monitor's tables stay
+        /// on the coordinator). Idempotent; refused without Citus.
+        #[arg(long)]
+        distribute: bool,
+        /// With --distribute: also distribute this table of yours (a
+        /// `generate --table`) by campaign_id, co-located. Repeatable.
+        #[arg(long = "table", value_name = "NAME", requires = "distribute")]
+        tables: Vec<String>,
     },
     /// Manage the local PostgreSQL cluster under ./.domgen.
     Db {

@@ -34,15 +34,26 @@ pub(crate) fn open(
     Ok((rt, db, client))
 }
 
-/// `domgen migrate`.
-pub(crate) fn migrate(conn: &ConnArgs) -> Result<(), Failure> {
+/// `domgen migrate [--distribute [--table NAME]…]`.
+pub(crate) fn migrate(conn: &ConnArgs, distribute: bool, tables: &[String]) -> Result<(), Failure> {
     let db = conn.database()?;
     let rt = runtime()?;
     let mut client = rt.block_on(db.connect())?;
+    // Refused before anything changes.
+    if distribute {
+        rt.block_on(domgen::pg::citus::require_coordinator(&client))?;
+    }
     let report = rt
         .block_on(domgen::pg::migrate::migrate(&mut client))
         .map_err(|e| Failure::Run(anyhow::anyhow!("migrating {db}: {e}")))?;
     println!("{report}");
+    if distribute {
+        let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+        let report = rt
+            .block_on(domgen::pg::citus::distribute(&client, &tables))
+            .map_err(|e| Failure::pg(e, None, format!("distributing the tables of {db}")))?;
+        println!("{report}");
+    }
     Ok(())
 }
 

@@ -69,6 +69,7 @@ const PG: &[(&str, &str)] = &[
     ("`WorkOptions::lease`", "--lease-seconds"),
     ("`batch_names`", "--batch-size"),
     ("`campaign_id`", "--campaign-id"),
+    ("`CampaignOptions::unique`", "--unique"),
     ("`offset`/`limit`", "--offset/--limit"),
     ("spec and options", "spec and flags"),
     (

@@ -54,7 +54,11 @@ fn main() -> ExitCode {
         Command::Status { args } => workers_cmd::status(&args),
         Command::Monitor(cmd) => monitor_cmd::monitor(&cmd),
         Command::Report(cmd) => monitor_cmd::report(&cmd),
-        Command::Migrate { conn } => db_cmd::migrate(&conn),
+        Command::Migrate {
+            conn,
+            distribute,
+            tables,
+        } => db_cmd::migrate(&conn, distribute, &tables),
         Command::Db { action } => db_cmd::db(&action),
     };
     match result {

@@ -84,6 +84,16 @@ pub async fn ensure_unique_index(client: &Client, table: &str) -> Result<(), Err
         .await?
         .get(0);
     if !exists {
+        // Citus: a unique index must include the distribution column, so a
+        // name cannot be unique across campaigns there.
+        if crate::citus::is_distributed(client, table).await? {
+            return Err(Error::usage(format!(
+                "`CampaignOptions::unique` is refused on table {table}: it is distributed by \
+                 Citus (by campaign_id), and Citus allows a unique index only together with \
+                 the distribution column, so a name cannot be kept unique across campaigns. \
+                 Write without it, or into a table that is not distributed"
+            )));
+        }
         let name = format!("\"{}_domain_name_unique\"", table.replace('.', "_"));
         client
             .batch_execute(&format!(

@@ -12,7 +12,8 @@ It is built in layers, each using only the ones before it:
   and keepalives), and [`Database::open`], which migrates the local
   cluster on first use and checks that any other database is migrated.
 - **schema** ([`migrate`]): the numbered SQL migrations, checksummed and
-  applied under a lock.
+  applied under a lock; on Citus, [`citus::distribute`] places the tables
+  (distributed by `campaign_id` and co-located, or reference tables).
 - **encoding** ([`copy`]): names as binary COPY rows, written by the
   engine's workers straight into their buffers. No I/O.
 - **ledger** ([`ledger`]): registering a campaign, the one transaction that
@@ -75,6 +76,7 @@ This crate has no optional features.
 #![deny(missing_docs)]
 
 pub mod campaign;
+pub mod citus;
 mod connect;
 mod conninfo;
 pub mod copy;

@@ -68,6 +68,12 @@ const TABLES: &[&str] = &[
     "generation_runs",
 ];
 
+/// The tables the migrations create.
+#[cfg(test)]
+pub(crate) fn tables() -> &'static [&'static str] {
+    TABLES
+}
+
 /// Key of the transaction advisory lock that serialises concurrent migrations
 /// of one database ("domgenmi" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x646f_6d67_656e_6d69;

@@ -173,7 +173,7 @@ fn program() -> String {
 }
 
 /// A port nobody listens on now (the kernel's pick).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")

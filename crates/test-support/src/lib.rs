@@ -11,6 +11,9 @@ The helpers domgen's tests share, in one copy.
 - [`Dir`], [`Output`], [`capture`], [`assert_contains`] and [`external`]:
   running programs in a fresh temporary directory and asserting on what
   they wrote.
+- [`citus_cluster`]: a throwaway 3-node Citus cluster (coordinator and two
+  workers on loopback TCP), stopped when the test process ends, and
+  [`CitusCluster::fresh_database`] with Citus and the workers in it.
 - [`pgbouncer`]: PgBouncer in front of the test server, in session or
   transaction [`PoolMode`], stopped when the test process ends.
 - [`wait_until`] and [`wait_for`]: polling for a condition with a deadline,
@@ -48,6 +51,7 @@ This crate has no optional features.
 #![deny(missing_docs)]
 
 mod bouncer;
+mod citus;
 mod dir;
 mod proxy;
 mod server;
@@ -55,6 +59,7 @@ mod sql;
 mod wait;
 
 pub use crate::bouncer::{Bouncer, PoolMode, pgbouncer};
+pub use crate::citus::{CitusCluster, citus_cluster};
 pub use crate::dir::{Dir, Output, assert_contains, capture, external};
 pub use crate::proxy::Proxy;
 pub use crate::server::{

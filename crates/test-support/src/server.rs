@@ -27,7 +27,7 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -202,13 +202,7 @@ pub struct OwnCluster {
 ///
 /// When no cluster can be started: the tests fail rather than skip.
 pub fn own_cluster() -> OwnCluster {
-    let dir = tempfile::Builder::new()
-        .prefix(TEST_DIR_PREFIX)
-        .tempdir_in("/tmp")
-        .expect("a directory in /tmp")
-        .keep();
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod 0755");
-    fs::write(dir.join("owner.pid"), std::process::id().to_string()).expect("owner.pid");
+    let dir = test_dir();
     let cluster = LocalCluster::new(&dir).unwrap_or_else(|e| {
         panic!("this test needs PostgreSQL's server programs for a cluster of its own: {e}")
     });
@@ -223,9 +217,27 @@ pub fn own_cluster() -> OwnCluster {
     }
 }
 
+/// A fresh directory `/tmp/domgen-test-*` for a cluster of its own
+/// (`<dir>/pgdata`), reachable by the server's user and marked with this
+/// process's id, so that a later run cleans it up if its watcher is gone.
+///
+/// # Panics
+///
+/// When /tmp is not writable.
+pub(crate) fn test_dir() -> PathBuf {
+    let dir = tempfile::Builder::new()
+        .prefix(TEST_DIR_PREFIX)
+        .tempdir_in("/tmp")
+        .expect("a directory in /tmp")
+        .keep();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod 0755");
+    fs::write(dir.join("owner.pid"), std::process::id().to_string()).expect("owner.pid");
+    dir
+}
+
 /// Starts the watcher that stops the server and removes `dir` once this
 /// process has ended.
-fn watch(dir: &Path, data: &Path) -> io::Result<ChildStdin> {
+pub(crate) fn watch(dir: &Path, data: &Path) -> io::Result<ChildStdin> {
     const SCRIPT: &str = r#"
         trap '' INT TERM HUP
         cat >/dev/null
