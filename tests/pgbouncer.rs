@@ -94,7 +94,16 @@ impl Pooled {
         let generate = |resume: bool| {
             let mut args = vec!["generate"];
             args.extend(SPEC);
-            args.extend(["--connections", "2", "--no-progress", "--campaign-id", &id]);
+            // Small batches, so that the kill after the first lands mid-run.
+            args.extend([
+                "--connections",
+                "2",
+                "--batch-size",
+                "10000",
+                "--no-progress",
+                "--campaign-id",
+                &id,
+            ]);
             if resume {
                 args.push("--resume");
             }
@@ -107,19 +116,15 @@ impl Pooled {
             assert!(Instant::now() < deadline, "no batch committed within 60 s");
             thread::sleep(Duration::from_millis(5));
         }
-        thread::sleep(Duration::from_millis(100));
         child.kill().expect("kill -9");
         let out = child.wait_with_output().expect("wait");
+        assert!(!out.status.success(), "generate ended before its kill");
         self.wait_for_transactions_to_end();
         let committed = self.sql.committed(uuid);
-        if out.status.success() {
-            eprintln!("generate finished before its kill; resume has nothing to write");
-        } else {
-            assert!(
-                0 < committed && committed < TOTAL,
-                "killed with {committed} of {TOTAL} rows"
-            );
-        }
+        assert!(
+            0 < committed && committed < TOTAL,
+            "killed with {committed} of {TOTAL} rows"
+        );
         assert_contains(
             &ok(&self.run(&generate(true))),
             &[&format!("campaign {id}"), "memory_allocations:"],
