@@ -13,7 +13,10 @@
 # alternate: each cell's run k on PostgreSQL and on Citus back to back,
 # the order flipped every run, so the machine's noise falls on both.
 # Prints the median of RUNS runs per cell and Citus's time as a share of
-# PostgreSQL's. Then one more, untimed, run of 2 workers on each, with
+# PostgreSQL's, then the CPU per row of domgen's processes (/usr/bin/time)
+# and of each server (its postmaster's and children's utime + stime in
+# /proc, exited backends included), read before and after each run. Then
+# one more, untimed, run of 2 workers on each, with
 # pg_stat_activity sampled on every node (state, wait_event_type/
 # wait_event of the client backends, every SAMPLE seconds): the share of
 # samples per wait, "CPU" where a backend is active and not waiting.
@@ -48,6 +51,7 @@ as_server() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"
 dir=$(mktemp -d /tmp/domgen-citus-bench.XXXXXX)
 chmod 755 "$dir"
 nodes=() # data directories, stopped at exit
+declare -A data_of # port -> data directory
 cleanup() {
   for data in "${nodes[@]}"; do as_server "$pg_bin/pg_ctl" -D "$data" stop -m immediate >/dev/null 2>&1 || true; done
   rm -rf "$dir"
@@ -77,6 +81,7 @@ shared_buffers = '128MB'
 ${3:+shared_preload_libraries = '$3'}
 CONF
   nodes+=("$data")
+  data_of[$2]=$data
   as_server "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w start >/dev/null
   psql "$(url "$2" postgres)" -qc "CREATE DATABASE domgen"
 }
@@ -110,17 +115,35 @@ empty() { # target
   for port in ${ports_of[$1]}; do psql "$(url "$port")" -qc "CHECKPOINT"; done
 }
 
+tck=$(getconf CLK_TCK)
+node_cpu() { # port: CPU seconds of the node's server processes so far, exited backends included
+  local pm
+  pm=$(head -1 "${data_of[$1]}/postmaster.pid")
+  { # /proc/PID/stat after "(comm) ": utime, stime, cutime, cstime are fields 12-15.
+    sed 's/.*) //' "/proc/$pm/stat" | awk '{print $12 + $13 + $14 + $15}'
+    for child in $(ps -o pid= --ppid "$pm"); do
+      sed 's/.*) //' "/proc/$child/stat" 2>/dev/null | awk '{print $12 + $13}' || true
+    done
+  } | awk -v t="$tck" '{s += $1} END {print s / t}'
+}
+cpus() { for port in ${ports_of[$1]}; do node_cpu "$port"; done; }
+
 check() { # target
   local count
   count=$(psql "${url_of[$1]}" -tAc "SELECT count(*) FROM generated_domains")
   [ "$count" = "$names" ] || { echo "error: $1 has $count rows, not $names" >&2; exit 1; }
 }
 
-run() { # target writer (generate, or the number of workers); prints nanoseconds
-  local u=${url_of[$1]} t0 t1
+# Prints the run's nanoseconds, the CPU seconds of domgen's processes and
+# of each node's server (before the check, which reads every row).
+run() { # target writer (generate, or the number of workers)
+  local u=${url_of[$1]} t0 t1 before after
+  local timed=(/usr/bin/time -f '%U %S' -a -o "$dir/client.cpu")
+  : >"$dir/client.cpu"
   if [ "$2" = generate ]; then
+    before=$(cpus "$1")
     t0=$(now)
-    "$domgen" generate --pattern "$pattern" --limit "$names" --batch-size "$batch" \
+    "${timed[@]}" "$domgen" generate --pattern "$pattern" --limit "$names" --batch-size "$batch" \
       --connections "$connections" --no-progress --database-url "$u" >/dev/null
     t1=$(now)
   else
@@ -128,31 +151,41 @@ run() { # target writer (generate, or the number of workers); prints nanoseconds
     id=$(cat /proc/sys/kernel/random/uuid)
     "$domgen" plan --pattern "$pattern" --limit "$names" --campaign-id "$id" --batch-size "$batch" \
       --database-url "$u" >/dev/null
+    before=$(cpus "$1")
     t0=$(now)
     for w in $(seq "$2"); do
-      "$domgen" worker --campaign-id "$id" --worker-id "w$w" --connections "$connections" \
+      "${timed[@]}" "$domgen" worker --campaign-id "$id" --worker-id "w$w" --connections "$connections" \
         --no-progress --database-url "$u" >/dev/null &
       pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid"; done
     t1=$(now)
   fi
+  sleep 0.5 # the servers' backends end after their clients
+  after=$(cpus "$1")
   check "$1"
-  echo $((t1 - t0))
+  echo "$((t1 - t0)) $(awk '{s += $1 + $2} END {print s}' "$dir/client.cpu")" \
+    "$(paste -d- <(echo "$after") <(echo "$before") | bc | paste -sd' ')"
 }
 
 writers=(generate 1 2 4)
-declare -A times
+declare -A times cpu
 echo "$names rows of $pattern, batches of $batch, $connections connections per process, median of $runs, $(nproc) cores"
 for r in $(seq "$runs"); do
   for w in "${writers[@]}"; do
     if [ $((r % 2)) = 1 ]; then order=(pg citus); else order=(citus pg); fi
     for target in "${order[@]}"; do
       empty "$target"
-      t=$(run "$target" "$w")
+      line=$(run "$target" "$w")
+      read -r t client server workers <<<"$line"
       times[$target.$w]+="$t "
-      awk -v r="$r" -v g="$target" -v w="$w" -v t="$t" -v n="$names" \
-        'BEGIN { printf "  run %d %-6s %-8s %8.3f s %10.0f rows/s\n", r, g, w, t/1e9, n/(t/1e9) }' >&2
+      cpu[$target.$w.client]+="$client "
+      cpu[$target.$w.server]+="$server "
+      # Both workers: a campaign's rows land on one, whichever its shard is on.
+      [ -z "$workers" ] || cpu[$target.$w.workers]+="$(echo "$workers" | tr ' ' + | bc) "
+      awk -v r="$r" -v g="$target" -v w="$w" -v t="$t" -v n="$names" -v c="$client" -v s="$server" -v k="$workers" \
+        'BEGIN { printf "  run %d %-6s %-8s %8.3f s %10.0f rows/s  CPU s: domgen %.1f, %s %.1f%s\n",
+                 r, g, w, t/1e9, n/(t/1e9), c, (g == "pg" ? "server" : "coordinator"), s, (k == "" ? "" : sprintf(", workers %.1f + %.1f", substr(k, 1, index(k, " ")), substr(k, index(k, " ") + 1))) }' >&2
     done
   done
 done
@@ -165,6 +198,15 @@ for w in "${writers[@]}"; do
   awk -v w="$what" -v n="$names" -v a="$a" -v b="$b" '
     function commas(x,  s, r) { s = sprintf("%.0f", x); while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } return s r }
     BEGIN { printf "| %s | %.2f s | %s | %.2f s | %s | %.2f× the time |\n", w, a/1e9, commas(n/(a/1e9)), b/1e9, commas(n/(b/1e9)), b/a }'
+done
+
+# CPU per row: where the work goes. On PostgreSQL the server's; on Citus
+# the coordinator's and the two workers' together.
+printf '\n| CPU µs per row (median) | domgen, PostgreSQL | server | domgen, Citus | coordinator | worker nodes |\n|---|---|---|---|---|---|\n'
+for w in "${writers[@]}"; do
+  if [ "$w" = generate ]; then what="\`generate\`"; else what="$w worker(s)"; fi
+  per_row() { printf '%s\n' ${cpu[$1]} | median | awk -v n="$names" '{printf "%.2f", $1 / n * 1e6}'; }
+  echo "| $what | $(per_row pg.$w.client) | $(per_row pg.$w.server) | $(per_row citus.$w.client) | $(per_row citus.$w.server) | $(per_row citus.$w.workers) |"
 done
 
 [ "$sample" != 0 ] || exit 0
