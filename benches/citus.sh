@@ -15,7 +15,8 @@
 # Prints the median of RUNS runs per cell and Citus's time as a share of
 # PostgreSQL's, then the CPU per row of domgen's processes (/usr/bin/time)
 # and of each server (its postmaster's and children's utime + stime in
-# /proc, exited backends included), read before and after each run. Then
+# /proc, exited backends included) and the WAL each server wrote per row
+# (pg_current_wal_lsn), read before and after each run. Then
 # one more, untimed, run of 2 workers on each, with
 # pg_stat_activity sampled on every node (state, wait_event_type/
 # wait_event of the client backends, every SAMPLE seconds): the share of
@@ -126,7 +127,11 @@ node_cpu() { # port: CPU seconds of the node's server processes so far, exited b
     done
   } | awk -v t="$tck" '{s += $1} END {print s / t}'
 }
-cpus() { for port in ${ports_of[$1]}; do node_cpu "$port"; done; }
+stats() { # target: per node, its CPU seconds and the bytes of WAL it has written, so far
+  for port in ${ports_of[$1]}; do
+    echo "$(node_cpu "$port") $(psql "$(url "$port")" -tAc "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')")"
+  done
+}
 
 check() { # target
   local count
@@ -134,14 +139,15 @@ check() { # target
   [ "$count" = "$names" ] || { echo "error: $1 has $count rows, not $names" >&2; exit 1; }
 }
 
-# Prints the run's nanoseconds, the CPU seconds of domgen's processes and
-# of each node's server (before the check, which reads every row).
+# Prints the run's nanoseconds, the CPU seconds of domgen's processes, then
+# each node's CPU seconds and WAL bytes (read before the check, which reads
+# every row).
 run() { # target writer (generate, or the number of workers)
   local u=${url_of[$1]} t0 t1 before after
   local timed=(/usr/bin/time -f '%U %S' -a -o "$dir/client.cpu")
   : >"$dir/client.cpu"
   if [ "$2" = generate ]; then
-    before=$(cpus "$1")
+    before=$(stats "$1")
     t0=$(now)
     "${timed[@]}" "$domgen" generate --pattern "$pattern" --limit "$names" --batch-size "$batch" \
       --connections "$connections" --no-progress --database-url "$u" >/dev/null
@@ -151,7 +157,7 @@ run() { # target writer (generate, or the number of workers)
     id=$(cat /proc/sys/kernel/random/uuid)
     "$domgen" plan --pattern "$pattern" --limit "$names" --campaign-id "$id" --batch-size "$batch" \
       --database-url "$u" >/dev/null
-    before=$(cpus "$1")
+    before=$(stats "$1")
     t0=$(now)
     for w in $(seq "$2"); do
       "${timed[@]}" "$domgen" worker --campaign-id "$id" --worker-id "w$w" --connections "$connections" \
@@ -162,14 +168,14 @@ run() { # target writer (generate, or the number of workers)
     t1=$(now)
   fi
   sleep 0.5 # the servers' backends end after their clients
-  after=$(cpus "$1")
+  after=$(stats "$1")
   check "$1"
   echo "$((t1 - t0)) $(awk '{s += $1 + $2} END {print s}' "$dir/client.cpu")" \
-    "$(paste -d- <(echo "$after") <(echo "$before") | bc | paste -sd' ')"
+    "$(paste -d' ' <(echo "$after") <(echo "$before") | awk '{printf "%s %s ", $1 - $3, $2 - $4}')"
 }
 
 writers=(generate 1 2 4)
-declare -A times cpu
+declare -A times cpu wal
 echo "$names rows of $pattern, batches of $batch, $connections connections per process, median of $runs, $(nproc) cores"
 for r in $(seq "$runs"); do
   for w in "${writers[@]}"; do
@@ -177,15 +183,21 @@ for r in $(seq "$runs"); do
     for target in "${order[@]}"; do
       empty "$target"
       line=$(run "$target" "$w")
-      read -r t client server workers <<<"$line"
+      read -r t client server server_wal w1_cpu w1_wal w2_cpu w2_wal <<<"$line"
       times[$target.$w]+="$t "
       cpu[$target.$w.client]+="$client "
       cpu[$target.$w.server]+="$server "
-      # Both workers: a campaign's rows land on one, whichever its shard is on.
-      [ -z "$workers" ] || cpu[$target.$w.workers]+="$(echo "$workers" | tr ' ' + | bc) "
-      awk -v r="$r" -v g="$target" -v w="$w" -v t="$t" -v n="$names" -v c="$client" -v s="$server" -v k="$workers" \
-        'BEGIN { printf "  run %d %-6s %-8s %8.3f s %10.0f rows/s  CPU s: domgen %.1f, %s %.1f%s\n",
-                 r, g, w, t/1e9, n/(t/1e9), c, (g == "pg" ? "server" : "coordinator"), s, (k == "" ? "" : sprintf(", workers %.1f + %.1f", substr(k, 1, index(k, " ")), substr(k, index(k, " ") + 1))) }' >&2
+      wal[$target.$w.server]+="$server_wal "
+      if [ -n "${w1_cpu:-}" ]; then
+        # Both workers: a campaign's rows land on one, whichever its shard is on.
+        cpu[$target.$w.workers]+="$(awk -v a="$w1_cpu" -v b="$w2_cpu" 'BEGIN {print a + b}') "
+        wal[$target.$w.workers]+="$(awk -v a="$w1_wal" -v b="$w2_wal" 'BEGIN {print a + b}') "
+      fi
+      awk -v r="$r" -v g="$target" -v w="$w" -v t="$t" -v n="$names" -v c="$client" -v s="$server" \
+        -v sw="$server_wal" -v k1="${w1_cpu:-}" -v k2="${w2_cpu:-}" -v l1="${w1_wal:-}" -v l2="${w2_wal:-}" \
+        'BEGIN { printf "  run %d %-6s %-8s %8.3f s %10.0f rows/s  CPU s / WAL MB: domgen %.1f, %s %.1f / %.0f%s\n",
+                 r, g, w, t/1e9, n/(t/1e9), c, (g == "pg" ? "server" : "coordinator"), s, sw/1e6,
+                 (k1 == "" ? "" : sprintf(", workers %.1f / %.0f + %.1f / %.0f", k1, l1/1e6, k2, l2/1e6)) }' >&2
     done
   done
 done
@@ -202,11 +214,14 @@ done
 
 # CPU per row: where the work goes. On PostgreSQL the server's; on Citus
 # the coordinator's and the two workers' together.
-printf '\n| CPU µs per row (median) | domgen, PostgreSQL | server | domgen, Citus | coordinator | worker nodes |\n|---|---|---|---|---|---|\n'
+printf '\n| CPU µs / WAL bytes per row (median) | domgen, PostgreSQL | server | domgen, Citus | coordinator | worker nodes |\n|---|---|---|---|---|---|\n'
+per_row() { printf '%s\n' ${cpu[$1]} | median | awk -v n="$names" '{printf "%.2f µs", $1 / n * 1e6}'; }
+wal_row() { printf '%s\n' ${wal[$1]} | median | awk -v n="$names" '{printf "%.0f B", $1 / n}'; }
 for w in "${writers[@]}"; do
   if [ "$w" = generate ]; then what="\`generate\`"; else what="$w worker(s)"; fi
-  per_row() { printf '%s\n' ${cpu[$1]} | median | awk -v n="$names" '{printf "%.2f", $1 / n * 1e6}'; }
-  echo "| $what | $(per_row pg.$w.client) | $(per_row pg.$w.server) | $(per_row citus.$w.client) | $(per_row citus.$w.server) | $(per_row citus.$w.workers) |"
+  echo "| $what | $(per_row pg.$w.client) | $(per_row pg.$w.server), $(wal_row pg.$w.server) |" \
+    "$(per_row citus.$w.client) | $(per_row citus.$w.server), $(wal_row citus.$w.server) |" \
+    "$(per_row citus.$w.workers), $(wal_row citus.$w.workers) |"
 done
 
 [ "$sample" != 0 ] || exit 0
