@@ -16,15 +16,16 @@
 # PostgreSQL's, then the CPU per row of domgen's processes (/usr/bin/time)
 # and of each server (its postmaster's and children's utime + stime in
 # /proc, exited backends included) and the WAL each server wrote per row
-# (pg_current_wal_lsn), read before and after each run. Then
-# one more, untimed, run of 2 workers on each, with
-# pg_stat_activity sampled on every node (state, wait_event_type/
-# wait_event of the client backends, every SAMPLE seconds): the share of
-# samples per wait, "CPU" where a backend is active and not waiting.
+# (pg_current_wal_lsn), read before and after each run. Then one more,
+# untimed, run of 2 workers on each, with pg_stat_activity sampled on
+# every node (state, wait_event_type/wait_event of the client backends,
+# every SAMPLE seconds): the share of samples per wait, "CPU" where a
+# backend is active and not waiting. The servers run as postgres when
+# the script runs as root. docs/scaling.md shows a run and reads it.
 #
 #   benches/citus.sh [NAMES] [BATCH] [CONNECTIONS] [RUNS]   (default 20000000 50000 2 3)
 #
-#   DOMGEN   the binary (default: target/release/domgen, built first)
+#   DOMGEN   the binary (default: built first, in $CARGO_TARGET_DIR or target/)
 #   PG_BIN   PostgreSQL's programs (default /usr/lib/postgresql/15/bin);
 #            Citus must be installed for it (scripts/test-citus builds it)
 #   SAMPLE   seconds between pg_stat_activity samples (default 0.5; 0: none)
