@@ -94,16 +94,7 @@ impl Pooled {
         let generate = |resume: bool| {
             let mut args = vec!["generate"];
             args.extend(SPEC);
-            // Small batches, so that the kill after the first lands mid-run.
-            args.extend([
-                "--connections",
-                "2",
-                "--batch-size",
-                "10000",
-                "--no-progress",
-                "--campaign-id",
-                &id,
-            ]);
+            args.extend(["--connections", "2", "--no-progress", "--campaign-id", &id]);
             if resume {
                 args.push("--resume");
             }
@@ -113,6 +104,14 @@ impl Pooled {
         let mut child = self.spawn(&generate(false));
         let deadline = Instant::now() + Duration::from_secs(60);
         while self.sql.committed(uuid) == 0 {
+            if child.try_wait().expect("try_wait").is_some() {
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "generate ended before its first commit: {}\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
             assert!(Instant::now() < deadline, "no batch committed within 60 s");
             thread::sleep(Duration::from_millis(5));
         }
