@@ -7,7 +7,7 @@ and places each of domgen's tables (see [`Placement`]):
 | table | placement | why |
 |---|---|---|
 | `generation_campaigns` | distributed by `campaign_id` | the anchor of the co-location group |
-| `generation_batches` | distributed by `campaign_id`, co-located | a batch's ledger row and its rows are on one shard group, so the commit is a single-node transaction, and the claims and the fence are router statements |
+| `generation_batches` | distributed by `campaign_id`, co-located | a batch's ledger row and its rows are on one shard group, so its commit touches one worker node (Citus still commits it in two phases), and the claims and the fence are router statements |
 | `generated_domains` | distributed by `campaign_id`, co-located | the bulk: COPY routes each row to its campaign's shard |
 | `domain_generation_config_states` | reference | one row per spec, shared by all campaigns, no `campaign_id` |
 | `generation_runs` | reference | one row per run; keyed by `run_id`, so it cannot be distributed by `campaign_id` without a wider key |
