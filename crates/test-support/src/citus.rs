@@ -30,12 +30,14 @@ use std::process::ChildStdin;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
+use std::time::Duration;
 
 use domgen_cluster::{DATABASE, LocalCluster, USER};
 
 use crate::bouncer::free_port;
 use crate::server::{test_dir, watch};
 use crate::sql::Sql;
+use crate::wait::wait_for;
 
 /// The loopback address the nodes listen on and know each other by.
 const HOST: &str = "127.0.0.1";
@@ -107,6 +109,18 @@ impl CitusCluster {
             }
             for (_, url) in &urls {
                 Sql::connect(url).execute("CREATE EXTENSION citus");
+            }
+            // The first `CREATE EXTENSION citus` of a node turns `ssl` on
+            // and signals the postmaster to reload, without waiting; the
+            // coordinator's connections to the workers require TLS, so
+            // they would fail until it has. A new backend sees the
+            // postmaster's settings.
+            for (_, url) in &urls {
+                wait_for(
+                    "ssl on after CREATE EXTENSION citus",
+                    Duration::from_secs(30),
+                    || Sql::connect(url).text("SELECT current_setting('ssl')", &[]) == "on",
+                );
             }
             Sql::connect(&urls[0].1).execute(&format!(
                 "SELECT citus_set_coordinator_host('{HOST}', {c});
