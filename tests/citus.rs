@@ -35,7 +35,7 @@ use domgen::pg::workers::{self, PlanOptions, WorkOptions};
 use domgen_test_support::{Sql, citus_cluster, fresh_database, wait_for};
 use uuid::Uuid;
 
-use crate::util::{Dir, Domgen, Output, assert_contains};
+use crate::util::{Dir, Domgen, Output, assert_contains, spawn_worker};
 
 /// Two patterns, 2 × 36⁴ = 3,359,232 names: long enough for a kill to
 /// land mid-run.
@@ -406,29 +406,6 @@ fn unique_is_refused_on_a_distributed_table() {
     );
 }
 
-fn spawn_worker(dir: &Dir, url: &str, id: Uuid, name: &str) -> Child {
-    dir.command([
-        "worker",
-        "--database-url",
-        url,
-        "--campaign-id",
-        &id.to_string(),
-        "--worker-id",
-        name,
-        "--lease-seconds",
-        "2",
-        "--threads",
-        "1",
-        "--connections",
-        "1",
-        "--no-progress",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("domgen worker starts")
-}
-
 /// `plan`, three workers, one SIGKILLed while it holds a lease: its batch
 /// is taken over when the lease expires; `status` says complete; every
 /// position once.
@@ -453,7 +430,7 @@ fn three_workers_one_killed_write_every_position_once() {
 
     let mut workers: Vec<Child> = ["a", "b", "c"]
         .iter()
-        .map(|name| spawn_worker(&dir, &url, id, name))
+        .map(|name| spawn_worker(&dir, &url, id, name, &["--lease-seconds", "2"]))
         .collect();
     wait_for("worker c to hold a lease", Duration::from_secs(60), || {
         sql.int(

@@ -16,7 +16,7 @@ use domgen_test_support::{OwnCluster, Proxy, own_cluster, wait_for};
 use uuid::Uuid;
 
 use crate::pg::{Checks, Sql};
-use crate::util::{Dir, Domgen, assert_contains};
+use crate::util::{Dir, Domgen, assert_contains, finish, spawn_worker};
 
 /// A seed for the moments of the crashes, printed so that a failure can
 /// be replayed.
@@ -92,24 +92,6 @@ fn wait_for_rows(url: &str, id: Uuid, rows: i64, child: &mut Child) {
     );
 }
 
-/// Waits for a child to end within `limit` and takes its output.
-fn finish(child: Child, limit: Duration) -> std::process::Output {
-    let mut child = child;
-    let deadline = Instant::now() + limit;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "domgen did not end within {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("output")
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -158,7 +140,7 @@ fn generate_rides_through_two_crash_restarts_and_writes_every_position_once() {
             back.elapsed().as_secs_f64()
         );
     }
-    let out = finish(child, Duration::from_secs(900));
+    let out = finish(child, "domgen", Duration::from_secs(900));
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(
         out.status.success(),
@@ -175,29 +157,12 @@ fn generate_rides_through_two_crash_restarts_and_writes_every_position_once() {
     assert_eq!(status, "complete", "one run, complete");
 }
 
-fn spawn_worker(dir: &Dir, url: &str, id: Uuid, name: &str, extra: &[&str]) -> Child {
-    let mut args = vec![
-        "worker",
-        "--database-url",
-        url,
-        "--worker-id",
-        name,
-        "--lease-seconds",
-        "5",
-        "--threads",
-        "1",
-        "--connections",
-        "1",
-        "--no-progress",
-    ];
+/// A worker with a 5 s lease, so that a killed one's batch is taken over
+/// soon; `extra` adds flags.
+fn short_lease_worker(dir: &Dir, url: &str, id: Uuid, name: &str, extra: &[&str]) -> Child {
+    let mut args = vec!["--lease-seconds", "5"];
     args.extend_from_slice(extra);
-    let id = id.to_string();
-    args.extend(["--campaign-id", &id]);
-    dir.command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("domgen worker starts")
+    spawn_worker(dir, url, id, name, &args)
 }
 
 fn plan(dir: &Dir, url: &str, pattern: &str, limit: i64, batch: u64) -> Uuid {
@@ -228,7 +193,7 @@ fn workers_ride_through_two_crash_restarts_and_a_killed_worker() {
     let id = plan(&dir, &own.url, "{alnum:5}.net", TOTAL, 100_000);
     let mut seed = seed();
     let mut workers: Vec<Child> = (0..3)
-        .map(|i| spawn_worker(&dir, &own.url, id, &format!("w{i}"), &[]))
+        .map(|i| short_lease_worker(&dir, &own.url, id, &format!("w{i}"), &[]))
         .collect();
     let mut moments = [
         (fraction(&mut seed, 0.1, 0.3), "restart"),
@@ -254,7 +219,7 @@ fn workers_ride_through_two_crash_restarts_and_a_killed_worker() {
     let _ = killed.wait();
     let mut lost = 0;
     for (i, worker) in workers.into_iter().enumerate() {
-        let out = finish(worker, Duration::from_secs(600));
+        let out = finish(worker, "domgen", Duration::from_secs(600));
         let stderr = text(&out.stderr);
         assert!(
             out.status.success(),
@@ -334,7 +299,7 @@ fn a_connection_cut_without_a_word_is_noticed_within_the_timeout_and_ridden_thro
         "--reconnect-for",
         "120",
     ];
-    let mut worker = spawn_worker(&dir, &url, id, "behind-proxy", &timeouts);
+    let mut worker = short_lease_worker(&dir, &url, id, "behind-proxy", &timeouts);
     let lines = lines_of(&mut worker);
     wait_for_rows(&own.url, id, TOTAL / 5, &mut worker);
     let quiet = Instant::now();
@@ -353,7 +318,7 @@ fn a_connection_cut_without_a_word_is_noticed_within_the_timeout_and_ridden_thro
     // The proxy forwards again: the worker reconnects and finishes.
     thread::sleep(Duration::from_secs(2));
     proxy.forward(true);
-    let out = finish(worker, Duration::from_secs(300));
+    let out = finish(worker, "domgen", Duration::from_secs(300));
     seen.extend(lines.try_iter().map(|(_, line)| line));
     assert!(
         out.status.success(),
@@ -366,7 +331,7 @@ fn a_connection_cut_without_a_word_is_noticed_within_the_timeout_and_ridden_thro
     // A cut that lasts longer than --reconnect-for ends the worker with
     // what it did and how to go on.
     let id = plan(&dir, &url, "{alnum:4}.org", 1_000_000, 50_000);
-    let mut worker = spawn_worker(
+    let mut worker = short_lease_worker(
         &dir,
         &url,
         id,
@@ -384,7 +349,7 @@ fn a_connection_cut_without_a_word_is_noticed_within_the_timeout_and_ridden_thro
     wait_for_rows(&own.url, id, 100_000, &mut worker);
     let quiet = Instant::now();
     proxy.forward(false);
-    let out = finish(worker, Duration::from_secs(60));
+    let out = finish(worker, "domgen", Duration::from_secs(60));
     let took = quiet.elapsed();
     let stderr: Vec<String> = lines.try_iter().map(|(_, line)| line).collect();
     let stderr = stderr.join("\n");

@@ -4,7 +4,7 @@
 //! exactly once in the end.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Output, Stdio};
+use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,10 @@ use uuid::Uuid;
 use domgen_test_support::wait_for;
 
 use crate::pg::{BIG, BIG_TOTAL, Checks, Sql, migrated_database};
-use crate::util::{Dir, Domgen, assert_contains};
+use crate::util::{Dir, Domgen, assert_contains, finish, spawn_worker};
+
+/// A short lease, so that a dead worker's batch is taken over soon.
+const LEASE: &[&str] = &["--lease-seconds", "2"];
 
 /// Sends `signal` to a child.
 fn signal(child: &Child, signal: &str) {
@@ -22,46 +25,6 @@ fn signal(child: &Child, signal: &str) {
         .status()
         .expect("kill runs");
     assert!(status.success(), "kill -{signal} {}", child.id());
-}
-
-/// Waits for a child to end within `limit`, and takes its output.
-fn finish(child: Child, name: &str, limit: Duration) -> Output {
-    let mut child = child;
-    let deadline = Instant::now() + limit;
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "worker {name} did not end within {limit:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
-fn spawn_worker(dir: &Dir, url: &str, id: Uuid, name: &str) -> Child {
-    dir.command([
-        "worker",
-        "--database-url",
-        url,
-        "--campaign-id",
-        &id.to_string(),
-        "--worker-id",
-        name,
-        "--lease-seconds",
-        "2",
-        "--threads",
-        "1",
-        "--connections",
-        "1",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("cannot start domgen worker")
 }
 
 /// The batch `worker` holds a live lease on, with its token.
@@ -124,18 +87,18 @@ fn four_workers_one_killed_one_stopped_every_position_once() {
     let id = Uuid::new_v4();
     plan(&dir, &url, id, "40000");
 
-    let killed = spawn_worker(&dir, &url, id, "w-kill");
-    let stopped = spawn_worker(&dir, &url, id, "w-stop");
+    let killed = spawn_worker(&dir, &url, id, "w-kill", LEASE);
+    let stopped = spawn_worker(&dir, &url, id, "w-stop", LEASE);
     let others = [
-        spawn_worker(&dir, &url, id, "w-a"),
-        spawn_worker(&dir, &url, id, "w-b"),
+        spawn_worker(&dir, &url, id, "w-a", LEASE),
+        spawn_worker(&dir, &url, id, "w-b", LEASE),
     ];
 
     // SIGKILL while it holds a batch; once its backend is gone the batch
     // is still leased to it, and only expiry frees it.
     let (kill_start, _, kill_token) = wait_for_lease(&sql, id, "w-kill");
     signal(&killed, "KILL");
-    let out = finish(killed, "w-kill", Duration::from_secs(10));
+    let out = finish(killed, "worker w-kill", Duration::from_secs(10));
     assert_eq!(out.status.signal(), Some(9));
     wait_for(
         "the killed worker's backend to end",
@@ -183,7 +146,7 @@ fn four_workers_one_killed_one_stopped_every_position_once() {
         late.expect("the stopped worker's batch was never taken over in 20 attempts");
 
     for (child, name) in others.into_iter().zip(["w-a", "w-b"]) {
-        let out = finish(child, name, Duration::from_secs(180));
+        let out = finish(child, &format!("worker {name}"), Duration::from_secs(180));
         assert!(
             out.status.success(),
             "{name}: {:?}\n{}",
@@ -195,7 +158,7 @@ fn four_workers_one_killed_one_stopped_every_position_once() {
             &["the campaign is complete"],
         );
     }
-    let out = finish(stopped, "w-stop", Duration::from_secs(60));
+    let out = finish(stopped, "worker w-stop", Duration::from_secs(60));
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -244,10 +207,10 @@ fn ctrl_c_releases_the_batch_and_exits_130() {
     let sql = Sql::connect(&url);
     let id = Uuid::new_v4();
     plan(&dir, &url, id, "400000");
-    let worker = spawn_worker(&dir, &url, id, "w-int");
+    let worker = spawn_worker(&dir, &url, id, "w-int", LEASE);
     let (start, end, _) = wait_for_lease(&sql, id, "w-int");
     signal(&worker, "INT");
-    let out = finish(worker, "w-int", Duration::from_secs(30));
+    let out = finish(worker, "worker w-int", Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert_contains(&stderr, &["interrupted: worker w-int released its batches"]);
@@ -266,7 +229,7 @@ fn ctrl_c_releases_the_batch_and_exits_130() {
         assert_contains(&stderr, &[&format!("released batch {start}..{end}")]);
     }
     let out = finish(
-        spawn_worker(&dir, &url, id, "w-next"),
+        spawn_worker(&dir, &url, id, "w-next", LEASE),
         "w-next",
         Duration::from_secs(180),
     );
