@@ -16,7 +16,8 @@
 //! default), `CREATE EXTENSION citus` in each, and on the coordinator
 //! `citus_set_coordinator_host` and `citus_add_node` for both workers.
 //! `CREATE EXTENSION citus` turns `ssl` on with a self-signed X.509 v1
-//! certificate, so clients that default to `sslmode=prefer` (domgen, libpq)
+//! certificate (done once per node when it starts, see `turn_on_tls`), so
+//! clients that default to `sslmode=prefer` (domgen, libpq)
 //! talk TLS to these nodes.
 //!
 //! Citus must be installed for the PostgreSQL the clusters use
@@ -27,8 +28,8 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ChildStdin;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ use domgen_cluster::{DATABASE, LocalCluster, USER};
 use crate::bouncer::free_port;
 use crate::server::{test_dir, watch};
 use crate::sql::Sql;
-use crate::wait::wait_for;
+use crate::wait::wait_until;
 
 /// The loopback address the nodes listen on and know each other by.
 const HOST: &str = "127.0.0.1";
@@ -49,11 +50,11 @@ pub struct CitusCluster {
     pub coordinator: u16,
     /// The workers' TCP ports.
     pub workers: [u16; 2],
-    _nodes: Vec<Node>,
+    nodes: Vec<Node>,
 }
 
 struct Node {
-    _cluster: LocalCluster,
+    cluster: LocalCluster,
     _watcher: ChildStdin,
 }
 
@@ -107,21 +108,18 @@ impl CitusCluster {
             for (maintenance, _) in &urls {
                 Sql::connect(maintenance).execute(&format!("CREATE DATABASE {db}"));
             }
+            // TLS is already on (see `turn_on_tls`), so these do not touch
+            // the nodes' certificates.
             for (_, url) in &urls {
                 Sql::connect(url).execute("CREATE EXTENSION citus");
             }
-            // The first `CREATE EXTENSION citus` of a node turns `ssl` on
-            // and signals the postmaster to reload, without waiting; the
-            // coordinator's connections to the workers require TLS, so
-            // they would fail until it has. A new backend sees the
-            // postmaster's settings.
-            for (_, url) in &urls {
-                wait_for(
-                    "ssl on after CREATE EXTENSION citus",
-                    Duration::from_secs(30),
-                    || Sql::connect(url).text("SELECT current_setting('ssl')", &[]) == "on",
-                );
-            }
+            // `citus_add_node` creates or alters the connecting role on the
+            // worker, and roles belong to the whole node, not to a
+            // database: two tests adding their workers at once fail with
+            // "tuple concurrently updated" on the worker ("failure on
+            // connection marked as essential" on the coordinator).
+            static ADDING_NODES: Mutex<()> = Mutex::new(());
+            let _one_at_a_time = ADDING_NODES.lock().unwrap_or_else(PoisonError::into_inner);
             Sql::connect(&urls[0].1).execute(&format!(
                 "SELECT citus_set_coordinator_host('{HOST}', {c});
                  SELECT citus_add_node('{HOST}', {w1});
@@ -129,7 +127,16 @@ impl CitusCluster {
             ));
         })
         .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        .unwrap_or_else(|panic| {
+            for node in &self.nodes {
+                let log = node.cluster.log_file();
+                let text = fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                eprintln!("--- the last lines of {}:", log.display());
+                tail.iter().rev().for_each(|line| eprintln!("{line}"));
+            }
+            std::panic::resume_unwind(panic)
+        });
         coordinator
     }
 }
@@ -141,7 +148,7 @@ fn start() -> Result<CitusCluster, String> {
     Ok(CitusCluster {
         coordinator,
         workers: [w1, w2],
-        _nodes: vec![c, n1, n2],
+        nodes: vec![c, n1, n2],
     })
 }
 
@@ -159,12 +166,57 @@ fn start_node() -> Result<(u16, Node), String> {
     cluster
         .start()
         .map_err(|e| format!("the Citus node on port {port} did not start: {e}"))?;
+    turn_on_tls(&cluster, port)?;
     Ok((
         port,
         Node {
-            _cluster: cluster,
+            cluster,
             _watcher: watcher,
         },
+    ))
+}
+
+/// Has Citus turn TLS on, once, before any test makes a database.
+///
+/// A node's first `CREATE EXTENSION citus` writes a self-signed certificate
+/// and its key, sets `ssl = on` and signals the postmaster to reload,
+/// without waiting. Tests making their databases at once would each still
+/// see `ssl` off and each write a pair: the files could end as one test's
+/// key and another's certificate, which the postmaster refuses to load,
+/// and the coordinator's connections to the node, which require TLS, would
+/// fail. So the maintenance database gets the extension first, and the
+/// node is used only once a client has completed a TLS handshake with it.
+fn turn_on_tls(cluster: &LocalCluster, port: u16) -> Result<(), String> {
+    let url = format!("host={HOST} port={port} user={USER} dbname={DATABASE}");
+    Sql::connect(&url).execute("CREATE EXTENSION IF NOT EXISTS citus");
+    let psql = real_bin_dir(cluster.bin_dir()).join("psql");
+    let mut last = String::new();
+    let handshake = || {
+        let out = std::process::Command::new(&psql)
+            .args([
+                "-XAtc",
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            ])
+            .arg(format!("{url} sslmode=require"))
+            .output();
+        last = match out {
+            Ok(out) if out.status.success() && out.stdout.starts_with(b"t") => return true,
+            Ok(out) => format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => format!("cannot run {}: {e}", psql.display()),
+        };
+        false
+    };
+    if wait_until(Duration::from_secs(30), handshake) {
+        return Ok(());
+    }
+    Err(format!(
+        "the Citus node on port {port} did not accept TLS within 30 s of \
+         CREATE EXTENSION citus; psql sslmode=require said: {}",
+        last.trim()
     ))
 }
 
@@ -190,13 +242,20 @@ fn write_node_settings(data: &Path, port: u16) -> Result<(), String> {
         .map_err(|e| format!("cannot chown {}: {e}", path.display()))
 }
 
+/// The directory the server's binary really is in, followed through
+/// symbolic links (`/usr/local/bin/postgres` to `/usr/lib/postgresql/15/bin`).
+fn real_bin_dir(bin: &Path) -> PathBuf {
+    fs::canonicalize(bin.join("postgres"))
+        .ok()
+        .and_then(|postgres| postgres.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| bin.to_path_buf())
+}
+
 /// Citus's library next to the server's (Debian: `/usr/lib/postgresql/15/lib`),
 /// the server's binary followed through symbolic links (`/usr/local/bin/postgres`).
 fn check_citus_installed(bin: &Path) -> Result<(), String> {
-    let postgres = fs::canonicalize(bin.join("postgres")).unwrap_or_else(|_| bin.join("postgres"));
-    let lib: PathBuf = postgres
+    let lib: PathBuf = real_bin_dir(bin)
         .parent()
-        .and_then(Path::parent)
         .map(|p| p.join("lib").join("citus.so"))
         .unwrap_or_default();
     if lib.exists() {
