@@ -1,9 +1,13 @@
-//! The campaign service's (DomainFlow's) generator configs as specs.
+//! The campaign service's (DomainFlow's) generator configs as specs, and
+//! the key under which the service keeps each config's next offset.
 
-use serde::Deserialize;
+use std::fmt::Write;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind};
-use crate::spec::{Spec, WordList};
+use crate::spec::{Order, Spec, WordList};
 
 /// The name of the custom charset a DomainFlow config's `character_set`
 /// becomes.
@@ -15,7 +19,7 @@ pub const DOMAINFLOW_CHARSET: &str = "domainflow";
 /// (or the legacy `prefix`, `suffix`, `both`); `variable_length` is the
 /// legacy fallback for a missing `prefix_variable_length` or
 /// `suffix_variable_length`; `tld` is written with a leading dot.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct DomainflowConfig {
     /// Where the variable part goes.
     pub pattern_type: String,
@@ -198,6 +202,222 @@ impl Spec {
         if !charset.is_empty() {
             spec.charsets.insert(DOMAINFLOW_CHARSET.to_owned(), charset);
         }
+        spec.domainflow = Some(config.clone());
         Ok(spec)
     }
+
+    /// The campaign service's key for this spec's offsets, when the spec
+    /// was converted from one of its configs ([`Spec::domainflow`]);
+    /// `Ok(None)` for every other spec. A campaign continuing such a spec
+    /// takes its positions from the service's own row for the config, so
+    /// the service and domgen, taking turns, neither repeat nor skip a name.
+    ///
+    /// The service's offset `o` of the config is this spec's position `o`
+    /// (see [`Spec::from_domainflow`]), but only in sequential order and
+    /// while the spec is as converted; and a row's offsets belong to one
+    /// sequence only if no other config with the same hash makes other
+    /// names. This refuses, saying why, when
+    ///
+    /// - the spec's patterns, words, lists or charsets were changed after
+    ///   the conversion;
+    /// - the order is shuffled;
+    /// - the charset is not given sorted: the service hashes it sorted but
+    ///   makes names in the order given, so `bac` and `abc` share one row
+    ///   and count different sequences (a charset given sorted is the one
+    ///   config of its row this accepts);
+    /// - a length the pattern uses comes from the legacy `variable_length`,
+    ///   which the hash leaves out (it hashes an absent length as 0).
+    ///
+    /// ```
+    /// use domgen_pattern::{DomainflowConfig, Spec};
+    ///
+    /// let mut config = DomainflowConfig {
+    ///     pattern_type: "prefix_variable".into(),
+    ///     prefix_variable_length: Some(3),
+    ///     character_set: "abc".into(),
+    ///     constant_string: "shop".into(),
+    ///     tld: ".com".into(),
+    ///     ..Default::default()
+    /// };
+    /// let key = Spec::from_domainflow(&config)?.service_key()?.unwrap();
+    /// assert_eq!(key.hash, config.service_hash());
+    /// assert_eq!(key.hash.len(), 64);
+    ///
+    /// config.character_set = "bac".into();
+    /// let e = Spec::from_domainflow(&config)?.service_key().unwrap_err();
+    /// assert!(e.to_string().contains("give the charset sorted (`abc`"));
+    /// # Ok::<(), domgen_pattern::Error>(())
+    /// ```
+    pub fn service_key(&self) -> Result<Option<ServiceKey>, Error> {
+        let Some(config) = &self.domainflow else {
+            return Ok(None);
+        };
+        let fail = |why: String| Error::new(ErrorKind::Domainflow, why);
+        let converted = Spec::from_domainflow(config)?;
+        let changed: Vec<&str> = [
+            ("patterns", self.patterns != converted.patterns),
+            ("keywords", self.keywords != converted.keywords),
+            ("tlds", self.tlds != converted.tlds),
+            ("lists", self.lists != converted.lists),
+            ("charsets", self.charsets != converted.charsets),
+        ]
+        .into_iter()
+        .filter_map(|(what, differs)| differs.then_some(what))
+        .collect();
+        if !changed.is_empty() {
+            return Err(fail(format!(
+                "this spec was converted from a DomainFlow config (`Spec::domainflow`), but its {} changed since, so the campaign service's offsets of that config are not this spec's positions; convert the config again, or set `Spec::domainflow` to `None` to continue domgen's own cursor for this spec",
+                changed.join(", ")
+            )));
+        }
+        if self.order != Order::Sequential {
+            return Err(fail(format!(
+                "the campaign service's offsets count its config's names in sequential order, and this spec's order is {}: its positions hold other names, so continuing the service's offsets would repeat and skip names; use the sequential order, or set `Spec::domainflow` to `None` to continue domgen's own cursor for this spec",
+                self.order
+            )));
+        }
+        let lower = config.character_set.to_lowercase();
+        if lower.chars().zip(lower.chars().skip(1)).any(|(a, b)| a > b) {
+            let mut sorted: Vec<char> = lower.chars().collect();
+            sorted.sort_unstable();
+            let hashed: String = sorted.iter().collect();
+            sorted.dedup();
+            let suggested: String = sorted.into_iter().collect();
+            return Err(fail(format!(
+                "DomainFlow config field `character_set`: `{}` is not sorted. The campaign service hashes the charset sorted (as `{hashed}`) but makes names in the order given, so its config_hash cannot tell this config from the same characters in another order, which put other names at the same offsets, and its row's offset may count another sequence. To continue the service's offsets, give the charset sorted (`{suggested}`: a config with other names); or set `Spec::domainflow` to `None` to continue domgen's own cursor for this spec",
+                config.character_set
+            )));
+        }
+        let uses = match config.pattern_type.as_str() {
+            "prefix_variable" | "prefix" => [true, false],
+            "suffix_variable" | "suffix" => [false, true],
+            _ => [true, true],
+        };
+        for ((field, length), used) in [
+            ("prefix_variable_length", config.prefix_variable_length),
+            ("suffix_variable_length", config.suffix_variable_length),
+        ]
+        .into_iter()
+        .zip(uses)
+        {
+            if let (true, None, Some(legacy @ 1..)) = (used, length, config.variable_length) {
+                return Err(fail(format!(
+                    "DomainFlow config field `variable_length`: `{field}` is absent, so its length {legacy} comes from the legacy `variable_length`, which the campaign service's config_hash leaves out (it hashes the absent `{field}` as 0); the hash cannot tell this config from one with another length. To continue the service's offsets, give `{field}` = {legacy}"
+                )));
+            }
+        }
+        Ok(Some(ServiceKey {
+            hash: config.service_hash(),
+            document: config.service_document(),
+        }))
+    }
+}
+
+/// The campaign service's key for a config's next offset: the primary key
+/// `config_hash` of its row in `domain_generation_config_states`, and the
+/// document it hashes. See [`Spec::service_key`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceKey {
+    /// `config_hash`: [`DomainflowConfig::service_hash`].
+    pub hash: String,
+    /// The JSON hashed: [`DomainflowConfig::service_document`].
+    pub document: String,
+}
+
+impl DomainflowConfig {
+    /// The compact JSON the campaign service hashes into its `config_hash`,
+    /// written as Go's `encoding/json` writes its struct: the keys
+    /// `patternType` (lower-cased), `prefixVariableLength`,
+    /// `suffixVariableLength` (0 when absent; the legacy `variable_length`
+    /// is left out), `characterSet` (lower-cased, its characters sorted,
+    /// repeats kept), `constantString` (as given) and `tld` (lower-cased,
+    /// trimmed of dots, with one leading dot), in this order, without
+    /// spaces.
+    ///
+    /// Strings are escaped as `json.Marshal` escapes them (Go 1.22 and
+    /// later): `"`, `\`, `\b`, `\f`, `\n`, `\r`, `\t` with a backslash, other
+    /// control characters, `<`, `>`, `&`, U+2028 and U+2029 as `\u00XX` or
+    /// `\u20XX` with lower-case hex, everything else as it is. Lower-casing
+    /// uses Rust's Unicode rules; Go's differ for a few non-ASCII letters,
+    /// which no config that [`Spec::from_domainflow`] accepts holds in
+    /// these fields.
+    ///
+    /// ```
+    /// use domgen_pattern::DomainflowConfig;
+    ///
+    /// let config = DomainflowConfig {
+    ///     pattern_type: "Prefix_Variable".into(),
+    ///     prefix_variable_length: Some(3),
+    ///     character_set: "CbA".into(),
+    ///     constant_string: "a<b>&c".into(),
+    ///     tld: "..COM.".into(),
+    ///     ..Default::default()
+    /// };
+    /// assert_eq!(
+    ///     config.service_document(),
+    ///     r#"{"patternType":"prefix_variable","prefixVariableLength":3,"suffixVariableLength":0,"characterSet":"abc","constantString":"a\u003cb\u003e\u0026c","tld":".com"}"#
+    /// );
+    /// ```
+    pub fn service_document(&self) -> String {
+        let mut charset: Vec<char> = self.character_set.to_lowercase().chars().collect();
+        charset.sort_unstable();
+        let charset: String = charset.into_iter().collect();
+        let tld = self.tld.trim_matches('.').to_lowercase();
+        let tld = if tld.is_empty() {
+            tld
+        } else {
+            format!(".{tld}")
+        };
+        let mut doc = String::with_capacity(160);
+        doc.push_str("{\"patternType\":");
+        go_json_string(&mut doc, &self.pattern_type.to_lowercase());
+        let _ = write!(
+            doc,
+            ",\"prefixVariableLength\":{},\"suffixVariableLength\":{},\"characterSet\":",
+            self.prefix_variable_length.unwrap_or(0),
+            self.suffix_variable_length.unwrap_or(0)
+        );
+        go_json_string(&mut doc, &charset);
+        doc.push_str(",\"constantString\":");
+        go_json_string(&mut doc, &self.constant_string);
+        doc.push_str(",\"tld\":");
+        go_json_string(&mut doc, &tld);
+        doc.push('}');
+        doc
+    }
+
+    /// The campaign service's `config_hash` of this config: the lower-case
+    /// hex SHA-256 of [`DomainflowConfig::service_document`].
+    pub fn service_hash(&self) -> String {
+        let digest = Sha256::digest(self.service_document().as_bytes());
+        let mut hex = String::with_capacity(64);
+        for byte in digest.iter() {
+            let _ = write!(hex, "{byte:02x}");
+        }
+        hex
+    }
+}
+
+/// Appends `s` to `out` as a JSON string, escaped as Go's `json.Marshal`
+/// escapes it (see [`DomainflowConfig::service_document`]). serde_json
+/// writes `<`, `>`, `&` and U+2028/9 as they are, so it would hash
+/// differently.
+fn go_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0'..='\u{1f}' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }

@@ -82,7 +82,7 @@ mod space;
 mod spec;
 mod words;
 
-pub use crate::domainflow::{DOMAINFLOW_CHARSET, DomainflowConfig};
+pub use crate::domainflow::{DOMAINFLOW_CHARSET, DomainflowConfig, ServiceKey};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::space::{Cursor, MAX_NAME_LEN, PatternInfo, Space};
 pub use crate::spec::{ListDef, Order, Spec, SpecFile, WordList};

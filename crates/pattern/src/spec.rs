@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domainflow::DomainflowConfig;
 use crate::error::{Error, ErrorKind};
 
 /// The order in which a space's names are produced.
@@ -127,6 +128,13 @@ pub struct Spec {
     pub limit: Option<u64>,
     /// Accept TLDs that are not on the Public Suffix List.
     pub allow_unknown_tlds: bool,
+    /// The campaign-service config this spec was converted from, set by
+    /// [`Spec::from_domainflow`](crate::Spec::from_domainflow): a campaign
+    /// continuing this spec then advances the service's own offset for that
+    /// config ([`Spec::service_key`](crate::Spec::service_key)). `None` for
+    /// every other spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domainflow: Option<DomainflowConfig>,
 }
 
 /// The TOML form of a spec, before word files are read.
@@ -245,6 +253,7 @@ impl SpecFile {
             offset: self.offset.unwrap_or(0),
             limit: self.limit,
             allow_unknown_tlds: self.allow_unknown_tlds.unwrap_or(false),
+            domainflow: None,
         })
     }
 }

@@ -41,7 +41,10 @@ pub enum Start {
     Resume,
     /// A new campaign taking the next `limit` positions of this spec that
     /// no earlier campaign took ([`ledger::reserve`]), so campaigns of the
-    /// same spec never repeat a name. An exhausted spec is refused.
+    /// same spec never repeat a name. An exhausted spec is refused. For a
+    /// spec converted from a campaign-service config the cursor is the
+    /// service's own offset for that config
+    /// ([`ledger::ConfigState::for_spec`]).
     Continue,
 }
 
@@ -150,7 +153,8 @@ pub async fn prepare(
             )));
         }
         (Start::Continue, None) => {
-            let positions = ledger::reserve(client, &space, spec.limit).await?;
+            let state = ledger::ConfigState::for_spec(spec, &space)?;
+            let positions = ledger::reserve(client, &state, &space, spec.limit).await?;
             space.select(positions.clone());
             reserved = Some(positions);
         }

@@ -13,8 +13,9 @@
 //!
 //! [`missing`] reads which positions a campaign still lacks (what a resume
 //! writes), and [`reserve`] moves a spec's cursor in
-//! `domain_generation_config_states`, so that campaigns continuing one
-//! spec get disjoint positions.
+//! `domain_generation_config_states` ([`ConfigState`]: domgen's own, or
+//! the campaign service's for a config converted from it), so that
+//! campaigns continuing one spec get disjoint positions.
 
 use std::ops::Range;
 
@@ -380,7 +381,8 @@ pub async fn missing(
     Ok((missing, committed_rows))
 }
 
-/// The key of a spec's cursor in `domain_generation_config_states`.
+/// The key of domgen's own cursor for a space in
+/// `domain_generation_config_states`.
 pub fn cursor_key(space: &Space) -> String {
     match space.order() {
         Order::Sequential => format!("domgen:{}:sequential", space.fingerprint()),
@@ -388,37 +390,90 @@ pub fn cursor_key(space: &Space) -> String {
     }
 }
 
+/// A row of `domain_generation_config_states`: the cursor [`reserve`]
+/// moves, and what its `config_details` holds when [`reserve`] creates it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigState {
+    /// The row's key, `config_hash`.
+    pub config_hash: String,
+    /// `config_details` of a row created here.
+    pub config_details: serde_json::Value,
+}
+
+impl ConfigState {
+    /// domgen's own cursor for `space`, keyed by [`cursor_key`]: the
+    /// compiled space's fingerprint with the order (and the seed when
+    /// shuffled), so two specs share a cursor exactly when they put the
+    /// same name at every position.
+    pub fn domgen(space: &Space) -> ConfigState {
+        ConfigState {
+            config_hash: cursor_key(space),
+            config_details: serde_json::json!({
+                "fingerprint": space.fingerprint(),
+                "order": space.order().to_string(),
+                "seed": space.seed().to_string(),
+                "total": space.total(),
+                "patterns": space.patterns().map(|p| p.text.to_owned()).collect::<Vec<_>>(),
+            }),
+        }
+    }
+
+    /// The cursor a campaign continuing `spec` moves (`space` is `spec`
+    /// compiled): for a spec converted from a campaign-service config
+    /// ([`Spec::from_domainflow`](domgen_pattern::Spec::from_domainflow)),
+    /// the service's own row for that config, keyed by its `config_hash`
+    /// and created, if the service has none yet, with the hashed document
+    /// as `config_details` ([`Spec::service_key`]); for any other spec,
+    /// [`ConfigState::domgen`].
+    ///
+    /// The service's `last_offset` means "offsets 0..last_offset of this
+    /// config were issued", and the converted spec's position `o` is the
+    /// service's offset `o`, so both writers taking turns on this row
+    /// neither repeat nor skip a name. Refused, with the reason, where the
+    /// service's hash cannot tell this config from one making other names
+    /// (an unsorted charset, a legacy `variable_length`), or where the
+    /// spec's positions are not the service's offsets (shuffled, edited).
+    pub fn for_spec(spec: &Spec, space: &Space) -> Result<ConfigState, Error> {
+        let Some(key) = spec.service_key()? else {
+            return Ok(ConfigState::domgen(space));
+        };
+        let config_details = serde_json::from_str(&key.document).map_err(|e| {
+            Error::usage(format!(
+                "the campaign service's config document `{}` is not JSON ({e}); this is a bug in domgen",
+                key.document
+            ))
+        })?;
+        Ok(ConfigState {
+            config_hash: key.hash,
+            config_details,
+        })
+    }
+}
+
 /// Reserves the next `limit` positions (all that are left when `None`) of
-/// `space` in its order for a new campaign, from
-/// `domain_generation_config_states`, so that campaigns with the same spec
-/// get disjoint positions — as the campaign service does to avoid
-/// duplicates across campaigns.
+/// `space` in its order for a new campaign, from the cursor `state` in
+/// `domain_generation_config_states` (created at 0 if missing), so that
+/// campaigns continuing one spec get disjoint positions — as the campaign
+/// service does to avoid duplicates across campaigns, and with the
+/// service's own row for a converted config ([`ConfigState::for_spec`]).
 ///
-/// The key is the compiled space's fingerprint with the order (and the seed
-/// when shuffled): two specs share a cursor exactly when they put the same
-/// name at every position. The row is locked while the cursor moves, so
-/// concurrent reservations are disjoint; the cursor never moves backwards;
-/// an exhausted spec is refused with its numbers, never wrapped around.
+/// The row is locked while the cursor moves, so concurrent reservations
+/// are disjoint; the cursor never moves backwards; an exhausted spec is
+/// refused with its numbers, never wrapped around.
 pub async fn reserve(
     client: &Client,
+    state: &ConfigState,
     space: &Space,
     limit: Option<u64>,
 ) -> Result<Range<u64>, Error> {
-    let key = cursor_key(space);
+    let key = &state.config_hash;
     let total = to_i64(space.total(), "the space's size")?;
     let want = to_i64(limit.unwrap_or(space.total()), "the limit")?;
-    let details = serde_json::json!({
-        "fingerprint": space.fingerprint(),
-        "order": space.order().to_string(),
-        "seed": space.seed().to_string(),
-        "total": space.total(),
-        "patterns": space.patterns().map(|p| p.text.to_owned()).collect::<Vec<_>>(),
-    });
     client
         .execute_typed(
             "INSERT INTO domain_generation_config_states (config_hash, last_offset, config_details)
              VALUES ($1, 0, $2) ON CONFLICT (config_hash) DO NOTHING",
-            &[(&key, Type::TEXT), (&details, Type::JSONB)],
+            &[(key, Type::TEXT), (&state.config_details, Type::JSONB)],
         )
         .await?;
     let row = client
@@ -432,7 +487,7 @@ pub async fn reserve(
                FROM current
               WHERE s.config_hash = $1
           RETURNING current.last_offset, s.last_offset",
-            &[(&key, Type::TEXT), (&want, Type::INT8), (&total, Type::INT8)],
+            &[(key, Type::TEXT), (&want, Type::INT8), (&total, Type::INT8)],
         )
         .await?;
     let (from, to): (i64, i64) = (row.get(0), row.get(1));

@@ -8,7 +8,7 @@ static ALLOC: domgen_alloc::CountingAlloc = domgen_alloc::CountingAlloc;
 use std::collections::HashSet;
 
 use domgen_engine::{CancelToken, GeneratorBuilder};
-use domgen_pattern::{Order, Space, Spec, WordList};
+use domgen_pattern::{DomainflowConfig, Order, Space, Spec, WordList};
 use domgen_pg::ErrorKind;
 use domgen_pg::campaign::{self, CampaignOptions, Start};
 use domgen_pg::{Connections, ledger};
@@ -362,7 +362,15 @@ fn concurrent_reservations_are_disjoint_and_exhaustion_is_refused() {
             tasks.push(tokio::spawn(async move {
                 let mut got = Vec::new();
                 for _ in 0..2 {
-                    got.push(ledger::reserve(&client, &space, Some(1000)).await);
+                    got.push(
+                        ledger::reserve(
+                            &client,
+                            &ledger::ConfigState::domgen(&space),
+                            &space,
+                            Some(1000),
+                        )
+                        .await,
+                    );
                 }
                 got
             }));
@@ -385,7 +393,12 @@ fn concurrent_reservations_are_disjoint_and_exhaustion_is_refused() {
     assert_eq!(at, total);
     let err = db
         .rt
-        .block_on(ledger::reserve(&db.client, &space, Some(1)))
+        .block_on(ledger::reserve(
+            &db.client,
+            &ledger::ConfigState::domgen(&space),
+            &space,
+            Some(1),
+        ))
         .unwrap_err();
     assert!(
         err.to_string()
@@ -401,10 +414,176 @@ fn concurrent_reservations_are_disjoint_and_exhaustion_is_refused() {
     .unwrap();
     assert_eq!(
         db.rt
-            .block_on(ledger::reserve(&db.client, &shuffled, Some(5)))
+            .block_on(ledger::reserve(
+                &db.client,
+                &ledger::ConfigState::domgen(&shuffled),
+                &shuffled,
+                Some(5)
+            ))
             .unwrap(),
         0..5
     );
+}
+
+/// A campaign-service config: `{36 chars:3}shop.com`, charset sorted.
+fn service_config(charset: &str) -> DomainflowConfig {
+    DomainflowConfig {
+        pattern_type: "prefix_variable".into(),
+        prefix_variable_length: Some(3),
+        character_set: charset.into(),
+        constant_string: "shop".into(),
+        tld: ".com".into(),
+        ..DomainflowConfig::default()
+    }
+}
+
+/// The service's config_hash of `service_config(SORTED)`, hashed with
+/// Python from the document written by hand:
+/// `{"patternType":"prefix_variable","prefixVariableLength":3,"suffixVariableLength":0,"characterSet":"0123456789abcdefghijklmnopqrstuvwxyz","constantString":"shop","tld":".com"}`
+const SERVICE_HASH: &str = "282826370ebe4c826687599f126c5f663f2f9107507a923a41cfc93d1af75c7c";
+const SORTED: &str = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+fn continue_options(id: Uuid) -> CampaignOptions {
+    CampaignOptions {
+        start: Start::Continue,
+        ..options(id, false)
+    }
+}
+
+#[test]
+fn continue_advances_the_campaign_services_own_offset() {
+    let mut db = Db::new();
+    // The row as the service writes it: 1000 names of this config issued.
+    db.rt
+        .block_on(db.client.execute(
+            "INSERT INTO domain_generation_config_states (config_hash, last_offset, config_details, updated_at)
+             VALUES ($1, 1000, $2::text::jsonb, now())",
+            &[&SERVICE_HASH, &service_config(SORTED).service_document()],
+        ))
+        .unwrap();
+    let mut spec = Spec::from_domainflow(&service_config(SORTED)).unwrap();
+    spec.limit = Some(700);
+    let space = Space::compile(&spec).unwrap();
+    let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+    for (id, from) in [(first, 1000), (second, 1700)] {
+        let report = db.run(&spec, &continue_options(id), 256, None).unwrap();
+        assert_eq!(report.positions, from..from + 700);
+        let rows = db
+            .rt
+            .block_on(db.client.query(
+                "SELECT offset_index, domain_name FROM generated_domains WHERE campaign_id = $1 ORDER BY offset_index",
+                &[&id],
+            ))
+            .unwrap();
+        let got: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let want: Vec<(i64, String)> = (from..from + 700)
+            .map(|i| (i64::try_from(i).unwrap(), space.name(i)))
+            .collect();
+        assert_eq!(got, want);
+    }
+    // The service's offset 1000 is `0rsshop.com` (1000 = 0·36² + 27·36 + 28).
+    assert_eq!(space.name(1000), "0rsshop.com");
+    let states = db
+        .rt
+        .block_on(db.client.query(
+            "SELECT config_hash, last_offset FROM domain_generation_config_states",
+            &[],
+        ))
+        .unwrap();
+    let states: Vec<(String, i64)> = states.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        states,
+        [(SERVICE_HASH.to_owned(), 2400)],
+        "the service's row advanced, and no row of domgen's own"
+    );
+    // The stored campaign keeps its converted spec: a resume (without the
+    // limit, so the stored positions stand) finds it complete and moves no
+    // cursor.
+    let resumed = db
+        .run(
+            &Spec {
+                limit: None,
+                ..spec.clone()
+            },
+            &CampaignOptions {
+                start: Start::Resume,
+                ..options(first, true)
+            },
+            256,
+            None,
+        )
+        .unwrap();
+    assert!(resumed.already_complete);
+    assert_eq!(resumed.positions, 1000..1700);
+    let last: i64 = db
+        .rt
+        .block_on(db.client.query_one(
+            "SELECT last_offset FROM domain_generation_config_states WHERE config_hash = $1",
+            &[&SERVICE_HASH],
+        ))
+        .unwrap()
+        .get(0);
+    assert_eq!(last, 2400);
+}
+
+#[test]
+fn continue_creates_the_services_row_as_the_service_would() {
+    let mut db = Db::new();
+    let mut spec = Spec::from_domainflow(&service_config(SORTED)).unwrap();
+    spec.limit = Some(50);
+    let report = db
+        .run(&spec, &continue_options(Uuid::new_v4()), 256, None)
+        .unwrap();
+    assert_eq!(report.positions, 0..50);
+    let row = db
+        .rt
+        .block_on(db.client.query_one(
+            "SELECT last_offset, config_details::text FROM domain_generation_config_states WHERE config_hash = $1",
+            &[&SERVICE_HASH],
+        ))
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 50);
+    let details: String = row.get(1);
+    assert!(
+        details.contains(r#""characterSet": "0123456789abcdefghijklmnopqrstuvwxyz""#)
+            && details.contains(r#""prefixVariableLength": 3"#),
+        "{details}"
+    );
+}
+
+#[test]
+fn continue_refuses_an_unsorted_charset_the_services_hash_cannot_tell_apart() {
+    let mut db = Db::new();
+    // Hashed as SORTED is, but its names come in another order.
+    let unsorted = "abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut spec = Spec::from_domainflow(&service_config(unsorted)).unwrap();
+    spec.limit = Some(10);
+    assert_eq!(service_config(unsorted).service_hash(), SERVICE_HASH);
+    let id = Uuid::new_v4();
+    let err = db.run(&spec, &continue_options(id), 256, None).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Usage);
+    let m = err.to_string();
+    assert!(
+        m.contains(&format!("`character_set`: `{unsorted}` is not sorted")),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!("give the charset sorted (`{SORTED}`")),
+        "{m}"
+    );
+    let rows: i64 = db
+        .rt
+        .block_on(db.client.query_one(
+            "SELECT (SELECT count(*) FROM domain_generation_config_states)
+                  + (SELECT count(*) FROM generation_campaigns)",
+            &[],
+        ))
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "nothing reserved or registered");
+    // Writing its positions without continuing anything is fine.
+    let report = db.run(&spec, &options(id, false), 256, None).unwrap();
+    assert_eq!(report.positions, 0..10);
 }
 
 #[test]
