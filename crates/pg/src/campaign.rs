@@ -53,7 +53,9 @@ pub struct CampaignOptions {
     /// The campaign's id: rows carry it in `campaign_id`.
     pub campaign_id: Uuid,
     /// The table to COPY into; it needs columns `campaign_id uuid`,
-    /// `offset_index bigint` and `domain_name text` (others take defaults).
+    /// `offset_index bigint` and `domain_name text`, fills the
+    /// [`CampaignOptions::provenance`] columns it has, and others take
+    /// their defaults.
     pub table: String,
     /// Which positions to write.
     pub start: Start,
