@@ -58,6 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             connections: 2,
             unique: false,
             retry: domgen::pg::Retry::default(),
+            provenance: domgen::pg::Provenance::default(),
         };
         campaign::generate(
             pool.clone(),

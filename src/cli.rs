@@ -151,7 +151,8 @@ pub(crate) struct DbArgs {
     /// Finish the campaign: write exactly the positions not yet committed.
     #[arg(long)]
     pub(crate) resume: bool,
-    /// The table to COPY into (columns campaign_id, offset_index, domain_name).
+    /// The table to COPY into (columns campaign_id, offset_index,
+    /// domain_name, and the provenance columns it has).
     #[arg(long, value_name = "NAME", default_value = "generated_domains")]
     pub(crate) table: String,
     /// Take the next --limit positions of this spec that no earlier campaign
@@ -167,7 +168,44 @@ pub(crate) struct DbArgs {
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) connections: u16,
     #[command(flatten)]
+    pub(crate) provenance: ProvenanceArgs,
+    #[command(flatten)]
     pub(crate) retry: RetryArgs,
+}
+
+/// Where each name's keyword, pattern and TLD go: columns of the table,
+/// filled only when the table has them.
+#[derive(Debug, Args)]
+pub(crate) struct ProvenanceArgs {
+    /// The column for the keyword a name was built from (NULL for a
+    /// pattern without {keyword}), if the table has it.
+    #[arg(long, value_name = "COLUMN", default_value = "source_keyword")]
+    keyword_column: String,
+    /// The column for the pattern a name was built from, as written in the
+    /// spec, if the table has it.
+    #[arg(long, value_name = "COLUMN", default_value = "source_pattern")]
+    pattern_column: String,
+    /// The column for the TLD of a name, without its leading dot, if the
+    /// table has it.
+    #[arg(long, value_name = "COLUMN", default_value = "tld")]
+    tld_column: String,
+    /// Fill no provenance column: rows of campaign_id, offset_index and
+    /// domain_name only.
+    #[arg(long, conflicts_with_all = ["keyword_column", "pattern_column", "tld_column"])]
+    no_provenance: bool,
+}
+
+impl ProvenanceArgs {
+    pub(crate) fn provenance(&self) -> domgen::pg::Provenance {
+        if self.no_provenance {
+            return domgen::pg::Provenance::none();
+        }
+        domgen::pg::Provenance {
+            keyword: Some(self.keyword_column.clone()),
+            pattern: Some(self.pattern_column.clone()),
+            tld: Some(self.tld_column.clone()),
+        }
+    }
 }
 
 /// How a run rides through a server restart or a lost connection.

@@ -126,6 +126,7 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
         connections: usize::from(db_args.connections),
         unique: db_args.unique,
         retry: db_args.retry.retry(),
+        provenance: db_args.provenance.provenance(),
     };
     let failed = |e: domgen::pg::Error| {
         Failure::pg(
@@ -148,6 +149,10 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
             reserved.end,
             prepared.space().total()
         );
+    }
+    let filled: Vec<&str> = prepared.provenance().columns().collect();
+    if !filled.is_empty() {
+        eprintln!("provenance columns: {}", filled.join(", "));
     }
     let cancel = interrupt_token();
     let bar = progress_bar(run.no_progress, prepared.space().len());

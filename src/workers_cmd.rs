@@ -10,7 +10,7 @@ use clap::Args;
 use domgen::engine::GeneratorBuilder;
 use domgen::pg::workers::{self, PlanOptions, WorkEvent, WorkOptions};
 
-use crate::cli::{ConnArgs, RetryArgs, SpecArgs};
+use crate::cli::{ConnArgs, ProvenanceArgs, RetryArgs, SpecArgs};
 use crate::db_cmd;
 use crate::failure::Failure;
 use crate::term::{counting_bar, interrupt_token};
@@ -64,6 +64,8 @@ pub(crate) struct WorkerArgs {
     /// Do not show a progress bar (it is shown only when stderr is a terminal).
     #[arg(long)]
     no_progress: bool,
+    #[command(flatten)]
+    provenance: ProvenanceArgs,
     #[command(flatten)]
     retry: RetryArgs,
 }
@@ -161,6 +163,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         connections: usize::from(args.connections),
         max_batches: args.max_batches,
         retry: args.retry.retry(),
+        provenance: args.provenance.provenance(),
     };
     let cancel = interrupt_token();
     let (verbose, name, shown) = (args.verbose, worker_id.clone(), bar.clone());

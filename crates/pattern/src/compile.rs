@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, pattern_error};
 use crate::parse::{self, MAX_LABEL, Piece, PieceKind};
 use crate::punycode;
 use crate::shuffle::Permutation;
-use crate::space::{Chars, MAX_NAME_LEN, Pattern, Slot, Space, to_u64};
+use crate::space::{Chars, MAX_NAME_LEN, Pattern, Slot, Space, TldSource, to_u64};
 use crate::spec::{Order, Spec};
 use crate::words::{self, BUILTIN_CHARSETS, Table};
 
@@ -66,6 +66,10 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         for j in (0..slots.len().saturating_sub(1)).rev() {
             places[j] = places[j + 1] * cards[j + 1];
         }
+        let keyword = slots
+            .iter()
+            .position(|s| matches!(s, Slot::Words { table: KEYWORDS }));
+        let tld = tld_source(&slots);
         patterns.push(Pattern {
             text: text.clone(),
             slots,
@@ -73,6 +77,8 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             places,
             count,
             unicode,
+            keyword,
+            tld,
         });
     }
 
@@ -117,6 +123,37 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
 }
 
 /// The pattern being compiled, for messages.
+/// Where a pattern's TLD comes from: its `{tld}` slot (always the last
+/// one), or the public suffix of the literal labels it ends with (the
+/// last label when no rule of the list matches, as with
+/// `allow_unknown_tlds`). Compilation has proved the pattern ends in one
+/// or the other.
+fn tld_source(slots: &[Slot]) -> TldSource {
+    if let Some(Slot::Words { table: TLDS }) = slots.last() {
+        return TldSource::Slot(slots.len() - 1);
+    }
+    let literals = slots
+        .iter()
+        .rev()
+        .take_while(|s| matches!(s, Slot::Literal(_)))
+        .count();
+    let mut tail = Vec::new();
+    for slot in &slots[slots.len() - literals..] {
+        if let Slot::Literal(bytes) = slot {
+            tail.extend_from_slice(bytes);
+        }
+    }
+    let tail = String::from_utf8(tail).expect("literals are ASCII");
+    // The first label is whole only when no other piece shares it.
+    let whole = match tail.split_once('.') {
+        Some((_, rest)) if literals < slots.len() => rest,
+        _ => tail.as_str(),
+    };
+    let suffix =
+        psl::suffix_str(whole).unwrap_or_else(|| whole.rsplit('.').next().unwrap_or(whole));
+    TldSource::Literal(suffix.into())
+}
+
 struct Ctx<'a> {
     number: usize,
     text: &'a str,

@@ -6,7 +6,9 @@ patterns such as `{keyword}-{random:3}.{tld}`. [`Space::compile`] turns it
 into a [`Space`], which knows its exact [`total`](Space::total) before a
 single name is made, maps every index in `[0, total)` to one name without
 allocating ([`Space::write_name`]), and walks any range of positions in
-sequential or shuffled [`Order`] with a [`Cursor`].
+sequential or shuffled [`Order`] with a [`Cursor`]. [`Space::pieces`] says
+which pattern, keyword and TLD a name was built from, from the space's own
+strings.
 
 Compilation decides validity once: a spec that could produce an invalid
 hostname (a label over 63 octets, a name over 253, a hyphen at a label's
@@ -84,7 +86,7 @@ mod words;
 
 pub use crate::domainflow::{DOMAINFLOW_CHARSET, DomainflowConfig, ServiceKey};
 pub use crate::error::{Error, ErrorKind};
-pub use crate::space::{Cursor, MAX_NAME_LEN, PatternInfo, Space};
+pub use crate::space::{Cursor, MAX_NAME_LEN, PatternInfo, Pieces, Space};
 pub use crate::spec::{ListDef, Order, Spec, SpecFile, WordList};
 
 impl Space {

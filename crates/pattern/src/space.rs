@@ -73,6 +73,36 @@ pub(crate) struct Pattern {
     pub count: u64,
     /// Some label composes a Unicode word and must be written as an A-label.
     pub unicode: bool,
+    /// The first `{keyword}` slot, if the pattern has one.
+    pub keyword: Option<usize>,
+    /// Where the TLD comes from.
+    pub tld: TldSource,
+}
+
+/// Where a pattern's TLD comes from.
+#[derive(Clone, Debug)]
+pub(crate) enum TldSource {
+    /// The `{tld}` slot with this index.
+    Slot(usize),
+    /// The public suffix of the literal labels the pattern ends with.
+    Literal(Box<str>),
+}
+
+/// The pieces a name was built from: [`Space::pieces`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pieces<'a> {
+    /// The index of the pattern among the spec's patterns.
+    pub pattern: usize,
+    /// The pattern's text as written in the spec, e.g. `{keyword}-{alpha:3}.{tld}`.
+    pub pattern_text: &'a str,
+    /// The keyword of the pattern's first `{keyword}` piece, normalised as
+    /// the space holds it (Unicode form: NFC, lowercased); `None` for a
+    /// pattern without one.
+    pub keyword: Option<&'a str>,
+    /// The TLD without its leading dot, as the name ends in it (A-label
+    /// form): the value of `{tld}`, or the public suffix of the literal
+    /// labels the pattern ends with (`co.uk` for `shop{digit:2}.co.uk`).
+    pub tld: &'a str,
 }
 
 /// An exact, compiled space of domain names.
@@ -262,6 +292,60 @@ impl Space {
         let mut out = Vec::with_capacity(self.max_name_len);
         self.write_name(index, &mut out);
         String::from_utf8(out).expect("names are ASCII")
+    }
+
+    /// The keyword, pattern and TLD the name with index `index` was built
+    /// from. It allocates nothing: the strings are the space's own.
+    ///
+    /// # Panics
+    ///
+    /// If `index >= total()`.
+    pub fn pieces(&self, index: u64) -> Pieces<'_> {
+        assert!(index < self.total, "index {index} out of range");
+        let number = self.starts.partition_point(|&s| s <= index) - 1;
+        let pattern = &self.patterns[number];
+        let local = index - self.starts[number];
+        let value = |slot: usize| match &pattern.slots[slot] {
+            Slot::Words { table } => {
+                let digit = (local / pattern.places[slot]) % pattern.cards[slot];
+                std::str::from_utf8(self.word(*table, digit)).expect("words are UTF-8")
+            }
+            _ => unreachable!("keyword and TLD slots hold words"),
+        };
+        Pieces {
+            pattern: number,
+            pattern_text: &pattern.text,
+            keyword: pattern.keyword.map(value),
+            tld: match &pattern.tld {
+                TldSource::Slot(slot) => value(*slot),
+                TldSource::Literal(tld) => tld,
+            },
+        }
+    }
+
+    /// The longest [`Pieces::keyword`], [`Pieces::pattern_text`] and
+    /// [`Pieces::tld`] of the space, in octets: what a writer of the
+    /// pieces reserves for them.
+    pub fn max_pieces_len(&self) -> (usize, usize, usize) {
+        let mut longest = (0, 0, 0);
+        for p in &self.patterns {
+            let words = |slot: usize| match &p.slots[slot] {
+                Slot::Words { table } => self.tables[*table]
+                    .values
+                    .iter()
+                    .map(|v| v.len())
+                    .max()
+                    .unwrap_or(0),
+                _ => 0,
+            };
+            longest.0 = longest.0.max(p.keyword.map_or(0, words));
+            longest.1 = longest.1.max(p.text.len());
+            longest.2 = longest.2.max(match &p.tld {
+                TldSource::Slot(slot) => words(*slot),
+                TldSource::Literal(tld) => tld.len(),
+            });
+        }
+        longest
     }
 
     /// A cursor over the names at `positions` of the order.

@@ -225,6 +225,84 @@ fn mixed_spec_matches_the_oracle() {
     ]));
 }
 
+/// The pieces of every name of `spec`, in order, by brute force as
+/// [`naive`] walks them: (pattern number, first keyword, TLD). A pattern
+/// ending in literal labels takes its TLD from `literal_tlds`, by pattern.
+fn naive_pieces(spec: &Spec, literal_tlds: &[&str]) -> Vec<(usize, Option<String>, String)> {
+    let mut out = Vec::new();
+    for (number, pattern) in spec.patterns.iter().enumerate() {
+        let mut current: Vec<(Option<String>, Option<String>)> = vec![(None, None)];
+        for piece in pieces(pattern) {
+            let values = expand(&piece, spec);
+            let mut next = Vec::with_capacity(current.len() * values.len());
+            for (keyword, tld) in &current {
+                for v in &values {
+                    next.push(match piece.as_str() {
+                        "{keyword}" => (keyword.clone().or(Some(v.clone())), tld.clone()),
+                        "{tld}" => (keyword.clone(), Some(v.clone())),
+                        _ => (keyword.clone(), tld.clone()),
+                    });
+                }
+            }
+            current = next;
+        }
+        out.extend(current.into_iter().map(|(keyword, tld)| {
+            (
+                number,
+                keyword,
+                tld.unwrap_or_else(|| literal_tlds[number].to_owned()),
+            )
+        }));
+    }
+    out
+}
+
+#[test]
+fn pieces_match_the_oracle() {
+    let spec = spec(&[
+        "{keyword}.{tld}",
+        "{list:pre}{keyword}.{tld}",
+        "{alpha:1-2}{digit:1}.com",
+        "{keyword}-{number:8-11}.io",
+        "{number:01-12}x.{tld}",
+        "a{vv:1-3}b.co.uk",
+        "{vowel:2}.{keyword}.net",
+        "{keyword}{digit:1}{keyword}.com",
+        "plain.com",
+        "www.plain.co.uk",
+    ]);
+    let literal_tlds = [
+        "", "", "com", "io", "", "co.uk", "net", "com", "com", "co.uk",
+    ];
+    let space = Space::compile(&spec).unwrap();
+    let expected = naive_pieces(&spec, &literal_tlds);
+    assert_eq!(space.total(), expected.len() as u64);
+    for (i, (number, keyword, tld)) in expected.iter().enumerate() {
+        let pieces = space.pieces(i as u64);
+        assert_eq!(pieces.pattern, *number, "index {i}");
+        assert_eq!(pieces.pattern_text, spec.patterns[*number], "index {i}");
+        assert_eq!(pieces.keyword, keyword.as_deref(), "index {i}");
+        assert_eq!(pieces.tld, tld, "index {i}");
+    }
+    let longest = space.max_pieces_len();
+    assert_eq!(longest.0, "cloud".len());
+    assert_eq!(longest.1, "{keyword}{digit:1}{keyword}.com".len());
+    assert_eq!(longest.2, "co.uk".len());
+}
+
+/// A TLD the Public Suffix List does not know is the last label.
+#[test]
+fn pieces_of_an_unknown_literal_tld() {
+    let space = Space::compile(&Spec {
+        patterns: vec!["{digit:1}.example.internal".into()],
+        allow_unknown_tlds: true,
+        ..Spec::default()
+    })
+    .unwrap();
+    assert_eq!(space.pieces(3).tld, "internal");
+    assert_eq!(space.pieces(3).keyword, None);
+}
+
 #[test]
 fn maskprocessor_order_for_charset_runs() {
     let s = spec(&["shop{alpha:2}{digit:1}.com"]);

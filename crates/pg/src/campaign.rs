@@ -24,7 +24,9 @@ use uuid::Uuid;
 use crate::connect::{Connection, Connections};
 use crate::copy::CopyRows;
 use crate::error::Error;
-use crate::ledger::{self, Batch, Claim, Outcome, Registration, Target, Writer, to_i64};
+use crate::ledger::{
+    self, Batch, Claim, Outcome, Provenance, Registration, Target, Writer, to_i64,
+};
 use crate::retry::{Backoff, Control, Retry};
 
 /// Which positions a campaign run writes.
@@ -54,7 +56,9 @@ pub struct CampaignOptions {
     /// The campaign's id: rows carry it in `campaign_id`.
     pub campaign_id: Uuid,
     /// The table to COPY into; it needs columns `campaign_id uuid`,
-    /// `offset_index bigint` and `domain_name text` (others take defaults).
+    /// `offset_index bigint` and `domain_name text`, fills the
+    /// [`CampaignOptions::provenance`] columns it has, and others take
+    /// their defaults.
     pub table: String,
     /// Which positions to write.
     pub start: Start,
@@ -66,6 +70,11 @@ pub struct CampaignOptions {
     pub unique: bool,
     /// How the run rides through a restart or a lost connection.
     pub retry: Retry,
+    /// The table's columns for the keyword, pattern and TLD each name was
+    /// built from, written only where the table has them (by default the
+    /// campaign service's `source_keyword`, `source_pattern`, `tld`;
+    /// [`Provenance::none`] writes three columns whatever the table has).
+    pub provenance: Provenance,
 }
 
 /// What a campaign run did.
@@ -87,6 +96,9 @@ pub struct CampaignReport {
     pub already_present: u64,
     /// Connections lost during the run and opened anew.
     pub reconnects: u64,
+    /// The provenance columns the rows filled: those of
+    /// [`CampaignOptions::provenance`] the table has.
+    pub provenance: Provenance,
 }
 
 /// A campaign registered and ready to run: its positions settled, the
@@ -99,6 +111,7 @@ pub struct Prepared {
     missing: Vec<Range<u64>>,
     committed_rows: u64,
     reserved: Option<Range<u64>>,
+    target: Target,
 }
 
 impl Prepared {
@@ -126,6 +139,12 @@ impl Prepared {
     pub fn batch_names(&self) -> u64 {
         self.batch_names
     }
+
+    /// The provenance columns the rows fill: those of
+    /// [`CampaignOptions::provenance`] the table has.
+    pub fn provenance(&self) -> &Provenance {
+        self.target.provenance()
+    }
 }
 
 /// Settles which positions the campaign writes and registers it (see
@@ -141,9 +160,15 @@ pub async fn prepare(
 ) -> Result<Prepared, Error> {
     crate::migrate::check_migrated(client).await?;
     let id = options.campaign_id;
-    let encoder = CopyRows::new(id);
-    generator.check(&space, &encoder).map_err(Error::engine)?;
-    ledger::check_table(client, &options.table).await?;
+    generator
+        .check(&space, &CopyRows::new(id))
+        .map_err(Error::engine)?;
+    let provenance = ledger::check_table(client, &options.table, &options.provenance).await?;
+    let target = if options.unique {
+        Target::unique(&options.table, &provenance)?
+    } else {
+        Target::table(&options.table, &provenance)?
+    };
     let stored = ledger::stored_campaign(client, id).await?;
     let mut reserved = None;
     match (options.start, &stored) {
@@ -172,8 +197,9 @@ pub async fn prepare(
     if options.unique {
         ledger::ensure_unique_index(client, &options.table).await?;
     }
+    // The rows' pieces count in their size, so in the batch size.
     let batch_names = generator
-        .batch_names_for(&space, &encoder)
+        .batch_names_for(&space, &target.encoder(id, &space))
         .map_err(Error::engine)?;
     let registered = ledger::register_campaign(
         client,
@@ -199,6 +225,7 @@ pub async fn prepare(
         reserved,
         space,
         options: options.clone(),
+        target,
     };
     if registered.created {
         return Ok(prepared);
@@ -256,27 +283,23 @@ pub struct PgSink {
 }
 
 impl PgSink {
-    /// A sink writing to `table` for `campaign_id` over `connections`
+    /// A sink writing to `target` for `campaign_id` over `connections`
     /// connections from `source`; a connection lost during a commit is
     /// opened anew and the batch committed again, as `retry` allows (the
-    /// ledger says whether the cut commit had landed). With `unique`, each batch goes through a
-    /// staging table and `INSERT … ON CONFLICT (domain_name) DO NOTHING`,
-    /// so names already in the table are skipped (the table needs a unique
-    /// index on `domain_name`; see [`ledger::ensure_unique_index`]).
+    /// ledger says whether the cut commit had landed). With a
+    /// [`Target::unique`], each batch goes through a staging table and
+    /// `INSERT … ON CONFLICT (domain_name) DO NOTHING`, so names already in
+    /// the table are skipped (the table needs a unique index on
+    /// `domain_name`; see [`ledger::ensure_unique_index`]). The batches
+    /// must be encoded for the target ([`Target::encoder`]).
     pub async fn connect(
         handle: Handle,
         source: &Connections,
         connections: usize,
         campaign_id: Uuid,
-        table: &str,
-        unique: bool,
+        target: Target,
         retry: Retry,
     ) -> Result<PgSink, Error> {
-        let target = if unique {
-            Target::unique(table)?
-        } else {
-            Target::table(table)?
-        };
         let mut idle = Vec::with_capacity(connections.max(1));
         for _ in 0..connections.max(1) {
             idle.push(retry.open(source, None, &mut retry.backoff()).await?);
@@ -503,7 +526,7 @@ impl Prepared {
                 Ok(())
             })
         }))?;
-        let encoder = CopyRows::new(options.campaign_id);
+        let encoder = self.target.encoder(options.campaign_id, &self.space);
         let mut total: Option<Report> = None;
         let mut failure = None;
         // The batches go over connections of their own, closed before the
@@ -514,8 +537,7 @@ impl Prepared {
             connections,
             options.connections,
             options.campaign_id,
-            &options.table,
-            options.unique,
+            self.target.clone(),
             options.retry,
         ))?;
         for range in &self.missing {
@@ -577,6 +599,7 @@ impl Prepared {
             already_complete: self.missing.is_empty(),
             already_present,
             reconnects,
+            provenance: self.target.provenance().clone(),
             report,
         })
     }

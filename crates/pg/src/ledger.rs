@@ -27,7 +27,7 @@ use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use crate::copy::{CopyRows, HEADER, TRAILER};
+use crate::copy::{CopyRows, HEADER, PieceFields, TRAILER};
 use crate::error::Error;
 
 /// Quotes a possibly schema-qualified table name, refusing anything but
@@ -53,8 +53,104 @@ pub fn quote_table(name: &str) -> Result<String, Error> {
         .join("."))
 }
 
-/// Refuses a table for the rows that does not exist, saying how to make it.
-pub async fn check_table(client: &Client, table: &str) -> Result<(), Error> {
+/// The columns of the target table that take the pieces each name was
+/// built from ([`domgen_pattern::Space::pieces`]): its keyword (NULL for a
+/// pattern without `{keyword}`), its pattern as written in the spec, and
+/// its TLD without the leading dot. `None` writes no such column.
+///
+/// The default is the campaign service's columns, `source_keyword`,
+/// `source_pattern` and `tld`; [`check_table`] keeps only the columns the
+/// table has, so a table without them gets the three columns
+/// `campaign_id`, `offset_index`, `domain_name` as before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provenance {
+    /// The keyword's column.
+    pub keyword: Option<String>,
+    /// The pattern's column.
+    pub pattern: Option<String>,
+    /// The TLD's column.
+    pub tld: Option<String>,
+}
+
+impl Default for Provenance {
+    fn default() -> Provenance {
+        Provenance {
+            keyword: Some("source_keyword".into()),
+            pattern: Some("source_pattern".into()),
+            tld: Some("tld".into()),
+        }
+    }
+}
+
+impl Provenance {
+    /// No provenance: rows of three columns.
+    pub fn none() -> Provenance {
+        Provenance {
+            keyword: None,
+            pattern: None,
+            tld: None,
+        }
+    }
+
+    /// The pieces a row carries, in the encoder's terms.
+    pub fn fields(&self) -> PieceFields {
+        PieceFields {
+            keyword: self.keyword.is_some(),
+            pattern: self.pattern.is_some(),
+            tld: self.tld.is_some(),
+        }
+    }
+
+    /// The columns, in the order [`CopyRows`] writes them.
+    pub fn columns(&self) -> impl Iterator<Item = &str> {
+        [&self.keyword, &self.pattern, &self.tld]
+            .into_iter()
+            .filter_map(|c| c.as_deref())
+    }
+
+    /// Refuses a column named twice, one of the three base columns, or a
+    /// name that is not a plain identifier.
+    fn check(&self) -> Result<(), Error> {
+        let mut seen: Vec<&str> = Vec::new();
+        for column in self.columns() {
+            let plain = column
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && column
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !plain {
+                return Err(Error::usage(format!(
+                    "provenance column `{column}` is not a plain identifier (letters, digits, `_`); fix `Provenance`"
+                )));
+            }
+            if ["campaign_id", "offset_index", "domain_name"].contains(&column) {
+                return Err(Error::usage(format!(
+                    "provenance column `{column}` is one of the columns every row fills; map the pieces to other columns in `Provenance`"
+                )));
+            }
+            if seen.contains(&column) {
+                return Err(Error::usage(format!(
+                    "provenance column `{column}` is named twice; give each piece its own column in `Provenance`"
+                )));
+            }
+            seen.push(column);
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a table for the rows that does not exist, saying how to make
+/// it, and reads in the catalog which of `provenance`'s columns it has:
+/// the mapping returned keeps only those (a mapped column of a type other
+/// than text is refused, saying so).
+pub async fn check_table(
+    client: &Client,
+    table: &str,
+    provenance: &Provenance,
+) -> Result<Provenance, Error> {
+    provenance.check()?;
     let quoted = quote_table(table)?;
     let exists: Option<String> = client
         .query_typed_one("SELECT to_regclass($1)::text", &[(&quoted, Type::TEXT)])
@@ -65,7 +161,35 @@ pub async fn check_table(client: &Client, table: &str) -> Result<(), Error> {
             "table {table} does not exist; migrate the database (`migrate::migrate`) or create it with columns campaign_id uuid, offset_index bigint, domain_name text"
         )));
     }
-    Ok(())
+    let wanted: Vec<&str> = provenance.columns().collect();
+    if wanted.is_empty() {
+        return Ok(Provenance::none());
+    }
+    let found = client
+        .query_typed(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typcategory = 'S'
+               FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+                AND a.attname = ANY($2::text[])",
+            &[(&quoted, Type::TEXT), (&wanted, Type::TEXT_ARRAY)],
+        )
+        .await?;
+    let mut has = Vec::new();
+    for row in &found {
+        let (name, kind, text): (String, String, bool) = (row.get(0), row.get(1), row.get(2));
+        if !text {
+            return Err(Error::usage(format!(
+                "column {name} of table {table} is {kind}, but provenance columns take text; change its type, map the piece to another column, or switch provenance off"
+            )));
+        }
+        has.push(name);
+    }
+    let keep = |column: &Option<String>| column.clone().filter(|c| has.contains(c));
+    Ok(Provenance {
+        keyword: keep(&provenance.keyword),
+        pattern: keep(&provenance.pattern),
+        tld: keep(&provenance.tld),
+    })
 }
 
 /// Makes `domain_name` unique in `table` for `unique` mode, unless a
@@ -252,7 +376,7 @@ pub async fn register_campaign(
     CopyRows::new(campaign_id)
         .check_positions(&positions)
         .map_err(Error::usage)?;
-    check_table(client, table).await?;
+    check_table(client, table, &Provenance::none()).await?;
     let spec_json = serde_json::to_value(spec)
         .map_err(|e| Error::usage(format!("the spec cannot be stored: {e}")).because(e))?;
     let fingerprint = space.fingerprint();
@@ -510,9 +634,13 @@ pub async fn reserve(
 pub struct Target {
     /// COPY into the table, or into the staging table in `unique` mode.
     copy: String,
+    /// `unique` mode: creates the staging table in the batch's transaction.
+    staging: Option<&'static str>,
     /// `unique` mode: from the staging table into the table, skipping
     /// names present.
     insert: Option<String>,
+    /// The pieces the rows carry.
+    provenance: Provenance,
 }
 
 /// The staging table of `unique` mode. It lives in the batch's
@@ -525,16 +653,27 @@ const STAGING: &str = "pg_temp.domgen_staging";
 /// older domgen, which empties on commit just as well.
 const STAGING_CREATE: &str = "CREATE TEMP TABLE IF NOT EXISTS domgen_staging (campaign_id uuid, offset_index bigint, domain_name text) ON COMMIT DROP";
 
+/// The staging table of `unique` mode for rows with pieces: a table of its
+/// own, since an older domgen's [`STAGING`] may lack their columns.
+const STAGING_PIECES: &str = "pg_temp.domgen_staging_pieces";
+
+const STAGING_PIECES_CREATE: &str = "CREATE TEMP TABLE IF NOT EXISTS domgen_staging_pieces (campaign_id uuid, offset_index bigint, domain_name text, keyword text, pattern text, tld text) ON COMMIT DROP";
+
 impl Target {
-    /// Rows COPYed straight into `table` (columns `campaign_id`,
-    /// `offset_index`, `domain_name`; others take their defaults).
-    pub fn table(table: &str) -> Result<Target, Error> {
+    /// Rows COPYed straight into `table`: columns `campaign_id`,
+    /// `offset_index`, `domain_name` and the columns of `provenance`, as
+    /// [`check_table`] returned it (others take their defaults).
+    pub fn table(table: &str, provenance: &Provenance) -> Result<Target, Error> {
+        provenance.check()?;
         Ok(Target {
             copy: format!(
-                "COPY {} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)",
-                quote_table(table)?
+                "COPY {} (campaign_id, offset_index, domain_name{}) FROM STDIN (FORMAT binary)",
+                quote_table(table)?,
+                quoted_columns(provenance.columns())
             ),
+            staging: None,
             insert: None,
+            provenance: provenance.clone(),
         })
     }
 
@@ -543,19 +682,60 @@ impl Target {
     /// are skipped. The table needs a unique index on `domain_name`
     /// ([`ensure_unique_index`]); the staging table is created in each
     /// batch's transaction and dropped at its commit.
-    pub fn unique(table: &str) -> Result<Target, Error> {
+    pub fn unique(table: &str, provenance: &Provenance) -> Result<Target, Error> {
+        provenance.check()?;
         let quoted = quote_table(table)?;
+        if provenance.fields().is_empty() {
+            return Ok(Target {
+                copy: format!(
+                    "COPY {STAGING} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)"
+                ),
+                staging: Some(STAGING_CREATE),
+                insert: Some(format!(
+                    "INSERT INTO {quoted} (campaign_id, offset_index, domain_name)
+                     SELECT campaign_id, offset_index, domain_name FROM {STAGING}
+                     ON CONFLICT (domain_name) DO NOTHING"
+                )),
+                provenance: Provenance::none(),
+            });
+        }
+        // The staging table's own names for the pieces present.
+        let staged = Provenance {
+            keyword: provenance.keyword.as_ref().map(|_| "keyword".into()),
+            pattern: provenance.pattern.as_ref().map(|_| "pattern".into()),
+            tld: provenance.tld.as_ref().map(|_| "tld".into()),
+        };
         Ok(Target {
             copy: format!(
-                "COPY {STAGING} (campaign_id, offset_index, domain_name) FROM STDIN (FORMAT binary)"
+                "COPY {STAGING_PIECES} (campaign_id, offset_index, domain_name{}) FROM STDIN (FORMAT binary)",
+                quoted_columns(staged.columns())
             ),
+            staging: Some(STAGING_PIECES_CREATE),
             insert: Some(format!(
-                "INSERT INTO {quoted} (campaign_id, offset_index, domain_name)
-                 SELECT campaign_id, offset_index, domain_name FROM {STAGING}
-                 ON CONFLICT (domain_name) DO NOTHING"
+                "INSERT INTO {quoted} (campaign_id, offset_index, domain_name{})
+                 SELECT campaign_id, offset_index, domain_name{} FROM {STAGING_PIECES}
+                 ON CONFLICT (domain_name) DO NOTHING",
+                quoted_columns(provenance.columns()),
+                quoted_columns(staged.columns())
             )),
+            provenance: provenance.clone(),
         })
     }
+
+    /// The columns the pieces go to.
+    pub fn provenance(&self) -> &Provenance {
+        &self.provenance
+    }
+
+    /// The encoder of this target's rows for `campaign_id` over `space`.
+    pub fn encoder(&self, campaign_id: Uuid, space: &Space) -> CopyRows {
+        CopyRows::new(campaign_id).with_pieces(self.provenance.fields(), space)
+    }
+}
+
+/// `, "a", "b"`: columns appended to a column list.
+fn quoted_columns<'a>(columns: impl Iterator<Item = &'a str>) -> String {
+    columns.map(|c| format!(", \"{c}\"")).collect()
 }
 
 /// How a batch comes to be committed in the ledger.
@@ -670,8 +850,8 @@ pub async fn commit_stream(
         )
         .await?;
     }
-    if target.insert.is_some() {
-        tx.batch_execute(STAGING_CREATE).await?;
+    if let Some(create) = target.staging {
+        tx.batch_execute(create).await?;
     }
     let sink = tx.copy_in::<_, Bytes>(target.copy.as_str()).await?;
     futures_util::pin_mut!(sink);

@@ -57,6 +57,8 @@ let options = CampaignOptions {
     connections: 2,
     unique: false,
     retry: domgen_pg::Retry::default(),
+    // source_keyword, source_pattern, tld: filled where the table has them.
+    provenance: domgen_pg::Provenance::default(),
 };
 let generator = Arc::new(GeneratorBuilder::new().build()?);
 rt.block_on(async {
@@ -91,5 +93,6 @@ pub mod workers;
 
 pub use crate::connect::{Connections, Database, connect};
 pub use crate::error::{Error, ErrorKind};
+pub use crate::ledger::Provenance;
 pub use crate::retry::Retry;
 pub use crate::tls::SslMode;

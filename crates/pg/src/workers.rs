@@ -45,7 +45,7 @@ use crate::connect::{Connection, Connections};
 use crate::copy::CopyRows;
 use crate::error::Error;
 pub use crate::ledger::Outcome;
-use crate::ledger::{self, Batch, Claim, Registration, Target, Writer, to_i64};
+use crate::ledger::{self, Batch, Claim, Provenance, Registration, Target, Writer, to_i64};
 use crate::retry::{Backoff, Control, Retry, Statement, statement};
 
 /// What [`plan`] registers.
@@ -351,15 +351,15 @@ pub async fn release(client: &Client, lease: &Lease) -> Result<bool, Error> {
 }
 
 /// Writes a leased batch: `chunks` are binary COPY streams of the batch's
-/// rows (each with its header and trailer, as [`CopyRows`] encodes them),
-/// sent as one COPY into `table`; then the ledger row moves to
+/// rows (each with its header and trailer, as `target`'s encoder
+/// [`Target::encoder`] writes them), sent as one COPY into the target; then the ledger row moves to
 /// `committed`, fenced on the lease ([`ledger::commit_batch`]). If the
 /// lease no longer holds, the transaction is rolled back, rows and all,
 /// and the outcome is [`Outcome::Refused`].
 pub async fn commit(
     client: &mut Client,
     lease: &Lease,
-    table: &str,
+    target: &Target,
     chunks: Vec<Bytes>,
 ) -> Result<Outcome, Error> {
     let batch = Batch {
@@ -368,7 +368,7 @@ pub async fn commit(
         claim: Claim::Leased(lease.token),
         chunks: &chunks,
     };
-    ledger::commit_batch(client, &Target::table(table)?, &batch).await
+    ledger::commit_batch(client, target, &batch).await
 }
 
 /// Whether every position of the campaign is committed.
@@ -403,6 +403,11 @@ pub struct WorkOptions {
     pub max_batches: Option<u64>,
     /// How the worker rides through a restart or a lost connection.
     pub retry: Retry,
+    /// The table's columns for each name's keyword, pattern and TLD,
+    /// written where the table has them, as
+    /// [`CampaignOptions::provenance`](crate::campaign::CampaignOptions::provenance).
+    /// Every worker of a campaign should be given the same.
+    pub provenance: Provenance,
 }
 
 /// What happened to a batch, as [`work`] reports it.
@@ -530,6 +535,10 @@ type Events = Arc<dyn Fn(&WorkEvent) + Send + Sync>;
 /// What the claim loops share.
 struct Shared {
     campaign: Campaign,
+    /// Where the rows go, with the provenance columns the table has.
+    target: Target,
+    /// The rows' encoder, for the target.
+    encoder: CopyRows,
     options: WorkOptions,
     generator: Arc<Generator>,
     /// Where connections come from, when one is lost.
@@ -614,8 +623,11 @@ pub async fn work(
     let client = control.client().await?;
     crate::migrate::check_migrated(client).await?;
     let campaign = load(client, options.campaign_id).await?;
+    let provenance = ledger::check_table(client, &campaign.table, &options.provenance).await?;
+    let target = Target::table(&campaign.table, &provenance)?;
+    let encoder = target.encoder(campaign.campaign_id, &campaign.space);
     generator
-        .check(&campaign.space, &CopyRows::new(campaign.campaign_id))
+        .check(&campaign.space, &encoder)
         .map_err(Error::engine)?;
     let stop = CancelToken::new();
     // If the host drops this future (a timeout, a select!), the renders in
@@ -624,6 +636,8 @@ pub async fn work(
     let _stop_on_drop = CancelOnDrop(stop.clone());
     let shared = Arc::new(Shared {
         campaign,
+        target,
+        encoder,
         generator,
         source: connections,
         control: tokio::sync::Mutex::new(control),
@@ -930,7 +944,6 @@ async fn write(
         })
     };
     let chunks = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
-    let target = Target::table(&shared.campaign.table)?;
     let what = format!(
         "the commit of batch {}..{}",
         lease.positions.start, lease.positions.end
@@ -940,7 +953,7 @@ async fn write(
             &what,
             ledger::commit_stream(
                 connection.client(),
-                &target,
+                &shared.target,
                 id,
                 &lease.positions,
                 Claim::Leased(lease.token),
@@ -984,16 +997,16 @@ fn render_into(
     positions: Range<u64>,
     chunks: &mut Chunks,
 ) -> Result<bool, domgen_engine::Error> {
-    let encoder = CopyRows::new(shared.campaign.campaign_id);
+    let encoder = &shared.encoder;
     let space = &shared.campaign.space;
     let chunk = shared
         .generator
-        .batch_names_for(space, &encoder)?
+        .batch_names_for(space, encoder)?
         .min(positions.end - positions.start)
         .max(1);
     let report = shared.generator.run(
         space,
-        &encoder,
+        encoder,
         chunks,
         RunOptions {
             batch_names: Some(chunk),

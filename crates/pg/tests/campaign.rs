@@ -132,6 +132,7 @@ fn options(id: Uuid, resume: bool) -> CampaignOptions {
         connections: 2,
         unique: false,
         retry: domgen_pg::Retry::default(),
+        provenance: domgen_pg::Provenance::default(),
     }
 }
 
@@ -289,8 +290,11 @@ fn a_batch_cannot_commit_twice() {
                 &Connections::from(db.config.clone()),
                 1,
                 id,
-                "generated_domains",
-                false,
+                domgen_pg::ledger::Target::table(
+                    "generated_domains",
+                    &domgen_pg::Provenance::none(),
+                )
+                .unwrap(),
                 domgen_pg::Retry::default(),
             ))
             .unwrap();
@@ -607,6 +611,7 @@ fn unique_mode_skips_names_already_present() {
     let unique = |id| CampaignOptions {
         unique: true,
         retry: domgen_pg::Retry::default(),
+        provenance: domgen_pg::Provenance::default(),
         ..options(id, false)
     };
     let ra = db.run(&first, &unique(a), 100, None).unwrap();
@@ -679,6 +684,7 @@ fn the_async_call_runs_over_a_hosts_pool() {
     let unique = |id| CampaignOptions {
         unique: true,
         retry: domgen_pg::Retry::default(),
+        provenance: domgen_pg::Provenance::default(),
         table: "pooled_names".into(),
         ..options(id, false)
     };

@@ -161,6 +161,7 @@ fn options(campaign_id: Uuid, start: Start) -> CampaignOptions {
         connections: 2,
         unique: false,
         retry: domgen_pg::Retry::default(),
+        provenance: domgen_pg::Provenance::default(),
     }
 }
 
@@ -342,6 +343,7 @@ fn unique_mode_into_its_own_table_skips_names_present(pg: &Pg) {
         table: "my_names".into(),
         unique: true,
         retry: domgen_pg::Retry::default(),
+        provenance: domgen_pg::Provenance::default(),
         ..options(campaign_id, Start::New)
     };
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
@@ -466,6 +468,7 @@ fn workers_complete_a_planned_campaign(pg: &Pg) {
                 connections: 2,
                 max_batches: None,
                 retry: domgen_pg::Retry::default(),
+                provenance: domgen_pg::Provenance::default(),
             },
             Arc::clone(&generator),
             None,
@@ -513,7 +516,7 @@ fn a_batch_whose_copy_takes_fewer_rows_than_its_positions_is_refused() {
     let pg = Pg::new();
     let s = spec(Order::Shuffled, 13);
     let space = Space::compile(&s).unwrap();
-    let target = Target::table("generated_domains").unwrap();
+    let target = Target::table("generated_domains", &domgen_pg::Provenance::none()).unwrap();
     let mut client = pg.rt.block_on(pg.db.connect()).unwrap();
     let short_by_one = |err: domgen_pg::Error| {
         assert_eq!(err.kind(), ErrorKind::Database, "{err}");

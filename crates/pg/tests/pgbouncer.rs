@@ -104,6 +104,7 @@ fn prepared_statement_does_not_exist_behind_transaction_pooling() {
             connections: 3,
             unique,
             retry: domgen_pg::Retry::default(),
+            provenance: domgen_pg::Provenance::default(),
         };
         let report = rt
             .block_on(campaign::generate(

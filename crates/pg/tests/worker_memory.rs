@@ -69,6 +69,7 @@ fn a_batch_larger_than_the_budget_is_streamed_not_held() {
                 connections: 1,
                 max_batches: None,
                 retry: Retry::default(),
+                provenance: domgen_pg::Provenance::default(),
             },
             generator,
             None,

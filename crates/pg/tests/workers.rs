@@ -182,6 +182,7 @@ fn generate_refuses_a_planned_campaign_and_workers_a_generated_one() {
         connections: 1,
         unique: false,
         retry: domgen_pg::Retry::default(),
+        provenance: domgen_pg::Provenance::default(),
     };
     let error = rt
         .block_on(campaign::prepare(
@@ -250,7 +251,7 @@ fn claims_and_commits_write_every_position_exactly_once() {
         while let Some(held) = workers::claim(&client, id, "w1", lease).await.unwrap() {
             starts.push(held.positions.start);
             let chunks = rows(&campaign.space, id, held.positions.clone());
-            let outcome = workers::commit(&mut client, &held, "generated_domains", chunks)
+            let outcome = workers::commit(&mut client, &held, &three_columns(), chunks)
                 .await
                 .unwrap();
             assert_eq!(
@@ -261,7 +262,7 @@ fn claims_and_commits_write_every_position_exactly_once() {
             );
             // Committed once: the same lease cannot commit again.
             let chunks = rows(&campaign.space, id, held.positions.clone());
-            let again = workers::commit(&mut client, &held, "generated_domains", chunks)
+            let again = workers::commit(&mut client, &held, &three_columns(), chunks)
                 .await
                 .unwrap();
             assert_eq!(again, Outcome::Refused);
@@ -305,14 +306,14 @@ fn an_expired_lease_is_taken_over_and_the_late_commit_refused() {
 
         // The stalled worker wakes and commits: refused, nothing written.
         let chunks = rows(&campaign.space, id, stalled.positions.clone());
-        let late = workers::commit(&mut client, &stalled, "generated_domains", chunks).await.unwrap();
+        let late = workers::commit(&mut client, &stalled, &three_columns(), chunks).await.unwrap();
         assert_eq!(late, Outcome::Refused);
         assert_eq!(count(&client, "SELECT count(*) FROM generated_domains WHERE campaign_id = $1", id).await, 0);
 
         for held in [taken, next] {
             assert!(workers::renew(&other, &held, Duration::from_secs(30)).await.unwrap());
             let chunks = rows(&campaign.space, id, held.positions.clone());
-            let outcome = workers::commit(&mut other, &held, "generated_domains", chunks).await.unwrap();
+            let outcome = workers::commit(&mut other, &held, &three_columns(), chunks).await.unwrap();
             assert!(matches!(outcome, Outcome::Committed { .. }));
         }
         let who: String = client
@@ -345,7 +346,7 @@ fn a_lease_expired_without_takeover_is_refused() {
         tokio::time::sleep(Duration::from_millis(1200)).await;
         let chunks = rows(&campaign.space, id, held.positions.clone());
         assert_eq!(
-            workers::commit(&mut client, &held, "generated_domains", chunks)
+            workers::commit(&mut client, &held, &three_columns(), chunks)
                 .await
                 .unwrap(),
             Outcome::Refused
@@ -382,7 +383,7 @@ fn a_released_batch_is_claimed_again_before_new_ones() {
         );
         let chunks = rows(&campaign.space, id, first.positions.clone());
         assert_eq!(
-            workers::commit(&mut client, &first, "generated_domains", chunks)
+            workers::commit(&mut client, &first, &three_columns(), chunks)
                 .await
                 .unwrap(),
             Outcome::Refused
@@ -421,6 +422,7 @@ fn embedded_workers_finish_a_campaign() {
                 connections: 2,
                 max_batches: None,
                 retry: domgen_pg::Retry::default(),
+                provenance: domgen_pg::Provenance::default(),
             },
             Arc::clone(&generator),
             None,
@@ -484,6 +486,7 @@ fn a_billion_positions_plan_quickly_and_a_slice_is_written() {
                 connections: 2,
                 max_batches: Some(4),
                 retry: domgen_pg::Retry::default(),
+                provenance: domgen_pg::Provenance::default(),
             },
             generator,
             None,
@@ -536,6 +539,7 @@ fn a_dropped_work_future_stops_renewing_its_lease() {
                 connections: 1,
                 max_batches: None,
                 retry: domgen_pg::Retry::default(),
+                provenance: domgen_pg::Provenance::default(),
             },
             generator,
             None,
@@ -576,4 +580,9 @@ fn a_dropped_work_future_stops_renewing_its_lease() {
         )),
         0
     );
+}
+
+/// The target of rows of three columns, as `CopyRows::new` encodes them.
+fn three_columns() -> domgen_pg::ledger::Target {
+    domgen_pg::ledger::Target::table("generated_domains", &domgen_pg::Provenance::none()).unwrap()
 }
