@@ -421,7 +421,7 @@ fn migrations_applied_twice() {
     assert_contains(
         first.success(),
         &[
-            "applied 4 migrations: ",
+            "applied 5 migrations: ",
             "V1",
             "memory_monitoring",
             "V2",
@@ -430,6 +430,8 @@ fn migrations_applied_twice() {
             "workers",
             "V4",
             "monitor",
+            "V5",
+            "adaptive_batches",
         ],
     );
     let second = dir.run(["migrate", "--database-url", &url]);

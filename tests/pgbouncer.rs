@@ -43,7 +43,7 @@ impl Pooled {
             sql: Sql::connect(&url),
         };
         let out = pooled.run(&["migrate"]);
-        assert_contains(out.success(), &["applied 4 migrations"]);
+        assert_contains(out.success(), &["applied 5 migrations"]);
         pooled
     }
 

@@ -64,7 +64,7 @@ impl Roles {
             &ok(&roles
                 .dir
                 .run(["migrate", "--database-url", &roles.as_owner])),
-            &["applied 4 migrations"],
+            &["applied 5 migrations"],
         );
         Sql::connect(&roles.as_owner).execute(&domgen::pg::migrate::grants(
             &roles.worker,

@@ -254,8 +254,11 @@ pub struct Registration<'a> {
     pub spec: &'a Spec,
     /// The spec compiled, with the campaign's positions selected.
     pub space: &'a Space,
-    /// Names per batch: the grid of the ledger.
+    /// Names per batch: the grid of the ledger (a cell, when `adaptive`).
     pub batch_names: u64,
+    /// Whether a commit groups a measured number of cells
+    /// ([`crate::sizing`]); false when the batch size is pinned.
+    pub adaptive: bool,
     /// The table the rows go to.
     pub table: &'a str,
     /// Who writes it.
@@ -275,8 +278,10 @@ pub struct StoredCampaign {
     pub seed: u64,
     /// The positions it covers.
     pub positions: Range<u64>,
-    /// Names per batch.
+    /// Names per batch: the ledger's grid (a cell, when `adaptive`).
     pub batch_names: u64,
+    /// Whether a commit groups a measured number of cells.
+    pub adaptive: bool,
     /// The table its rows go to.
     pub table: String,
     /// Who writes it.
@@ -364,6 +369,7 @@ pub async fn register_campaign(
         spec,
         space,
         batch_names,
+        adaptive,
         table,
         writer,
     } = *registration;
@@ -384,8 +390,8 @@ pub async fn register_campaign(
         .execute_typed(
             "INSERT INTO generation_campaigns
                (campaign_id, fingerprint, spec, order_kind, seed, first_position, end_position,
-                batch_names, target_table, next_start)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10::boolean THEN $6::bigint END)
+                batch_names, target_table, next_start, adaptive)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10::boolean THEN $6::bigint END, $11)
              ON CONFLICT (campaign_id) DO NOTHING",
             &[
                 (&campaign_id, Type::UUID),
@@ -398,6 +404,7 @@ pub async fn register_campaign(
                 (&to_i64(batch_names, "batch size")?, Type::INT8),
                 (&table, Type::TEXT),
                 (&(writer == Writer::Workers), Type::BOOL),
+                (&adaptive, Type::BOOL),
             ],
         )
         .await?;
@@ -411,6 +418,7 @@ pub async fn register_campaign(
                 seed: space.seed(),
                 positions,
                 batch_names,
+                adaptive,
                 table: table.to_owned(),
                 writer,
             },
@@ -435,7 +443,7 @@ pub async fn stored_campaign(
     let row = client
         .query_typed_opt(
             "SELECT fingerprint, order_kind, seed, first_position, end_position, batch_names,
-                    target_table, next_start IS NOT NULL, spec
+                    target_table, next_start IS NOT NULL, spec, adaptive
                FROM generation_campaigns WHERE campaign_id = $1",
             &[(&campaign_id, Type::UUID)],
         )
@@ -460,6 +468,7 @@ pub async fn stored_campaign(
         seed: unsigned(2, "the seed")?,
         positions: unsigned(3, "first_position")?..unsigned(4, "end_position")?,
         batch_names: unsigned(5, "batch_names")?,
+        adaptive: row.get(9),
         table: row.get(6),
         writer: if row.get::<_, bool>(7) {
             Writer::Workers
@@ -755,8 +764,11 @@ pub enum Claim {
 pub struct Batch<'a> {
     /// The campaign.
     pub campaign_id: Uuid,
-    /// The batch's positions: a cell of the campaign's grid.
-    pub positions: &'a Range<u64>,
+    /// The batch's positions: cells of the campaign's grid, in any order,
+    /// for an [`Claim::Unclaimed`] batch (each gets its own ledger row, so
+    /// two writers that group cells differently still cannot both commit
+    /// one); the lease's one range for a [`Claim::Leased`] batch.
+    pub positions: &'a [Range<u64>],
     /// How it is held.
     pub claim: Claim,
     /// Its rows as binary COPY streams, each whole (header, rows,
@@ -778,8 +790,24 @@ pub enum Outcome {
     Refused,
 }
 
-const LEDGER_INSERT: &str = "INSERT INTO generation_batches (campaign_id, batch_start, batch_end, status, rows, committed_at)
-     VALUES ($1, $2, $3, 'committed', $4, statement_timestamp())";
+/// The ledger rows of an unclaimed batch's cells: `$1` the campaign, then
+/// each cell's start and end. Rows written by a multi-row `VALUES` (not
+/// `unnest`), which Citus routes to the campaign's shard like one row.
+fn ledger_insert(cells: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO generation_batches (campaign_id, batch_start, batch_end, status, rows, committed_at) VALUES ",
+    );
+    for i in 0..cells {
+        let (start, end) = (2 * i + 2, 2 * i + 3);
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "($1, ${start}, ${end}, 'committed', ${end} - ${start}, statement_timestamp())"
+        ));
+    }
+    sql
+}
 
 const LEDGER_ROWS: &str =
     "UPDATE generation_batches SET rows = $3 WHERE campaign_id = $1 AND batch_start = $2";
@@ -789,17 +817,17 @@ const LEDGER_FENCED: &str = "UPDATE generation_batches
   WHERE campaign_id = $1 AND batch_start = $2 AND lease_token = $3
     AND status = 'leased' AND lease_expires_at > statement_timestamp()";
 
-/// Commits a batch: its rows into `target` and its ledger row, in one
+/// Commits a batch: its rows into `target` and its ledger rows, in one
 /// transaction. The only place either is written.
 ///
 /// The server must take exactly one row per position: a COPY that took
 /// another count is an error, and nothing is committed. An
-/// [`Claim::Unclaimed`] batch committed before fails on the ledger's
-/// primary key, before any row is sent; a [`Claim::Leased`] batch whose
-/// lease no longer holds is rolled back, rows and all, and the outcome is
-/// [`Outcome::Refused`]. (The fenced update runs after the COPY, so the
-/// row is locked only from then to the commit: a renewal in flight is not
-/// held up for the whole COPY.)
+/// [`Claim::Unclaimed`] batch with a cell committed before fails on the
+/// ledger's primary key, before any row is sent; a [`Claim::Leased`] batch
+/// whose lease no longer holds is rolled back, rows and all, and the
+/// outcome is [`Outcome::Refused`]. (The fenced update runs after the
+/// COPY, so the row is locked only from then to the commit: a renewal in
+/// flight is not held up for the whole COPY.)
 pub async fn commit_batch(
     client: &mut Client,
     target: &Target,
@@ -825,30 +853,48 @@ pub async fn commit_stream(
     client: &mut Client,
     target: &Target,
     campaign_id: Uuid,
-    positions: &Range<u64>,
+    positions: &[Range<u64>],
     claim: Claim,
     chunks: impl futures_util::Stream<Item = Result<Bytes, Error>>,
 ) -> Result<Outcome, Error> {
     use futures_util::StreamExt;
-    let names = positions.end - positions.start;
-    let start = to_i64(positions.start, "batch start")?;
-    let end = to_i64(positions.end, "batch end")?;
-    let expected = to_i64(names, "batch size")?;
+    let what = Cells(positions);
+    let names: u64 = positions.iter().map(|p| p.end - p.start).sum();
+    let mut bounds = Vec::with_capacity(2 * positions.len());
+    for cell in positions {
+        if cell.is_empty() {
+            return Err(Error::usage(format!(
+                "{what}: an empty range has no rows to commit"
+            )));
+        }
+        bounds.push(to_i64(cell.start, "batch start")?);
+        bounds.push(to_i64(cell.end, "batch end")?);
+    }
+    let lease = match claim {
+        Claim::Leased(token) => match positions {
+            [one] => Some((token, one.start)),
+            _ => {
+                return Err(Error::usage(format!(
+                    "{what}: a leased batch is the lease's one range"
+                )));
+            }
+        },
+        Claim::Unclaimed if positions.is_empty() => {
+            return Err(Error::usage("a batch needs at least one cell of positions"));
+        }
+        Claim::Unclaimed => None,
+    };
     // Every statement of the transaction runs on one server connection,
     // also behind a transaction-pooling PgBouncer. The COPY's named
     // statement is closed as soon as `copy_in` returns, so before COMMIT.
     let tx = client.transaction().await?;
-    if claim == Claim::Unclaimed {
-        tx.execute_typed(
-            LEDGER_INSERT,
-            &[
-                (&campaign_id, Type::UUID),
-                (&start, Type::INT8),
-                (&end, Type::INT8),
-                (&expected, Type::INT8),
-            ],
-        )
-        .await?;
+    if lease.is_none() {
+        let mut params: Vec<(&(dyn tokio_postgres::types::ToSql + Sync), Type)> =
+            Vec::with_capacity(bounds.len() + 1);
+        params.push((&campaign_id, Type::UUID));
+        params.extend(bounds.iter().map(|b| (b as _, Type::INT8)));
+        tx.execute_typed(&ledger_insert(positions.len()), &params)
+            .await?;
     }
     if let Some(create) = target.staging {
         tx.batch_execute(create).await?;
@@ -867,9 +913,7 @@ pub async fn commit_stream(
             || !chunk.ends_with(TRAILER)
         {
             return Err(Error::usage(format!(
-                "batch {}..{}: chunk {i} ({} bytes) is not a binary COPY stream with its header and trailer; encode chunks with CopyRows",
-                positions.start,
-                positions.end,
+                "{what}: chunk {i} ({} bytes) is not a binary COPY stream with its header and trailer; encode chunks with CopyRows",
                 chunk.len()
             )));
         }
@@ -881,34 +925,44 @@ pub async fn commit_stream(
     let copied = sink.as_mut().finish().await?;
     if copied != names {
         return Err(Error::database(format!(
-            "batch {}..{}: the server's COPY took {copied} rows, expected {names}; nothing was committed",
-            positions.start, positions.end
+            "{what}: the server's COPY took {copied} rows, expected {names}; nothing was committed"
         )));
     }
     let rows = match &target.insert {
         None => names,
         Some(insert) => tx.execute_typed(insert.as_str(), &[]).await?,
     };
-    match claim {
-        Claim::Unclaimed if rows != names => {
-            tx.execute_typed(
-                LEDGER_ROWS,
-                &[
-                    (&campaign_id, Type::UUID),
-                    (&start, Type::INT8),
-                    (&to_i64(rows, "rows")?, Type::INT8),
-                ],
-            )
-            .await?;
+    match lease {
+        None if rows != names => {
+            // Which names were present is not known per cell: the cells
+            // taken first in the batch carry its shortfall, so the
+            // ledger's rows still add up to the table's.
+            let mut short = names - rows;
+            for cell in positions {
+                if short == 0 {
+                    break;
+                }
+                let cut = short.min(cell.end - cell.start);
+                short -= cut;
+                tx.execute_typed(
+                    LEDGER_ROWS,
+                    &[
+                        (&campaign_id, Type::UUID),
+                        (&to_i64(cell.start, "batch start")?, Type::INT8),
+                        (&to_i64(cell.end - cell.start - cut, "rows")?, Type::INT8),
+                    ],
+                )
+                .await?;
+            }
         }
-        Claim::Unclaimed => {}
-        Claim::Leased(token) => {
+        None => {}
+        Some((token, start)) => {
             let updated = tx
                 .execute_typed(
                     LEDGER_FENCED,
                     &[
                         (&campaign_id, Type::UUID),
-                        (&start, Type::INT8),
+                        (&to_i64(start, "batch start")?, Type::INT8),
                         (&token, Type::UUID),
                         (&to_i64(rows, "rows")?, Type::INT8),
                     ],
@@ -924,6 +978,29 @@ pub async fn commit_stream(
     Ok(Outcome::Committed { rows })
 }
 
+/// Names a batch's cells in messages: `batch 0..100`, or
+/// `batch of 3 cells 0..100, 200..300, …`.
+struct Cells<'a>(&'a [Range<u64>]);
+
+impl std::fmt::Display for Cells<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            [one] => write!(f, "batch {}..{}", one.start, one.end),
+            cells => {
+                write!(f, "batch of {} cells", cells.len())?;
+                for (i, cell) in cells.iter().take(3).enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}{}..{}", cell.start, cell.end)?;
+                }
+                if cells.len() > 3 {
+                    f.write_str(", …")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// A committed batch's ledger entry, as [`committed`] reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Committed {
@@ -933,26 +1010,32 @@ pub struct Committed {
     pub lease_token: Option<Uuid>,
 }
 
-/// Whether the batch of `campaign_id` starting at `batch_start` is
+/// Whether the batch of `campaign_id` whose cells start at `starts` is
 /// committed, and how: what a writer asks after a connection was lost
-/// during its commit, to learn whether the commit landed.
+/// during its commit, to learn whether the commit landed. A batch's cells
+/// commit together, so either all of them are committed or none; the rows
+/// are their sum.
 pub async fn committed(
     client: &Client,
     campaign_id: Uuid,
-    batch_start: u64,
+    starts: &[u64],
 ) -> Result<Option<Committed>, Error> {
+    let starts = starts
+        .iter()
+        .map(|&s| to_i64(s, "batch start"))
+        .collect::<Result<Vec<i64>, Error>>()?;
     let row = client
-        .query_typed_opt(
-            "SELECT rows, lease_token FROM generation_batches
-             WHERE campaign_id = $1 AND batch_start = $2 AND status = 'committed'",
-            &[
-                (&campaign_id, Type::UUID),
-                (&to_i64(batch_start, "batch start")?, Type::INT8),
-            ],
+        .query_typed_one(
+            "SELECT count(*), sum(rows)::int8, max(lease_token::text)::uuid FROM generation_batches
+             WHERE campaign_id = $1 AND batch_start = ANY($2) AND status = 'committed'",
+            &[(&campaign_id, Type::UUID), (&starts, Type::INT8_ARRAY)],
         )
         .await?;
-    Ok(row.map(|row| Committed {
-        rows: u64::try_from(row.get::<_, i64>(0)).unwrap_or(0),
-        lease_token: row.get(1),
+    if row.get::<_, i64>(0) == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Committed {
+        rows: u64::try_from(row.get::<_, Option<i64>>(1).unwrap_or(0)).unwrap_or(0),
+        lease_token: row.get(2),
     }))
 }

@@ -16,6 +16,7 @@ touches the tables.
 | `V2__generation.sql` | `generated_domains`, `domain_generation_config_states`, `generation_campaigns`, `generation_batches`, `generation_runs` |
 | `V3__workers.sql` | `generation_campaigns.next_start` (the workers' lazy batch cursor), the `released` batch status, a partial index on open (leased, released) batches |
 | `V4__monitor.sql` | the memory monitor's columns on `memory_metrics` (`run_id`, `rss_bytes`, …); `record_memory_sample`, `report_memory_leak` (wrappers of V1's functions) |
+| `V5__adaptive_batches.sql` | `generation_campaigns.adaptive`: whether a commit groups a measured number of the grid's cells |
 
 domgen needs PostgreSQL 13 or newer (`gen_random_uuid()` is built in from
 13 on).

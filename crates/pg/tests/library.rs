@@ -446,7 +446,7 @@ fn workers_complete_a_planned_campaign(pg: &Pg) {
             &s,
             &PlanOptions {
                 campaign_id: id,
-                batch_names: 700,
+                batch_names: Some(700),
                 table: "generated_domains".into(),
             },
         ))
@@ -546,6 +546,7 @@ fn a_batch_whose_copy_takes_fewer_rows_than_its_positions_is_refused() {
                 spec: &s,
                 space: &space,
                 batch_names: N,
+                adaptive: false,
                 table: "generated_domains",
                 writer: Writer::Generate,
             },
@@ -557,7 +558,7 @@ fn a_batch_whose_copy_takes_fewer_rows_than_its_positions_is_refused() {
             &target,
             &Batch {
                 campaign_id: id,
-                positions: &(0..N),
+                positions: &[0..N],
                 claim,
                 chunks: &[chunk],
             },
@@ -589,7 +590,7 @@ fn a_batch_whose_copy_takes_fewer_rows_than_its_positions_is_refused() {
             &s,
             &PlanOptions {
                 campaign_id: leased,
-                batch_names: N,
+                batch_names: Some(N),
                 table: "generated_domains".into(),
             },
         ))
@@ -611,7 +612,7 @@ fn a_batch_whose_copy_takes_fewer_rows_than_its_positions_is_refused() {
             &target,
             &Batch {
                 campaign_id: leased,
-                positions: &lease.positions,
+                positions: std::slice::from_ref(&lease.positions),
                 claim: Claim::Leased(lease.token),
                 chunks: &[chunk],
             },
@@ -632,4 +633,112 @@ fn a_batch_whose_copy_takes_fewer_rows_than_its_positions_is_refused() {
         Outcome::Committed { rows: N }
     );
     pg.assert_exactly("generated_domains", leased, &s, 0..N);
+}
+
+/// A `generate` commit groups cells of the grid, each with its own ledger
+/// row, so a second writer that groups the same cells differently still
+/// meets the first on the ledger's primary key: a group with one cell
+/// committed before is refused whole, rows and ledger rows. `committed`
+/// answers for a whole group, and in `unique` mode the rows a group
+/// skipped come off its cells so that the ledger adds up to the table.
+#[test]
+fn grouped_cells_commit_once_whatever_the_grouping() {
+    const CELL: u64 = 20;
+    let pg = Pg::new();
+    let s = spec(Order::Sequential, 0);
+    let space = Space::compile(&s).unwrap();
+    let target = Target::table("generated_domains", &domgen_pg::Provenance::none()).unwrap();
+    let mut client = pg.rt.block_on(pg.db.connect()).unwrap();
+    let id = Uuid::new_v4();
+    pg.rt
+        .block_on(ledger::register_campaign(
+            &pg.client,
+            &Registration {
+                campaign_id: id,
+                spec: &s,
+                space: &space,
+                batch_names: CELL,
+                adaptive: true,
+                table: "generated_domains",
+                writer: Writer::Generate,
+            },
+        ))
+        .unwrap();
+    let commit = |client: &mut Client, target: &Target, cells: &[Range<u64>]| {
+        let chunks: Vec<Bytes> = cells.iter().map(|c| encoded(id, &s, c.clone())).collect();
+        pg.rt.block_on(ledger::commit_batch(
+            client,
+            target,
+            &Batch {
+                campaign_id: id,
+                positions: cells,
+                claim: Claim::Unclaimed,
+                chunks: &chunks,
+            },
+        ))
+    };
+    // Cells out of order and apart, as an unordered run hands them over.
+    assert_eq!(
+        commit(&mut client, &target, &[40..60, 0..20]).unwrap(),
+        Outcome::Committed { rows: 40 }
+    );
+    let refused = commit(&mut client, &target, &[20..40, 40..60, 60..80]).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::Database, "{refused}");
+    assert_eq!(
+        pg.int(
+            "SELECT count(*) FROM generated_domains WHERE campaign_id = $1",
+            id
+        ),
+        40,
+        "nothing of the refused group"
+    );
+    assert_eq!(
+        pg.int(
+            "SELECT count(*) FROM generation_batches WHERE campaign_id = $1",
+            id
+        ),
+        2,
+        "a ledger row per cell, none of the refused group"
+    );
+    let committed = |starts: &[u64]| {
+        pg.rt
+            .block_on(ledger::committed(&pg.client, id, starts))
+            .unwrap()
+    };
+    assert_eq!(committed(&[0, 40]).map(|c| c.rows), Some(40));
+    assert_eq!(committed(&[20, 60]), None);
+    let (missing, rows) = pg
+        .rt
+        .block_on(ledger::missing(&pg.client, id, 0..100))
+        .unwrap();
+    assert_eq!((missing, rows), (vec![20..40, 60..100], 40));
+
+    // `unique` mode: 10 of the next group's names are in the table already
+    // (under another campaign); its first cell carries the shortfall.
+    let other = Uuid::new_v4();
+    for name in (60..70).map(|i| space.name(i)) {
+        pg.sql.query(
+            "INSERT INTO generated_domains (campaign_id, offset_index, domain_name) VALUES ($1, 0, $2)",
+            &[&other, &name],
+        );
+    }
+    pg.rt
+        .block_on(ledger::ensure_unique_index(&pg.client, "generated_domains"))
+        .unwrap();
+    let unique = Target::unique("generated_domains", &domgen_pg::Provenance::none()).unwrap();
+    assert_eq!(
+        commit(&mut client, &unique, &[60..80, 20..40]).unwrap(),
+        Outcome::Committed { rows: 30 }
+    );
+    let ledger_rows: Vec<(i64, i64)> = pg
+        .sql
+        .query(
+            "SELECT batch_start, rows FROM generation_batches WHERE campaign_id = $1 ORDER BY batch_start",
+            &[&id],
+        )
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(ledger_rows, [(0, 20), (20, 20), (40, 20), (60, 10)]);
+    assert_eq!(committed(&[60, 20]).map(|c| c.rows), Some(30));
 }

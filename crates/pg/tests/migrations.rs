@@ -47,7 +47,7 @@ fn migrations_apply_once() {
 
         let error = migrate::check_migrated(&client).await.unwrap_err();
         assert!(
-            matches!(detail(&error), MigrateErrorKind::NotMigrated { pending, .. } if pending.len() == 4),
+            matches!(detail(&error), MigrateErrorKind::NotMigrated { pending, .. } if pending.len() == 5),
             "{error:?}"
         );
         let message = error.to_string();
@@ -67,12 +67,13 @@ fn migrations_apply_once() {
                 "V1__memory_monitoring",
                 "V2__generation",
                 "V3__workers",
-                "V4__monitor"
+                "V4__monitor",
+                "V5__adaptive_batches"
             ]
         );
         assert_eq!(
             first.to_string(),
-            "applied 4 migrations: V1__memory_monitoring, V2__generation, V3__workers, V4__monitor"
+            "applied 5 migrations: V1__memory_monitoring, V2__generation, V3__workers, V4__monitor, V5__adaptive_batches"
         );
 
         let second = migrate::migrate(&mut client).await.unwrap();
@@ -85,7 +86,7 @@ fn migrations_apply_once() {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(history, 4);
+        assert_eq!(history, 5);
     });
 }
 
@@ -97,7 +98,7 @@ fn concurrent_migrations_apply_each_migration_once() {
         let mut b = connect(&url).await;
         let (ra, rb) = tokio::join!(migrate::migrate(&mut a), migrate::migrate(&mut b));
         let (ra, rb) = (ra.unwrap(), rb.unwrap());
-        assert_eq!(ra.applied().len() + rb.applied().len(), 4, "{ra} / {rb}");
+        assert_eq!(ra.applied().len() + rb.applied().len(), 5, "{ra} / {rb}");
         migrate::check_migrated(&a).await.unwrap();
     });
 }
@@ -668,7 +669,15 @@ fn failing_migration_is_rolled_back() {
         match detail(&error) {
             MigrateErrorKind::NotMigrated { pending, .. } => {
                 let pending: Vec<String> = pending.iter().map(ToString::to_string).collect();
-                assert_eq!(pending, ["V2__generation", "V3__workers", "V4__monitor"]);
+                assert_eq!(
+                    pending,
+                    [
+                        "V2__generation",
+                        "V3__workers",
+                        "V4__monitor",
+                        "V5__adaptive_batches"
+                    ]
+                );
             }
             other => panic!("expected NotMigrated, got {other:?}"),
         }
@@ -686,7 +695,12 @@ fn failing_migration_is_rolled_back() {
         let report = migrate::migrate(&mut client).await.unwrap();
         assert_eq!(
             names(&report),
-            ["V2__generation", "V3__workers", "V4__monitor"]
+            [
+                "V2__generation",
+                "V3__workers",
+                "V4__monitor",
+                "V5__adaptive_batches"
+            ]
         );
         migrate::check_migrated(&client).await.unwrap();
     });
@@ -719,7 +733,7 @@ fn existing_campaign_service_tables_are_adopted() {
             .await
             .unwrap();
         let report = migrate::migrate(&mut client).await.unwrap();
-        assert_eq!(report.applied().len(), 4);
+        assert_eq!(report.applied().len(), 5);
         migrate::check_migrated(&client).await.unwrap();
         let last: i64 = client
             .query_one(

@@ -72,7 +72,7 @@ fn prepared_statement_does_not_exist_behind_transaction_pooling() {
         let (first, second) = (first.unwrap(), second.unwrap());
         assert_eq!(
             first.applied().len() + second.applied().len(),
-            4,
+            5,
             "{first} / {second}"
         );
         migrate::check_migrated(&one).await.unwrap();

@@ -1,0 +1,12 @@
+-- V5: batches sized by measurement.
+--
+-- A campaign's batch_names stays the grid of its ledger, but for an
+-- adaptive campaign it is a cell: a commit carries as many cells as the
+-- writer measured to be fastest on the target table (a table with per-row
+-- triggers can be many times slower with big batches). generate's commits
+-- write one ledger row per cell, so two writers that group cells
+-- differently still meet on the primary key; a worker's lease covers a
+-- run of cells taken from the cursor in one statement. adaptive is false
+-- for a campaign whose batch size was given (pinned) and for the
+-- campaigns of earlier versions, which keep their fixed batches.
+ALTER TABLE generation_campaigns ADD COLUMN adaptive BOOLEAN NOT NULL DEFAULT false;
