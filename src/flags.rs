@@ -15,6 +15,7 @@ const FLAGS: &[(&str, &str)] = &[
     // domgen-engine: builder methods.
     ("`GeneratorBuilder::threads`", "--threads"),
     ("`GeneratorBuilder::memory_budget`", "--memory-budget"),
+    ("`GeneratorBuilder::batch_names`", "--batch-size"),
     // domgen-pattern: spec settings.
     (
         r#"add patterns = ["{keyword}.{tld}"] to the spec"#,

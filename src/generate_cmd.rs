@@ -150,6 +150,15 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
             prepared.space().total()
         );
     }
+    let sizing = prepared.sizing();
+    if sizing.adaptive {
+        eprintln!(
+            "batches: {} names to start, then as measured, in cells of {}: {}",
+            sizing.start_names(),
+            sizing.cell,
+            crate::flags::cli_message(&sizing.why, Some(campaign_id))
+        );
+    }
     let filled: Vec<&str> = prepared.provenance().columns().collect();
     if !filled.is_empty() {
         eprintln!("provenance columns: {}", filled.join(", "));
@@ -176,8 +185,18 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
     }
     let report = result.map_err(failed)?;
     if let Some(path) = &run.stats {
-        let json =
-            serde_json::to_vec_pretty(&report.report).context("cannot encode the run report")?;
+        /// The engine's report with the batch sizes the run chose.
+        #[derive(serde::Serialize)]
+        struct Stats<'a> {
+            #[serde(flatten)]
+            report: &'a domgen::engine::Report,
+            sizing: &'a domgen::pg::sizing::SizingReport,
+        }
+        let stats = Stats {
+            report: &report.report,
+            sizing: &report.sizing,
+        };
+        let json = serde_json::to_vec_pretty(&stats).context("cannot encode the run report")?;
         std::fs::write(path, json)
             .with_context(|| format!("cannot write the run report to {}", path.display()))?;
     }

@@ -23,9 +23,11 @@ pub(crate) struct PlanArgs {
     /// The campaign's id; workers need only this.
     #[arg(long, value_name = "UUID")]
     campaign_id: uuid::Uuid,
-    /// Names per batch: what a worker claims, renders and commits at once.
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
-    batch_size: u64,
+    /// Names per batch, pinned: what a worker claims, renders and commits
+    /// at once (default: measured by each worker, in cells chosen from the
+    /// table's shape; 100000 on a table without row triggers or many indexes).
+    #[arg(long, value_name = "N")]
+    batch_size: Option<u64>,
     /// The table to COPY into (columns campaign_id, offset_index, domain_name).
     #[arg(long, value_name = "NAME", default_value = "generated_domains")]
     table: String,

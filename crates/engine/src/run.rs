@@ -368,6 +368,13 @@ impl Generator {
         self.threads
     }
 
+    /// The batch size given to the builder
+    /// ([`GeneratorBuilder::batch_names`]), if one was: a writer that
+    /// steers its batch size by measurement keeps to a pinned one.
+    pub fn pinned_batch_names(&self) -> Option<u64> {
+        self.settings.batch_names
+    }
+
     /// The most batches a run holds at once, before a [`Gauge`] throttles
     /// it: the builder's [`in_flight`](GeneratorBuilder::in_flight), or
     /// [`GeneratorBuilder::default_in_flight`] of the threads.

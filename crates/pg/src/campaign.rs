@@ -28,6 +28,7 @@ use crate::ledger::{
     self, Batch, Claim, Outcome, Provenance, Registration, Target, Writer, to_i64,
 };
 use crate::retry::{Backoff, Control, Retry};
+use crate::sizing::{self, Sizer, Sizing, SizingReport};
 
 /// Which positions a campaign run writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -99,6 +100,8 @@ pub struct CampaignReport {
     /// The provenance columns the rows filled: those of
     /// [`CampaignOptions::provenance`] the table has.
     pub provenance: Provenance,
+    /// The batch sizes chosen, and why ([`crate::sizing`]).
+    pub sizing: SizingReport,
 }
 
 /// A campaign registered and ready to run: its positions settled, the
@@ -107,7 +110,7 @@ pub struct CampaignReport {
 pub struct Prepared {
     space: Space,
     options: CampaignOptions,
-    batch_names: u64,
+    sizing: Sizing,
     missing: Vec<Range<u64>>,
     committed_rows: u64,
     reserved: Option<Range<u64>>,
@@ -135,9 +138,14 @@ impl Prepared {
         self.committed_rows
     }
 
-    /// Names per batch: the campaign's grid.
+    /// Names per cell: the campaign's grid.
     pub fn batch_names(&self) -> u64 {
-        self.batch_names
+        self.sizing.cell
+    }
+
+    /// The batch sizes the run starts from and may choose from, and why.
+    pub fn sizing(&self) -> &Sizing {
+        &self.sizing
     }
 
     /// The provenance columns the rows fill: those of
@@ -198,16 +206,22 @@ pub async fn prepare(
         ledger::ensure_unique_index(client, &options.table).await?;
     }
     // The rows' pieces count in their size, so in the batch size.
-    let batch_names = generator
+    let largest = generator
         .batch_names_for(&space, &target.encoder(id, &space))
         .map_err(Error::engine)?;
+    let shape = sizing::table_shape(client, &options.table).await?;
+    let sizing = match generator.pinned_batch_names() {
+        Some(names) => Sizing::pinned(names, PINNED),
+        None => Sizing::for_table(&options.table, &shape, largest),
+    };
     let registered = ledger::register_campaign(
         client,
         &Registration {
             campaign_id: id,
             spec,
             space: &space,
-            batch_names,
+            batch_names: sizing.cell,
+            adaptive: sizing.adaptive,
             table: &options.table,
             writer: Writer::Generate,
         },
@@ -215,7 +229,7 @@ pub async fn prepare(
     .await?;
     let selection = space.selection();
     let mut prepared = Prepared {
-        batch_names,
+        sizing,
         missing: if selection.is_empty() {
             vec![]
         } else {
@@ -248,25 +262,66 @@ pub async fn prepare(
             ledger::differ_sentence(&differ)
         )));
     }
-    prepared.batch_names = stored.batch_names;
+    prepared.sizing = resumed_sizing(&stored, generator.pinned_batch_names(), &shape, largest);
     (prepared.missing, prepared.committed_rows) = ledger::missing(client, id, selection).await?;
     Ok(prepared)
 }
 
+/// Why a pinned batch size is what it is.
+const PINNED: &str = "the batch size was given (`GeneratorBuilder::batch_names`), which pins it";
+
+/// The sizes a resumed campaign writes its missing cells in: its own grid,
+/// grouped as a pinned size says (rounded to whole cells), or as measured
+/// if the campaign was registered adaptive; a campaign of fixed batches
+/// keeps them.
+fn resumed_sizing(
+    stored: &ledger::StoredCampaign,
+    pinned: Option<u64>,
+    shape: &sizing::TableShape,
+    largest: u64,
+) -> Sizing {
+    let cell = stored.batch_names;
+    match (stored.adaptive, pinned) {
+        (false, _) => Sizing::pinned(
+            cell,
+            "the campaign was registered with fixed batches of this size",
+        ),
+        (true, Some(names)) => {
+            let cells = (names / cell).max(1);
+            Sizing {
+                start_cells: cells,
+                max_cells: cells,
+                adaptive: false,
+                why: format!("{PINNED}, in whole cells of the campaign's grid ({cell} names)"),
+                ..Sizing::pinned(cell, "")
+            }
+        }
+        (true, None) => Sizing::for_grid(cell, &stored.table, shape, largest),
+    }
+}
+
 /// What a commit task gives back: its connection (unless it broke), the
-/// batch's positions and what became of the batch.
-type Committed = (Option<Connection>, Range<u64>, Result<Outcome, Error>);
+/// batch's cells, when it ended, and what became of the batch.
+type Committed = (
+    Option<Connection>,
+    Vec<Range<u64>>,
+    std::time::Instant,
+    Result<Outcome, Error>,
+);
 
 /// Writes batches into PostgreSQL over one or more connections, each batch
-/// in one transaction with its ledger row ([`ledger::commit_batch`]).
+/// in one transaction with its ledger rows ([`ledger::commit_batch`]).
 ///
-/// Called by the engine's coordinator thread, it drives the async clients
-/// with `Handle::block_on`, so it must not run on a runtime worker thread
-/// (use `spawn_blocking` or a plain thread). A batch is copied into a
-/// buffer of its own and committed by a task on an idle connection; with
-/// every connection busy, `write_batch` waits for one. So at most one batch
-/// per connection is in the database's hands, and [`Sink::finish`] waits
-/// for them all.
+/// The engine hands it cells of the campaign's grid; it groups as many as
+/// its [`Sizer`] says into one commit, and tells the sizer what each commit
+/// achieved ([`crate::sizing`]). Called by the engine's coordinator thread,
+/// it drives the async clients with `Handle::block_on`, so it must not run
+/// on a runtime worker thread (use `spawn_blocking` or a plain thread). A
+/// cell is copied into a buffer of its own; a full group is committed by a
+/// task on an idle connection; with every connection the sizer allows busy,
+/// `write_batch` waits for one. So at most one group per connection is in
+/// the database's hands and one is being filled, and [`Sink::finish`]
+/// commits the last and waits for them all.
 pub struct PgSink {
     handle: Handle,
     idle: Vec<Connection>,
@@ -276,6 +331,12 @@ pub struct PgSink {
     source: Arc<Connections>,
     retry: Retry,
     reconnects: Arc<AtomicU64>,
+    sizer: Sizer,
+    /// The group being filled: its cells and their rows.
+    cells: Vec<Range<u64>>,
+    chunks: Vec<Bytes>,
+    /// Commits made.
+    pub commits: u64,
     /// Rows committed by this sink.
     pub committed_rows: u64,
     /// Names skipped because the table had them already (`unique` mode).
@@ -284,7 +345,8 @@ pub struct PgSink {
 
 impl PgSink {
     /// A sink writing to `target` for `campaign_id` over `connections`
-    /// connections from `source`; a connection lost during a commit is
+    /// connections from `source`, in batches `sizing` allows (cells of its
+    /// grid, grouped as measured); a connection lost during a commit is
     /// opened anew and the batch committed again, as `retry` allows (the
     /// ledger says whether the cut commit had landed). With a
     /// [`Target::unique`], each batch goes through a staging table and
@@ -299,6 +361,7 @@ impl PgSink {
         campaign_id: Uuid,
         target: Target,
         retry: Retry,
+        sizing: Sizing,
     ) -> Result<PgSink, Error> {
         let mut idle = Vec::with_capacity(connections.max(1));
         for _ in 0..connections.max(1) {
@@ -306,13 +369,17 @@ impl PgSink {
         }
         Ok(PgSink {
             handle,
-            idle,
             busy: tokio::task::JoinSet::new(),
             campaign_id,
             target: Arc::new(target),
             source: Arc::new(source.clone()),
             retry,
             reconnects: Arc::default(),
+            sizer: Sizer::new(sizing, idle.len()),
+            idle,
+            cells: Vec::new(),
+            chunks: Vec::new(),
+            commits: 0,
             committed_rows: 0,
             already_present: 0,
         })
@@ -323,22 +390,32 @@ impl PgSink {
         self.reconnects.load(Ordering::Relaxed)
     }
 
+    /// What the sizing did.
+    pub fn sizing(&self) -> SizingReport {
+        self.sizer.report()
+    }
+
     /// Waits for one busy connection and takes back its outcome.
     fn settle_one(&mut self) -> Result<(), Error> {
         let Some(joined) = self.handle.block_on(self.busy.join_next()) else {
             return Ok(());
         };
-        let (connection, positions, outcome) = joined.map_err(|e| Error::task("a COPY task", e))?;
+        let (connection, cells, done, outcome) =
+            joined.map_err(|e| Error::task("a COPY task", e))?;
         self.idle.extend(connection);
+        let names: u64 = cells.iter().map(|c| c.end - c.start).sum();
         match outcome? {
             Outcome::Committed { rows } => {
+                self.commits += 1;
                 self.committed_rows += rows;
-                self.already_present += (positions.end - positions.start).saturating_sub(rows);
+                self.already_present += names.saturating_sub(rows);
+                self.sizer.committed(cells.len() as u64, names, done);
                 Ok(())
             }
             Outcome::Refused => Err(Error::database(format!(
                 "batch {}..{} was refused by the ledger, though it was not leased",
-                positions.start, positions.end
+                cells[0].start,
+                cells[cells.len() - 1].end
             ))),
         }
     }
@@ -354,14 +431,62 @@ impl PgSink {
         first.map_or(Ok(()), Err)
     }
 
-    /// Closes the connections and waits for their tasks to end, so their
-    /// buffers are freed.
+    /// Commits the group being filled, waits for every commit, closes the
+    /// connections and waits for their tasks to end, so their buffers are
+    /// freed.
     pub fn close(mut self) -> Result<(), Error> {
+        let sent = self.send_group();
         let settled = self.settle_all();
         for connection in self.idle.drain(..) {
             self.handle.block_on(connection.close());
         }
-        settled
+        sent.and(settled)
+    }
+
+    /// Commits the group being filled on an idle connection, waiting for
+    /// one while as many as the sizer allows are busy.
+    fn send_group(&mut self) -> Result<(), Error> {
+        if self.cells.is_empty() {
+            return Ok(());
+        }
+        while self.idle.is_empty() || self.busy.len() >= self.sizer.connections() {
+            if self.busy.is_empty() {
+                return Err(Error::database(
+                    "no COPY connection is left: each was lost with a batch",
+                ));
+            }
+            self.settle_one()?;
+        }
+        let connection = self.idle.pop().expect("an idle connection was waited for");
+        let (cells, chunks) = (
+            std::mem::take(&mut self.cells),
+            std::mem::take(&mut self.chunks),
+        );
+        let (target, campaign_id) = (Arc::clone(&self.target), self.campaign_id);
+        let (source, retry) = (Arc::clone(&self.source), self.retry);
+        let reconnects = Arc::clone(&self.reconnects);
+        self.busy.spawn_on(
+            async move {
+                let batch = Batch {
+                    campaign_id,
+                    positions: &cells,
+                    claim: Claim::Unclaimed,
+                    chunks: &chunks,
+                };
+                let (connection, outcome) = commit_riding_through(
+                    connection,
+                    &source,
+                    &retry,
+                    &target,
+                    &batch,
+                    &reconnects,
+                )
+                .await;
+                (connection, cells, std::time::Instant::now(), outcome)
+            },
+            &self.handle,
+        );
+        Ok(())
     }
 }
 
@@ -373,44 +498,18 @@ impl Sink for PgSink {
     }
 
     fn write_batch(&mut self, positions: Range<u64>, bytes: &[u8]) -> Result<Flow, Error> {
-        if self.idle.is_empty() {
-            self.settle_one()?;
+        self.cells.push(positions);
+        self.chunks.push(Bytes::copy_from_slice(bytes));
+        if self.cells.len() as u64 >= self.sizer.cells() {
+            self.send_group()?;
         }
-        let Some(connection) = self.idle.pop() else {
-            return Err(Error::database(
-                "no COPY connection is left: each was lost with a batch",
-            ));
-        };
-        let chunk = Bytes::copy_from_slice(bytes);
-        let (target, campaign_id) = (Arc::clone(&self.target), self.campaign_id);
-        let (source, retry) = (Arc::clone(&self.source), self.retry);
-        let reconnects = Arc::clone(&self.reconnects);
-        self.busy.spawn_on(
-            async move {
-                let batch = Batch {
-                    campaign_id,
-                    positions: &positions,
-                    claim: Claim::Unclaimed,
-                    chunks: std::slice::from_ref(&chunk),
-                };
-                let (connection, outcome) = commit_riding_through(
-                    connection,
-                    &source,
-                    &retry,
-                    &target,
-                    &batch,
-                    &reconnects,
-                )
-                .await;
-                (connection, positions, outcome)
-            },
-            &self.handle,
-        );
         Ok(Flow::Continue)
     }
 
     fn finish(&mut self) -> Result<(), Error> {
-        self.settle_all()
+        let sent = self.send_group();
+        let settled = self.settle_all();
+        sent.and(settled)
     }
 }
 
@@ -426,9 +525,15 @@ async fn commit_riding_through(
     batch: &Batch<'_>,
     reconnects: &AtomicU64,
 ) -> (Option<Connection>, Result<Outcome, Error>) {
+    let starts: Vec<u64> = batch.positions.iter().map(|c| c.start).collect();
     let what = format!(
-        "the commit of batch {}..{}",
-        batch.positions.start, batch.positions.end
+        "the commit of batch {}..{}{}",
+        starts[0],
+        batch.positions[0].end,
+        match starts.len() {
+            1 => String::new(),
+            n => format!(" and {} more cells", n - 1),
+        }
     );
     let mut backoff: Option<Backoff> = None;
     loop {
@@ -447,11 +552,7 @@ async fn commit_riding_through(
                 let landed = retry
                     .statement(
                         "reading the ledger",
-                        ledger::committed(
-                            connection.shared(),
-                            batch.campaign_id,
-                            batch.positions.start,
-                        ),
+                        ledger::committed(connection.shared(), batch.campaign_id, &starts),
                     )
                     .await;
                 return match landed {
@@ -476,11 +577,7 @@ async fn commit_riding_through(
         let landed = retry
             .statement(
                 "reading the ledger",
-                ledger::committed(
-                    connection.shared(),
-                    batch.campaign_id,
-                    batch.positions.start,
-                ),
+                ledger::committed(connection.shared(), batch.campaign_id, &starts),
             )
             .await;
         match landed {
@@ -539,10 +636,11 @@ impl Prepared {
             options.campaign_id,
             self.target.clone(),
             options.retry,
+            self.sizing.clone(),
         ))?;
         for range in &self.missing {
             let run = RunOptions {
-                batch_names: Some(self.batch_names),
+                batch_names: Some(self.sizing.cell),
                 cancel,
                 progress: Some(&mut *progress),
                 ..RunOptions::new(range.clone())
@@ -565,7 +663,7 @@ impl Prepared {
             }
         }
         let (committed, already_present) = (sink.committed_rows, sink.already_present);
-        let reconnects = sink.reconnects();
+        let (reconnects, commits, sizing) = (sink.reconnects(), sink.commits, sink.sizing());
         if let Err(e) = sink.close() {
             failure.get_or_insert(e);
         }
@@ -573,8 +671,13 @@ impl Prepared {
         if let Some(stats) = domgen_alloc::stats() {
             report.live_bytes_after = Some(stats.live_bytes);
         }
-        // Rows the database committed, not batches handed to the sink.
+        // Rows the database committed, and its commits, not the cells
+        // handed to the sink.
         report.names = committed;
+        report.batches = commits;
+        if sizing.adaptive {
+            report.batch_names = sizing.final_names;
+        }
         let recorded = handle.block_on(record_run(
             &mut control,
             run_id,
@@ -600,6 +703,7 @@ impl Prepared {
             already_present,
             reconnects,
             provenance: self.target.provenance().clone(),
+            sizing,
             report,
         })
     }
@@ -706,6 +810,23 @@ impl fmt::Display for CampaignReport {
         }
         if self.reconnects > 0 {
             write!(f, "; {} lost connections were opened anew", self.reconnects)?;
+        }
+        let sizing = &self.sizing;
+        if sizing.adaptive {
+            write!(
+                f,
+                "; batches of {} names on {} connection{} at the end (from {}, in cells of {}; {} windows measured)",
+                sizing.final_names,
+                sizing.final_connections,
+                if sizing.final_connections == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                sizing.start_names,
+                sizing.cell,
+                sizing.windows
+            )?;
         }
         Ok(())
     }

@@ -19,6 +19,9 @@ It is built in layers, each using only the ones before it:
 - **ledger** ([`ledger`]): registering a campaign, the one transaction that
   commits a batch's rows with its ledger row ([`ledger::commit_batch`]),
   the positions a resume writes, and the cursor that `continue` moves.
+- **sizing** ([`sizing`]): how many names a commit carries, from the
+  target table's shape (row triggers, indexes) and then from measured
+  rows/s; the ledger's grid is a cell that commits group.
 - **writers** ([`campaign`], [`workers`], [`monitor`]): a campaign written
   by one call ([`campaign::generate`], or [`campaign::prepare`] and
   [`campaign::Prepared::run`]); by many worker processes under leases
@@ -88,6 +91,7 @@ pub mod migrate;
 pub mod monitor;
 pub mod read;
 mod retry;
+pub mod sizing;
 mod tls;
 pub mod workers;
 

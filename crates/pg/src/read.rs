@@ -23,18 +23,22 @@ pub struct Status {
     pub campaign_id: Uuid,
     /// Positions in all.
     pub positions: u64,
-    /// Names per batch.
+    /// Names per batch: the grid (a cell, when `adaptive`).
     pub batch_names: u64,
-    /// Batches in all.
+    /// Whether workers lease a measured number of cells at once: then the
+    /// counts below are of cells, not of leases.
+    pub adaptive: bool,
+    /// Batches (cells) in all.
     pub batches: u64,
-    /// Batches committed.
+    /// Batches (cells) committed.
     pub done: u64,
-    /// Batches held by a live lease.
+    /// Batches (cells) held by a live lease.
     pub leased: u64,
-    /// Batches not committed and not held by a live lease (not cut yet,
-    /// released, or expired).
+    /// Batches (cells) not committed and not held by a live lease (not cut
+    /// yet, released, or expired).
     pub pending: u64,
-    /// Of the pending: leases that expired, waiting to be taken over.
+    /// Of the pending: those of leases that expired, waiting to be taken
+    /// over.
     pub expired: u64,
     /// Rows committed.
     pub rows: u64,
@@ -65,8 +69,14 @@ impl fmt::Display for Status {
         )?;
         writeln!(
             f,
-            "batches of {}: {} done, {} leased, {} pending ({} expired leases) of {}",
-            self.batch_names, self.done, self.leased, self.pending, self.expired, self.batches
+            "{} of {}: {} done, {} leased, {} pending ({} in expired leases) of {}",
+            if self.adaptive { "cells" } else { "batches" },
+            self.batch_names,
+            self.done,
+            self.leased,
+            self.pending,
+            self.expired,
+            self.batches
         )?;
         write!(
             f,
@@ -85,7 +95,7 @@ impl fmt::Display for Status {
 pub async fn status(client: &Client, campaign_id: Uuid) -> Result<Status, Error> {
     let campaign = client
         .query_typed_opt(
-            "SELECT first_position, end_position, batch_names, next_start IS NOT NULL
+            "SELECT first_position, end_position, batch_names, next_start IS NOT NULL, adaptive
                FROM generation_campaigns WHERE campaign_id = $1",
             &[(&campaign_id, Type::UUID)],
         )
@@ -103,19 +113,27 @@ pub async fn status(client: &Client, campaign_id: Uuid) -> Result<Status, Error>
     let first = u64::try_from(campaign.get::<_, i64>(0)).unwrap_or(0);
     let end = u64::try_from(campaign.get::<_, i64>(1)).unwrap_or(0);
     let batch_names = u64::try_from(campaign.get::<_, i64>(2)).unwrap_or(1).max(1);
+    // A lease of an adaptive campaign covers whole cells (the last one of
+    // the campaign may be short): counted in cells, so the counts add up.
     let row = client
         .query_typed_one(
-            "SELECT count(*) FILTER (WHERE status = 'committed'),
+            "WITH b AS (
+                 SELECT *, (batch_end - batch_start + $2 - 1) / $2 AS cells
+                   FROM generation_batches WHERE campaign_id = $1)
+             SELECT coalesce(sum(cells) FILTER (WHERE status = 'committed'), 0)::bigint,
                     coalesce(sum(rows) FILTER (WHERE status = 'committed'), 0)::bigint,
-                    count(*) FILTER (WHERE status = 'leased' AND lease_expires_at > statement_timestamp()),
-                    count(*) FILTER (WHERE status = 'leased' AND lease_expires_at <= statement_timestamp()),
+                    coalesce(sum(cells) FILTER (WHERE status = 'leased' AND lease_expires_at > statement_timestamp()), 0)::bigint,
+                    coalesce(sum(cells) FILTER (WHERE status = 'leased' AND lease_expires_at <= statement_timestamp()), 0)::bigint,
                     coalesce(sum(rows) FILTER (WHERE committed_at > statement_timestamp() - interval '60 seconds'), 0)::bigint,
                     extract(epoch FROM statement_timestamp() - min(committed_at))::float8,
                     coalesce(array_agg(DISTINCT worker_id) FILTER (
                         WHERE (status = 'leased' AND lease_expires_at > statement_timestamp())
                            OR committed_at > statement_timestamp() - interval '60 seconds'), '{}')
-               FROM generation_batches WHERE campaign_id = $1",
-            &[(&campaign_id, Type::UUID)],
+               FROM b",
+            &[
+                (&campaign_id, Type::UUID),
+                (&i64::try_from(batch_names).unwrap_or(i64::MAX), Type::INT8),
+            ],
         )
         .await?;
     let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
@@ -133,6 +151,7 @@ pub async fn status(client: &Client, campaign_id: Uuid) -> Result<Status, Error>
         campaign_id,
         positions: end - first,
         batch_names,
+        adaptive: campaign.get(4),
         batches,
         done,
         leased,

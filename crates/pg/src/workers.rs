@@ -47,14 +47,18 @@ use crate::error::Error;
 pub use crate::ledger::Outcome;
 use crate::ledger::{self, Batch, Claim, Provenance, Registration, Target, Writer, to_i64};
 use crate::retry::{Backoff, Control, Retry, Statement, statement};
+use crate::sizing::{self, Sizer, Sizing, SizingReport};
 
 /// What [`plan`] registers.
 #[derive(Clone, Debug)]
 pub struct PlanOptions {
     /// The campaign's id; workers need only this.
     pub campaign_id: Uuid,
-    /// Names per batch: the unit a worker claims, renders and commits.
-    pub batch_names: u64,
+    /// Names per batch, pinned: the unit a worker claims, renders and
+    /// commits. `None`: the grid is a cell chosen from the table's shape,
+    /// and each worker leases as many cells at once as it measures to be
+    /// fastest ([`crate::sizing`]; at most [`LARGEST_LEASE`] names).
+    pub batch_names: Option<u64>,
     /// The table rows go to (columns `campaign_id`, `offset_index`,
     /// `domain_name`).
     pub table: String,
@@ -67,10 +71,12 @@ pub struct Planned {
     pub campaign_id: Uuid,
     /// The positions it covers.
     pub positions: Range<u64>,
-    /// Names per batch.
+    /// Names per batch: the grid (a cell, when `sizing` is adaptive).
     pub batch_names: u64,
-    /// Batches in all (the last one may be shorter).
+    /// Batches in all (the last one may be shorter); cells, when adaptive.
     pub batches: u64,
+    /// The sizes workers lease, and why.
+    pub sizing: Sizing,
     /// Whether this call registered it (false: it was planned already, with
     /// the same spec and settings).
     pub created: bool,
@@ -80,7 +86,7 @@ impl fmt::Display for Planned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "campaign {} {}: positions {}..{} ({} names) in {} batches of {}",
+            "campaign {} {}: positions {}..{} ({} names) in {} {} of {}",
             self.campaign_id,
             if self.created {
                 "planned"
@@ -91,10 +97,28 @@ impl fmt::Display for Planned {
             self.positions.end,
             self.positions.end - self.positions.start,
             self.batches,
+            if self.sizing.adaptive {
+                "cells"
+            } else {
+                "batches"
+            },
             self.batch_names
-        )
+        )?;
+        if self.sizing.adaptive {
+            write!(
+                f,
+                "; workers lease {} names at first, then as measured: {}",
+                self.sizing.start_names(),
+                self.sizing.why
+            )?;
+        }
+        Ok(())
     }
 }
+
+/// The most names a worker leases at once when the batch size is measured:
+/// the batch size a plan had by default before it was.
+pub const LARGEST_LEASE: u64 = 100_000;
 
 /// Registers a campaign for workers: its spec (compiled here, so a bad one
 /// is refused before anything is stored), order, seed, positions, batch
@@ -104,13 +128,22 @@ pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result
     crate::migrate::check_migrated(client).await?;
     let space = Space::compile(spec)?;
     let id = options.campaign_id;
+    let sizing = match options.batch_names {
+        Some(names) => Sizing::pinned(names, "the batch size was given, which pins it"),
+        None => {
+            ledger::check_table(client, &options.table, &Provenance::none()).await?;
+            let shape = sizing::table_shape(client, &options.table).await?;
+            Sizing::for_table(&options.table, &shape, LARGEST_LEASE)
+        }
+    };
     let registered = ledger::register_campaign(
         client,
         &Registration {
             campaign_id: id,
             spec,
             space: &space,
-            batch_names: options.batch_names,
+            batch_names: sizing.cell,
+            adaptive: sizing.adaptive,
             table: &options.table,
             writer: Writer::Workers,
         },
@@ -119,10 +152,11 @@ pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result
     let positions = space.selection();
     let planned = Planned {
         campaign_id: id,
-        batches: (positions.end - positions.start).div_ceil(options.batch_names),
+        batches: (positions.end - positions.start).div_ceil(sizing.cell),
         positions,
-        batch_names: options.batch_names,
+        batch_names: sizing.cell,
         created: registered.created,
+        sizing,
     };
     if planned.created {
         return Ok(planned);
@@ -132,7 +166,7 @@ pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result
     }
     let differ = registered
         .stored
-        .differences(&space, &options.table, Some(options.batch_names));
+        .differences(&space, &options.table, options.batch_names);
     if differ.is_empty() {
         return Ok(planned);
     }
@@ -159,8 +193,10 @@ pub struct Campaign {
     pub space: Space,
     /// The positions the campaign covers.
     pub positions: Range<u64>,
-    /// Names per batch.
+    /// Names per batch: the grid (a cell, when `adaptive`).
     pub batch_names: u64,
+    /// Whether workers lease a measured number of cells at once.
+    pub adaptive: bool,
     /// The table rows go to.
     pub table: String,
 }
@@ -203,6 +239,7 @@ pub async fn load(client: &Client, campaign_id: Uuid) -> Result<Campaign, Error>
         space,
         positions,
         batch_names: stored.batch_names,
+        adaptive: stored.adaptive,
         table: stored.table,
     })
 }
@@ -241,6 +278,20 @@ pub async fn claim(
     worker_id: &str,
     lease: Duration,
 ) -> Result<Option<Lease>, Error> {
+    claim_cells(client, campaign_id, worker_id, lease, 1).await
+}
+
+/// [`claim`], cutting a new batch of `cells` cells of the grid (fewer at
+/// the campaign's end). A released or expired batch is taken whole, at the
+/// size its first worker cut it.
+pub async fn claim_cells(
+    client: &Client,
+    campaign_id: Uuid,
+    worker_id: &str,
+    lease: Duration,
+    cells: u64,
+) -> Result<Option<Lease>, Error> {
+    let cells = to_i64(cells.max(1), "cells")?;
     let token = Uuid::new_v4();
     let secs = lease_secs(lease);
     let row = client
@@ -282,7 +333,7 @@ pub async fn claim(
                   FOR UPDATE
              ), moved AS (
                  UPDATE generation_campaigns AS c
-                    SET next_start = LEAST(cursor.next_start + cursor.batch_names, cursor.end_position)
+                    SET next_start = LEAST(cursor.next_start + $5 * cursor.batch_names, cursor.end_position)
                    FROM cursor
                   WHERE c.campaign_id = $1
               RETURNING cursor.next_start AS batch_start, c.next_start AS batch_end
@@ -298,6 +349,7 @@ pub async fn claim(
                 (&worker_id, Type::TEXT),
                 (&token, Type::UUID),
                 (&secs, Type::FLOAT8),
+                (&cells, Type::INT8),
             ],
         )
         .await?;
@@ -364,7 +416,7 @@ pub async fn commit(
 ) -> Result<Outcome, Error> {
     let batch = Batch {
         campaign_id: lease.campaign_id,
-        positions: &lease.positions,
+        positions: std::slice::from_ref(&lease.positions),
         claim: Claim::Leased(lease.token),
         chunks: &chunks,
     };
@@ -474,6 +526,8 @@ pub struct WorkReport {
     pub cancelled: bool,
     /// Seconds from the start to the end.
     pub duration_secs: f64,
+    /// The lease sizes this worker chose, and why.
+    pub sizing: SizingReport,
 }
 
 impl fmt::Display for WorkReport {
@@ -554,10 +608,20 @@ struct Shared {
     refused: AtomicU64,
     released: AtomicU64,
     reconnects: AtomicU64,
+    /// How many cells the next new lease takes.
+    sizer: std::sync::Mutex<Sizer>,
     events: Events,
 }
 
 impl Shared {
+    /// The lease sizer (a panic while it was held cannot leave it torn:
+    /// its state is whole after every call).
+    fn sizer(&self) -> std::sync::MutexGuard<'_, Sizer> {
+        self.sizer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Runs `call` on the control connection (see [`Control::call`]).
     async fn control<T>(
         &self,
@@ -626,6 +690,19 @@ pub async fn work(
     let provenance = ledger::check_table(client, &campaign.table, &options.provenance).await?;
     let target = Target::table(&campaign.table, &provenance)?;
     let encoder = target.encoder(campaign.campaign_id, &campaign.space);
+    let sizing = if campaign.adaptive {
+        let shape = sizing::table_shape(client, &campaign.table).await?;
+        let largest = LARGEST_LEASE.max(campaign.batch_names);
+        Sizing::for_grid(campaign.batch_names, &campaign.table, &shape, largest)
+    } else {
+        Sizing::pinned(
+            campaign.batch_names,
+            "the campaign was planned with fixed batches of this size",
+        )
+    };
+    // Each claim loop commits on its own connection: the sizer steers
+    // the size only, not how many loops run.
+    let sizer = Sizer::with_connections(sizing, options.connections.max(1));
     generator
         .check(&campaign.space, &encoder)
         .map_err(Error::engine)?;
@@ -648,6 +725,7 @@ pub async fn work(
         refused: AtomicU64::new(0),
         released: AtomicU64::new(0),
         reconnects: AtomicU64::new(0),
+        sizer: std::sync::Mutex::new(sizer),
         events: Arc::new(events),
         options,
     });
@@ -708,6 +786,7 @@ pub async fn work(
         complete: *complete.as_ref().unwrap_or(&false),
         cancelled: cancelled.load(Ordering::SeqCst),
         duration_secs: started.elapsed().as_secs_f64(),
+        sizing: shared.sizer().report(),
     };
     if let Ok(shared) = Arc::try_unwrap(shared) {
         shared.control.into_inner().close().await;
@@ -828,10 +907,11 @@ async fn next_batch(
         }
     }
     let client = connection.shared();
+    let cells = shared.sizer().cells();
     let claimed = retry
         .statement(
             "claiming a batch",
-            claim(client, id, &options.worker_id, options.lease),
+            claim_cells(client, id, &options.worker_id, options.lease, cells),
         )
         .await;
     let claimed = match claimed {
@@ -884,7 +964,7 @@ async fn write(
         let landed = retry
             .statement(
                 "reading the ledger",
-                ledger::committed(connection.shared(), id, lease.positions.start),
+                ledger::committed(connection.shared(), id, &[lease.positions.start]),
             )
             .await?;
         if let Some(landed) = landed {
@@ -955,7 +1035,7 @@ async fn write(
                 connection.client(),
                 &shared.target,
                 id,
-                &lease.positions,
+                std::slice::from_ref(&lease.positions),
                 Claim::Leased(lease.token),
                 chunks,
             ),
@@ -973,7 +1053,7 @@ async fn write(
             let landed = retry
                 .statement(
                     "reading the ledger",
-                    ledger::committed(connection.shared(), id, lease.positions.start),
+                    ledger::committed(connection.shared(), id, &[lease.positions.start]),
                 )
                 .await?;
             match landed {
@@ -1020,6 +1100,9 @@ fn render_into(
 fn count_committed(shared: &Shared, lease: &Lease, rows: u64) {
     shared.committed.fetch_add(1, Ordering::SeqCst);
     shared.rows.fetch_add(rows, Ordering::SeqCst);
+    let names = lease.positions.end - lease.positions.start;
+    let cells = names.div_ceil(shared.campaign.batch_names);
+    shared.sizer().committed(cells, names, Instant::now());
     (shared.events)(&WorkEvent::Committed(lease.positions.clone()));
 }
 

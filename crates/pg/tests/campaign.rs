@@ -296,6 +296,7 @@ fn a_batch_cannot_commit_twice() {
                 )
                 .unwrap(),
                 domgen_pg::Retry::default(),
+                domgen_pg::sizing::Sizing::pinned(1000, "the first run's batches"),
             ))
             .unwrap();
         let mut bytes = Vec::new();

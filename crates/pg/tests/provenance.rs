@@ -331,7 +331,7 @@ fn a_worker_writes_the_same_columns() {
                 &spec(),
                 &PlanOptions {
                     campaign_id: id,
-                    batch_names: 50,
+                    batch_names: Some(50),
                     table: "service_domains".into(),
                 },
             )

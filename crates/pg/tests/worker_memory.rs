@@ -42,7 +42,7 @@ fn a_batch_larger_than_the_budget_is_streamed_not_held() {
             &spec,
             &PlanOptions {
                 campaign_id: id,
-                batch_names: 36u64.pow(4),
+                batch_names: Some(36u64.pow(4)),
                 table: "generated_domains".into(),
             },
         ))

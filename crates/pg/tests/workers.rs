@@ -29,7 +29,7 @@ fn spec() -> Spec {
 fn options(id: Uuid, batch: u64) -> PlanOptions {
     PlanOptions {
         campaign_id: id,
-        batch_names: batch,
+        batch_names: Some(batch),
         table: "generated_domains".into(),
     }
 }
