@@ -566,7 +566,7 @@ fn library_generate_and_work_write_every_position_once() {
             &spec,
             &PlanOptions {
                 campaign_id: planned,
-                batch_names: 2000,
+                batch_names: Some(2000),
                 table: "generated_domains".into(),
             },
         )
