@@ -596,3 +596,80 @@ fn library_generate_and_work_write_every_position_once() {
     assert_eq!(a.rows + b.rows, 36 * 36 * 36);
     assert_exactly_once(&sql, "generated_domains", planned, 36 * 36 * 36);
 }
+
+/// A table with many indexes gets batches measured in cells of the grid
+/// (see `domgen::pg::sizing`): `generate`'s commits group cells, each with
+/// its own ledger row in one multi-row INSERT that Citus routes to the
+/// campaign's shard; workers lease runs of cells cut from the cursor, and
+/// `status` counts cells. Every position once, on the coordinator.
+#[test]
+fn measured_batch_sizes_group_cells_on_citus() {
+    let dir = Dir::new();
+    let url = distributed_database(&dir);
+    let sql = Sql::connect(&url);
+    for column in ["domain_name", "offset_index", "campaign_id"] {
+        for method in ["btree", "hash"] {
+            sql.execute(&format!(
+                "CREATE INDEX ON generated_domains USING {method} ({column})"
+            ));
+        }
+    }
+    // One statement per call: Citus refuses two CREATE INDEX in one.
+    sql.execute("CREATE INDEX ON generated_domains (lower(domain_name))");
+    sql.execute("CREATE INDEX ON generated_domains (campaign_id, offset_index)");
+
+    let id = Uuid::new_v4();
+    let out = generate(&dir, &url, id, &SMALL, &["--memory-budget", "8MiB"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_contains(
+        &out.stderr,
+        &["then as measured, in cells of", "generated_domains has 8 indexes"],
+    );
+    assert_exactly_once(&sql, "generated_domains", id, SMALL_TOTAL);
+    assert_on_one_worker(&sql, "generated_domains", id);
+    let (cells, batches) = (
+        sql.int(
+            "SELECT count(*) FROM generation_batches WHERE campaign_id = $1",
+            &[&id],
+        ),
+        sql.int(
+            "SELECT (report->>'batches')::bigint FROM generation_runs WHERE campaign_id = $1",
+            &[&id],
+        ),
+    );
+    assert!(cells > batches, "{cells} ledger cells in {batches} commits");
+
+    let planned = Uuid::new_v4();
+    let planned_text = planned.to_string();
+    let mut plan = vec!["plan"];
+    plan.extend(SMALL);
+    plan.extend(["--database-url", &url, "--campaign-id", &planned_text]);
+    assert_contains(
+        dir.run(&plan).success(),
+        &["cells of 6250", "workers lease 100000 names at first"],
+    );
+    let workers: Vec<Child> = ["a", "b"]
+        .iter()
+        .map(|name| spawn_worker(&dir, &url, planned, name, &[]))
+        .collect();
+    for (worker, name) in workers.into_iter().zip(["a", "b"]) {
+        let out = crate::util::finish(worker, name, Duration::from_secs(120));
+        assert!(
+            out.status.success(),
+            "worker {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let status = dir.run([
+        "status",
+        "--database-url",
+        &url,
+        "--campaign-id",
+        &planned_text,
+    ]);
+    assert_contains(
+        status.success(),
+        &["46656 of 46656 rows (100.0%), complete", "cells of 6250: 8 done"],
+    );
+    assert_exactly_once(&sql, "generated_domains", planned, SMALL_TOTAL);
+}
