@@ -27,6 +27,11 @@ mod engine;
 // embedded local cluster.
 mod pg;
 
+// Into the campaign service's own trigger-heavy `generated_domains` (its
+// schema loaded before `migrate`): kill -9 then --resume, every position
+// once, counted and audited once by its triggers.
+mod service_table;
+
 // Workers as real processes on one campaign: SIGKILL, SIGSTOP past the
 // lease (the late commit refused), Ctrl-C releasing its batch; every
 // position exactly once.

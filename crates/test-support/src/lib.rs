@@ -18,6 +18,10 @@ The helpers domgen's tests share, in one copy.
   transaction [`PoolMode`], stopped when the test process ends.
 - [`wait_until`] and [`wait_for`]: polling for a condition with a deadline,
   in place of sleeping and hoping.
+- [`SERVICE_SCHEMA`] and [`service_campaign`]: the campaign service's
+  tables (a `generated_domains` with 25 indexes, a foreign key and per-row
+  counter and audit triggers; its `domain_generation_config_states`), to
+  load before migrating, and a campaign row for its foreign key.
 
 Migrating a database is domgen-pg's job, and this crate does not depend on
 domgen-pg (domgen-pg's tests depend on this crate): a test crate migrates
@@ -55,6 +59,7 @@ mod citus;
 mod dir;
 mod proxy;
 mod server;
+mod service;
 mod sql;
 mod wait;
 
@@ -65,5 +70,6 @@ pub use crate::proxy::Proxy;
 pub use crate::server::{
     OwnCluster, database_url, fresh_database, own_cluster, with_dbname, with_setting,
 };
+pub use crate::service::{SERVICE_SCHEMA, service_campaign};
 pub use crate::sql::{Sql, connect};
 pub use crate::wait::{wait_for, wait_until};
