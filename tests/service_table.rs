@@ -115,13 +115,31 @@ fn kill_9_then_resume_into_the_services_table_writes_and_counts_every_position_o
 
     let resumed = capture(generate(true));
     assert_eq!(resumed.code, Some(0), "{resumed}");
-    assert_eq!(
-        resumed.stderr, "provenance columns: source_keyword, source_pattern, tld\n",
-        "the service's columns are found and filled"
+    // The service's columns are found and filled, and the triggers make
+    // the batch size measured, from small batches, in cells of 100.
+    assert_contains(
+        &resumed.stderr,
+        &[
+            "batches: 1000 names to start, then as measured, in cells of 100: \
+             generated_domains has row triggers on INSERT \
+             (generated_domains_audit, generated_domains_counters)",
+            "provenance columns: source_keyword, source_pattern, tld\n",
+        ],
     );
     assert_contains(
         &resumed.stdout,
-        &[&format!("the campaign has {TOTAL} of {TOTAL} rows")],
+        &[
+            &format!("the campaign has {TOTAL} of {TOTAL} rows"),
+            "in cells of 100",
+        ],
+    );
+    assert_eq!(
+        sql.int(
+            "SELECT count(*) FROM generation_batches WHERE campaign_id = $1 AND batch_end - batch_start = 100",
+            &[&id],
+        ),
+        TOTAL / 100,
+        "a ledger row per cell"
     );
     sql.assert_exactly_once("generated_domains", id, TOTAL);
     assert_eq!(counted(&sql, id), [TOTAL; 3], "rows, counted, audited");

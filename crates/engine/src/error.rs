@@ -87,6 +87,21 @@ impl Error {
     pub fn written(&self) -> Range<u64> {
         self.written.clone()
     }
+
+    /// The sink's own error, if this is a [`ErrorKind::Sink`] error from a
+    /// sink whose error type is `E`: a writer gives its callers its own
+    /// error back, with its kind, rather than the engine's wrapper.
+    pub fn into_sink_error<E>(self) -> Result<E, Error>
+    where
+        E: std::error::Error + 'static,
+    {
+        match self.source {
+            Some(source) if self.kind == ErrorKind::Sink && source.is::<E>() => Ok(*source
+                .downcast::<E>()
+                .expect("the source was checked to be an E")),
+            source => Err(Error { source, ..self }),
+        }
+    }
 }
 
 impl fmt::Display for Error {

@@ -595,6 +595,14 @@ impl Generator {
             Ok(()) => {
                 let written = coalesce(&report.written);
                 sink.finish().map_err(|e| Error::sink(e, written))?;
+                // A sink that writes behind (a database's COPY) is done
+                // only now: its time is the run's.
+                report.duration_secs = started.elapsed().as_secs_f64();
+                report.names_per_sec = if report.duration_secs > 0.0 {
+                    report.names as f64 / report.duration_secs
+                } else {
+                    0.0
+                };
                 Ok(report)
             }
             Err(e) => Err(e.with_written(coalesce(&report.written))),

@@ -657,7 +657,9 @@ impl Prepared {
                     }
                 }
                 Err(e) => {
-                    failure = Some(Error::engine(e));
+                    // The sink's own error keeps its kind (a refused
+                    // statement is the database's, not the engine's).
+                    failure = Some(e.into_sink_error::<Error>().unwrap_or_else(Error::engine));
                     break;
                 }
             }
@@ -674,6 +676,11 @@ impl Prepared {
         // Rows the database committed, and its commits, not the cells
         // handed to the sink.
         report.names = committed;
+        report.names_per_sec = if report.duration_secs > 0.0 {
+            committed as f64 / report.duration_secs
+        } else {
+            0.0
+        };
         report.batches = commits;
         if sizing.adaptive {
             report.batch_names = sizing.final_names;

@@ -529,6 +529,11 @@ pub fn cursor_key(space: &Space) -> String {
 pub struct ConfigState {
     /// The row's key, `config_hash`.
     pub config_hash: String,
+    /// The key in a `config_hash` column too narrow for `config_hash` (the
+    /// campaign service's is `varchar(64)`): domgen's own shuffled key with
+    /// its seed in hex, 57 characters. Only where the full key cannot be
+    /// stored, so a cursor stored under the full key stays where it is.
+    pub compact_hash: Option<String>,
     /// `config_details` of a row created here.
     pub config_details: serde_json::Value,
 }
@@ -541,6 +546,14 @@ impl ConfigState {
     pub fn domgen(space: &Space) -> ConfigState {
         ConfigState {
             config_hash: cursor_key(space),
+            compact_hash: match space.order() {
+                Order::Sequential => None,
+                Order::Shuffled => Some(format!(
+                    "domgen:{}:s{:016x}",
+                    space.fingerprint(),
+                    space.seed()
+                )),
+            },
             config_details: serde_json::json!({
                 "fingerprint": space.fingerprint(),
                 "order": space.order().to_string(),
@@ -578,6 +591,7 @@ impl ConfigState {
         })?;
         Ok(ConfigState {
             config_hash: key.hash,
+            compact_hash: None,
             config_details,
         })
     }
@@ -599,7 +613,8 @@ pub async fn reserve(
     space: &Space,
     limit: Option<u64>,
 ) -> Result<Range<u64>, Error> {
-    let key = &state.config_hash;
+    let key = state_key(client, state).await?;
+    let key = &key;
     let total = to_i64(space.total(), "the space's size")?;
     let want = to_i64(limit.unwrap_or(space.total()), "the limit")?;
     client
@@ -636,6 +651,37 @@ pub async fn reserve(
         )));
     }
     Ok(from..to)
+}
+
+/// The key `state` has in this database's `domain_generation_config_states`:
+/// its `config_hash`, or its compact form where the column is too narrow
+/// for that (refused, saying so, where neither fits).
+async fn state_key(client: &Client, state: &ConfigState) -> Result<String, Error> {
+    // varchar(n) and char(n) keep n + 4 in atttypmod; text keeps -1.
+    let width: Option<i32> = client
+        .query_typed_opt(
+            "SELECT atttypmod - 4 FROM pg_attribute
+              WHERE attrelid = to_regclass('domain_generation_config_states')
+                AND attname = 'config_hash' AND atttypmod > 4",
+            &[],
+        )
+        .await?
+        .map(|row| row.get(0));
+    let Some(width) = width.and_then(|w| usize::try_from(w).ok()) else {
+        return Ok(state.config_hash.clone());
+    };
+    let fits = |key: &String| key.chars().count() <= width;
+    if fits(&state.config_hash) {
+        return Ok(state.config_hash.clone());
+    }
+    match &state.compact_hash {
+        Some(compact) if fits(compact) => Ok(compact.clone()),
+        _ => Err(Error::usage(format!(
+            "the cursor key `{}` has {} characters, but domain_generation_config_states.config_hash holds {width}; widen the column (ALTER TABLE domain_generation_config_states ALTER COLUMN config_hash TYPE text)",
+            state.config_hash,
+            state.config_hash.chars().count()
+        ))),
+    }
 }
 
 /// Where a batch's rows go, and how.

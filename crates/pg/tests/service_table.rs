@@ -197,7 +197,9 @@ fn a_campaign_with_default_options_lands_every_position_once_counted_and_audited
 
 /// Two workers, each in a thread of its own, commit batches whose rows
 /// update the campaign's one counters row: each waits for the other's
-/// commit, and every row is counted once.
+/// commit, and every row is counted once. The plan measures the batch
+/// size (the table has row triggers): the grid is cells of 100, and each
+/// worker leases runs of them.
 #[test]
 fn two_workers_land_every_position_once_and_count_each_row_once() {
     let service = Service::new();
@@ -211,13 +213,18 @@ fn two_workers_land_every_position_once_and_count_each_row_once() {
                 &spec(),
                 &PlanOptions {
                     campaign_id: id,
-                    batch_names: 500,
+                    batch_names: None,
                     table: "generated_domains".into(),
                 },
             )
             .await
         })
         .unwrap();
+    assert_eq!(
+        (planned.batch_names, planned.sizing.adaptive, planned.sizing.start_names()),
+        (100, true, 1_000),
+        "{planned}"
+    );
     let work = |name: &str| {
         service.rt.block_on(workers::work(
             service.db.connections(),
@@ -241,13 +248,18 @@ fn two_workers_land_every_position_once_and_count_each_row_once() {
         [a.join().unwrap().unwrap(), b.join().unwrap().unwrap()]
     });
     assert!(reports.iter().all(|r| r.complete), "{reports:?}");
-    assert_eq!(
-        (
-            reports[0].batches + reports[1].batches,
-            reports[0].rows + reports[1].rows
-        ),
-        (planned.batches, TOTAL)
+    assert_eq!(reports[0].rows + reports[1].rows, TOTAL);
+    assert!(
+        reports.iter().all(|r| r.sizing.adaptive && r.sizing.cell == 100),
+        "{reports:?}"
     );
+    // Leases are runs of whole cells (the campaign's last may be short).
+    let cells = service.sql.int(
+        "SELECT coalesce(sum((batch_end - batch_start + 99) / 100), 0)::bigint
+           FROM generation_batches WHERE campaign_id = $1 AND status = 'committed'",
+        &[&id],
+    );
+    assert_eq!(cells, i64::try_from(planned.batches).unwrap());
     service.assert_campaign(id, &spec(), 0..TOTAL);
 }
 
@@ -315,7 +327,8 @@ fn two_campaigns_continue_the_services_config_offset_disjointly() {
 }
 
 /// Rows of a campaign missing from `lead_generation_campaigns` break the
-/// foreign key: the run ends at once with the constraint's name, and
+/// foreign key: the run ends at once with the constraint's name, as the
+/// database's error (not the engine's, whose sink it came through), and
 /// nothing is written.
 #[test]
 fn a_campaign_the_service_does_not_have_is_refused_by_the_foreign_key() {
@@ -326,6 +339,7 @@ fn a_campaign_the_service_does_not_have_is_refused_by_the_foreign_key() {
     // A constraint is not transient: taken for one, the batch would be
     // tried again for `Retry::default()`'s 300 s.
     assert!(started.elapsed() < Duration::from_secs(60), "{error}");
+    assert_eq!(error.kind(), domgen_pg::ErrorKind::Database, "{error}");
     let message = error.to_string();
     assert!(
         message.contains(r#"violates foreign key constraint "generated_domains_campaign_id_fkey""#)
@@ -340,4 +354,48 @@ fn a_campaign_the_service_does_not_have_is_refused_by_the_foreign_key() {
         &[],
     );
     assert_eq!(written, 0);
+}
+
+/// domgen's own cursor for a shuffled spec whose seed has 16 digits or
+/// more is a key of over 64 characters, more than the service's
+/// `varchar(64)` `config_hash` holds: there it goes under its compact
+/// form (the seed in hex), and two campaigns continuing the spec still
+/// take disjoint positions.
+#[test]
+fn a_long_cursor_key_is_kept_compact_in_the_services_varchar_column() {
+    let service = Service::new();
+    let spec = Spec {
+        seed: 1_000_000_000_000_007,
+        limit: Some(900),
+        ..spec()
+    };
+    let space = domgen_pattern::Space::compile(&spec).unwrap();
+    let state = domgen_pg::ledger::ConfigState::domgen(&space);
+    assert!(state.config_hash.len() > 64, "{}", state.config_hash);
+    let compact = state.compact_hash.clone().expect("a shuffled spec's");
+    assert_eq!(compact.len(), 57, "{compact}");
+    let mut taken: Vec<Range<u64>> = (0..2)
+        .map(|_| {
+            let id = service.campaign();
+            let positions = service
+                .generate(
+                    &spec,
+                    CampaignOptions {
+                        start: Start::Continue,
+                        ..options(id)
+                    },
+                )
+                .unwrap()
+                .positions;
+            service.assert_campaign(id, &spec, positions.clone());
+            positions
+        })
+        .collect();
+    taken.sort_by_key(|p| p.start);
+    assert_eq!(taken, [0..900, 900..1800]);
+    let cursor = service.sql.int(
+        "SELECT last_offset FROM domain_generation_config_states WHERE config_hash = $1",
+        &[&compact],
+    );
+    assert_eq!(cursor, 1800);
 }
