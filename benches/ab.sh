@@ -3,7 +3,8 @@
 # so that the machine's noise falls on both: `generate` of NAMES rows into
 # the bare generated_domains (emptied before each run), and one `worker`
 # with 2 connections writing a planned campaign of NAMES rows, on one
-# throwaway local cluster (started by B) reached over loopback TCP, as a
+# throwaway local cluster (started by B; a database per build, each
+# migrated by its own) reached over loopback TCP, as a
 # server across a network is (keepalives and TCP timeouts apply; no TLS).
 # Prints the median of RUNS runs of each, and B's time as a share of A's.
 #
@@ -29,12 +30,20 @@ psql "$("$b" db url)" -qc "ALTER SYSTEM SET listen_addresses = '127.0.0.1'"
 echo "host all all 127.0.0.1/32 trust" >>.domgen/pgdata/pg_hba.conf
 "$b" db stop >/dev/null
 "$b" db start >/dev/null
-url="host=127.0.0.1 port=5432 user=domgen dbname=domgen sslmode=disable"
-"$a" migrate --database-url "$url" >/dev/null
+# A database per build, each migrated by its own: a build refuses a schema
+# with migrations newer than it knows.
+url_of() { echo "host=127.0.0.1 port=5432 user=domgen dbname=$1 sslmode=disable"; }
+for db in ab_a ab_b; do
+  psql "$(url_of domgen)" -qc "CREATE DATABASE $db"
+done
+"$a" migrate --database-url "$(url_of ab_a)" >/dev/null
+"$b" migrate --database-url "$(url_of ab_b)" >/dev/null
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-generate() { # binary
+generate() { # binary, its database
+  local url
+  url=$(url_of "$2")
   psql "$url" -qc "TRUNCATE generated_domains"
   local t0
   t0=$(now)
@@ -42,9 +51,10 @@ generate() { # binary
   echo $(($(now) - t0))
 }
 
-worker() { # binary
+worker() { # binary, its database
+  local url id t0
+  url=$(url_of "$2")
   psql "$url" -qc "TRUNCATE generated_domains"
-  local id t0
   id=$(cat /proc/sys/kernel/random/uuid)
   "$1" plan --pattern "$pattern" --limit "$names" --campaign-id "$id" --batch-size 50000 \
     --database-url "$url" >/dev/null
@@ -56,8 +66,8 @@ worker() { # binary
 for what in generate worker; do
   ta=() tb=()
   for _ in $(seq "$runs"); do
-    ta+=("$($what "$a")")
-    tb+=("$($what "$b")")
+    ta+=("$($what "$a" ab_a)")
+    tb+=("$($what "$b" ab_b)")
   done
   ma=$(printf '%s\n' "${ta[@]}" | median)
   mb=$(printf '%s\n' "${tb[@]}" | median)

@@ -540,10 +540,18 @@ impl fmt::Display for WorkReport {
         };
         write!(
             f,
-            "committed {} batches ({} rows, {rate:.0} rows/s over {:.1} s); {} refused, {} released; {}{}",
+            "committed {} batches ({} rows, {rate:.0} rows/s over {:.1} s{}); {} refused, {} released; {}{}",
             self.batches,
             self.rows,
             self.duration_secs,
+            if self.sizing.adaptive {
+                format!(
+                    "; leases of {} names at the end, from {}, in cells of {}",
+                    self.sizing.final_names, self.sizing.start_names, self.sizing.cell
+                )
+            } else {
+                String::new()
+            },
             self.refused,
             self.released,
             match self.reconnects {
