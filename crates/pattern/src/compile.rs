@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use strength_reduce::StrengthReducedU64;
+
 use crate::error::{Error, ErrorKind, pattern_error};
 use crate::parse::{self, MAX_LABEL, Piece, PieceKind};
 use crate::punycode;
@@ -66,6 +68,11 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         for j in (0..slots.len().saturating_sub(1)).rev() {
             places[j] = places[j + 1] * cards[j + 1];
         }
+        // A pattern with an empty piece has no names to unrank.
+        let radices = cards
+            .iter()
+            .map(|&card| StrengthReducedU64::new(card.max(1)))
+            .collect();
         let keyword = slots
             .iter()
             .position(|s| matches!(s, Slot::Words { table: KEYWORDS }));
@@ -75,6 +82,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             slots,
             cards,
             places,
+            radices,
             count,
             unicode,
             keyword,

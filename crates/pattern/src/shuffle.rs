@@ -7,7 +7,15 @@
 //! every position is computed on its own: any slice of the order can be
 //! rendered, resumed or sharded without the rest.
 
+use crate::space::to_u64;
+
 const ROUNDS: usize = 6;
+
+/// Positions [`Permutation::apply_run`] takes through the network at once.
+pub(crate) const RUN: usize = 64;
+
+/// Values [`Permutation::apply_run`] takes through the rounds side by side.
+const LANES: usize = 8;
 
 /// The permutation for one `(n, seed)`.
 #[derive(Clone, Debug)]
@@ -43,6 +51,58 @@ impl Permutation {
                 return x;
             }
         }
+    }
+
+    /// The indexes at positions `first..first + out.len()`, into `out`;
+    /// every position must be below `n`. The same values as
+    /// [`Permutation::apply`], computed a run at a time: every position
+    /// goes through the network once, then the ones that fell outside
+    /// `[0, n)` go through it again, and so on. The positions of a pass do
+    /// not depend on each other, so the processor overlaps their rounds,
+    /// where one position's rounds must wait for each other.
+    pub fn apply_run(&self, first: u64, out: &mut [u64]) {
+        for (number, chunk) in out.chunks_mut(RUN).enumerate() {
+            let base = first + to_u64(number * RUN);
+            debug_assert!(base + to_u64(chunk.len()) <= self.n);
+            for (slot, position) in chunk.iter_mut().zip(base..) {
+                *slot = position;
+            }
+            // Which of the chunk's values still walk: all of them at first.
+            let mut walking: [usize; RUN] = std::array::from_fn(|i| i);
+            let mut left = chunk.len();
+            while left > 0 {
+                for group in walking[..left].chunks(LANES) {
+                    // A short last group repeats its first lane.
+                    let lane = |l: usize| group.get(l).copied().unwrap_or(group[0]);
+                    let x = self.network_lanes(std::array::from_fn(|l| chunk[lane(l)]));
+                    for (&i, y) in group.iter().zip(x) {
+                        chunk[i] = y;
+                    }
+                }
+                let mut still = 0;
+                for k in 0..left {
+                    let i = walking[k];
+                    walking[still] = i;
+                    still += usize::from(chunk[i] >= self.n);
+                }
+                left = still;
+            }
+        }
+    }
+
+    /// The network on `LANES` values at once, round by round, so that the
+    /// lanes' multiplications overlap.
+    fn network_lanes(&self, x: [u64; LANES]) -> [u64; LANES] {
+        let mut left = x.map(|x| x >> self.half_bits);
+        let mut right = x.map(|x| x & self.mask);
+        for key in self.keys {
+            for l in 0..LANES {
+                let next = left[l] ^ (mix(right[l] ^ key) & self.mask);
+                left[l] = right[l];
+                right[l] = next;
+            }
+        }
+        std::array::from_fn(|l| (left[l] << self.half_bits) | right[l])
     }
 
     fn network(&self, x: u64) -> u64 {
@@ -84,6 +144,19 @@ mod tests {
                 prop_assert!(!seen[j]);
                 seen[j] = true;
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_run_is_the_positions_one_by_one(n in 1u64..100_000, seed: u64, start in 0u64..100_000, len in 0usize..300) {
+            let p = Permutation::new(n, seed);
+            let start = start % n;
+            let len = len.min(usize::try_from(n - start).unwrap());
+            let mut run = vec![0; len];
+            p.apply_run(start, &mut run);
+            let one_by_one: Vec<u64> = (start..).take(len).map(|i| p.apply(i)).collect();
+            prop_assert_eq!(run, one_by_one);
         }
     }
 

@@ -2,8 +2,10 @@
 
 use std::ops::Range;
 
+use strength_reduce::StrengthReducedU64;
+
 use crate::punycode;
-use crate::shuffle::Permutation;
+use crate::shuffle::{Permutation, RUN};
 use crate::spec::Order;
 use crate::words::Table;
 
@@ -39,7 +41,17 @@ pub(crate) struct Chars {
     pub max: usize,
     /// `blocks[l - min]` = number of strings of length `l`.
     pub blocks: Box<[u64]>,
+    /// The charset's size, to take a string's characters off its number.
+    radix: StrengthReducedU64,
+    /// Every two-character string in order, so that one division by
+    /// `radix²` gives two characters; empty for charsets too large for it.
+    pairs: Box<[[u8; 2]]>,
+    /// `radix²`, when `pairs` is not empty.
+    radix2: StrengthReducedU64,
 }
+
+/// Charsets up to this size keep [`Chars::pairs`] (64² pairs: 8 KiB).
+const MAX_PAIRED_CHARSET: usize = 64;
 
 impl Chars {
     pub fn new(chars: &[u8], min: usize, max: usize, blocks: Box<[u64]>) -> Chars {
@@ -47,17 +59,75 @@ impl Chars {
         for pair in chars.windows(2) {
             next[usize::from(pair[0])] = pair[1];
         }
+        let k = chars.len().max(1);
+        let pairs: Box<[[u8; 2]]> = if k <= MAX_PAIRED_CHARSET {
+            chars
+                .iter()
+                .flat_map(|&a| chars.iter().map(move |&b| [a, b]))
+                .collect()
+        } else {
+            Box::default()
+        };
         Chars {
             chars: chars.into(),
             next,
             min,
             max,
             blocks,
+            radix: StrengthReducedU64::new(to_u64(k)),
+            radix2: StrengthReducedU64::new(to_u64(k * k.min(MAX_PAIRED_CHARSET))),
+            pairs,
         }
     }
 
     fn first(&self) -> u8 {
         self.chars[0]
+    }
+
+    /// Writes string `digit` of the charset (all of length `min` first,
+    /// then `min + 1`, …) so that it ends at `buf[end]`, and returns where
+    /// it starts: two characters per division where the charset is paired.
+    fn render_back(&self, digit: u64, buf: &mut [u8], end: usize) -> usize {
+        let mut rest = digit;
+        let mut len = self.min;
+        for &block in self.blocks.iter() {
+            if rest < block {
+                break;
+            }
+            rest -= block;
+            len += 1;
+        }
+        self.write_digits_back(rest, len, buf, end).1
+    }
+
+    /// Writes the last `len` digits of `number` in the charset's base as
+    /// characters ending at `buf[end]`; returns the number without them
+    /// and where they start.
+    fn write_digits_back(
+        &self,
+        number: u64,
+        len: usize,
+        buf: &mut [u8],
+        end: usize,
+    ) -> (u64, usize) {
+        let start = end - len;
+        let mut rest = number;
+        let mut at = end;
+        if !self.pairs.is_empty() {
+            while at - start >= 2 {
+                let (next, pair) = StrengthReducedU64::div_rem(rest, self.radix2);
+                rest = next;
+                at -= 2;
+                buf[at..at + 2].copy_from_slice(&self.pairs[usize::try_from(pair).unwrap_or(0)]);
+            }
+        }
+        while at > start {
+            let (next, c) = StrengthReducedU64::div_rem(rest, self.radix);
+            rest = next;
+            at -= 1;
+            buf[at] = self.chars[usize::try_from(c).unwrap_or(0)];
+        }
+        (rest, start)
     }
 }
 
@@ -70,6 +140,9 @@ pub(crate) struct Pattern {
     pub cards: Vec<u64>,
     /// `places[i]` = product of `cards[i + 1..]`: the index stride of slot `i`.
     pub places: Vec<u64>,
+    /// `cards` as divisors: an index is unranked from its last slot to its
+    /// first, one division each, by multiply-and-shift.
+    pub radices: Vec<StrengthReducedU64>,
     pub count: u64,
     /// Some label composes a Unicode word and must be written as an A-label.
     pub unicode: bool,
@@ -270,16 +343,15 @@ impl Space {
         let local = index - self.starts[p];
         if pattern.unicode {
             let mut scratch = [0u8; MAX_UNICODE_LEN];
-            let mut w = ArrayWriter::new(&mut scratch);
-            self.render_digits(pattern, local, &mut w);
-            encode_labels(w.filled(), out);
+            let from = self.render_back(pattern, local, &mut scratch);
+            encode_labels(&scratch[from..], out);
         } else {
             let start = out.len();
-            out.resize(start + self.max_name_len, 0);
-            let mut w = ArrayWriter::new(&mut out[start..]);
-            self.render_digits(pattern, local, &mut w);
-            let written = w.len;
-            out.truncate(start + written);
+            let end = start + self.max_name_len;
+            out.resize(end, 0);
+            let from = self.render_back(pattern, local, &mut out[start..end]);
+            out.copy_within(start + from..end, start);
+            out.truncate(end - from);
         }
     }
 
@@ -363,6 +435,9 @@ impl Space {
             next: positions.start,
             end: positions.end,
             odometer: None,
+            ahead: [0; RUN],
+            ahead_at: 0,
+            ahead_len: 0,
         };
         if self.permutation.is_none() && positions.start < positions.end {
             cursor.odometer = Some(Odometer::seek(self, positions.start));
@@ -370,16 +445,33 @@ impl Space {
         cursor
     }
 
-    fn render_digits(&self, pattern: &Pattern, local: u64, w: &mut ArrayWriter<'_>) {
-        for ((slot, &card), &place) in pattern
-            .slots
-            .iter()
-            .zip(&pattern.cards)
-            .zip(&pattern.places)
-        {
-            let digit = (local / place) % card;
-            self.render_slot(slot, digit, w);
+    /// Renders name `local` of `pattern` at the end of `buf` and returns
+    /// where it starts. It takes the digits off from the last slot to the
+    /// first, one multiply-and-shift division per slot, and writes each
+    /// slot right to left as its digit comes.
+    fn render_back(&self, pattern: &Pattern, mut local: u64, buf: &mut [u8]) -> usize {
+        let mut at = buf.len();
+        for (slot, &radix) in pattern.slots.iter().zip(&pattern.radices).rev() {
+            let mut digit = || {
+                let (rest, digit) = StrengthReducedU64::div_rem(local, radix);
+                local = rest;
+                digit
+            };
+            at = match slot {
+                Slot::Literal(bytes) => put_back(bytes, buf, at),
+                Slot::Words { table } => put_back(self.word(*table, digit()), buf, at),
+                Slot::Number { lo, width, .. } => number_back(lo + digit(), *width, buf, at),
+                // A string of one length is the next digits of `local` in
+                // the charset's base: no division by the slot's radix.
+                Slot::Chars(chars) if chars.min == chars.max => {
+                    let start;
+                    (local, start) = chars.write_digits_back(local, chars.min, buf, at);
+                    start
+                }
+                Slot::Chars(chars) => chars.render_back(digit(), buf, at),
+            };
         }
+        at
     }
 
     fn render_slot(&self, slot: &Slot, digit: u64, w: &mut ArrayWriter<'_>) {
@@ -466,6 +558,32 @@ fn write_number(value: u64, width: usize, w: &mut ArrayWriter<'_>) {
     w.push_slice(&digits[i..]);
 }
 
+/// Writes `bytes` so that they end at `buf[end]`; returns where they start.
+fn put_back(bytes: &[u8], buf: &mut [u8], end: usize) -> usize {
+    let start = end - bytes.len();
+    buf[start..end].copy_from_slice(bytes);
+    start
+}
+
+/// Writes `value` in decimal, zero-padded to `width`, so that it ends at
+/// `buf[end]`; returns where it starts.
+fn number_back(mut value: u64, width: usize, buf: &mut [u8], end: usize) -> usize {
+    let mut at = end;
+    loop {
+        at -= 1;
+        buf[at] = b'0' + u8::try_from(value % 10).unwrap_or(0);
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    while end - at < width {
+        at -= 1;
+        buf[at] = b'0';
+    }
+    at
+}
+
 /// Appends `unicode` to `out`, writing each non-ASCII label as an A-label.
 fn encode_labels(unicode: &[u8], out: &mut Vec<u8>) {
     let text = std::str::from_utf8(unicode).expect("names are rendered from UTF-8 pieces");
@@ -519,12 +637,18 @@ impl<'a> ArrayWriter<'a> {
 ///
 /// Sequential cursors keep the current name and the state of every piece,
 /// so the next name costs a character increment (a carry rewrites more);
-/// shuffled cursors render each position's index directly.
+/// shuffled cursors take the indexes of the next positions through the
+/// permutation a run at a time and render each index directly.
 pub struct Cursor<'s> {
     space: &'s Space,
     next: u64,
     end: u64,
     odometer: Option<Odometer>,
+    /// A shuffled cursor's indexes of the positions from `next` on,
+    /// `ahead[ahead_at..ahead_len]`, computed a run at a time.
+    ahead: [u64; RUN],
+    ahead_at: usize,
+    ahead_len: usize,
 }
 
 impl Cursor<'_> {
@@ -555,7 +679,7 @@ impl Cursor<'_> {
                 index
             }
             None => {
-                let index = space.index_at(self.next);
+                let index = self.next_shuffled();
                 space.write_name(index, out);
                 index
             }
@@ -571,7 +695,7 @@ impl Cursor<'_> {
         let space = self.space;
         let Some(odo) = &mut self.odometer else {
             for _ in 0..count {
-                let index = space.index_at(self.next);
+                let index = self.next_shuffled();
                 space.write_name(index, out);
                 out.push(terminator);
                 self.next += 1;
@@ -591,6 +715,26 @@ impl Cursor<'_> {
             }
         }
         count
+    }
+}
+
+impl Cursor<'_> {
+    /// The index of the next position of a shuffled cursor, from indexes
+    /// computed a run at a time; the caller advances `next` after it.
+    fn next_shuffled(&mut self) -> u64 {
+        if self.ahead_at == self.ahead_len {
+            let permutation = self
+                .space
+                .permutation
+                .as_ref()
+                .expect("a cursor without an odometer is shuffled");
+            let len = usize::try_from(self.remaining()).map_or(RUN, |left| left.min(RUN));
+            permutation.apply_run(self.next, &mut self.ahead[..len]);
+            self.ahead_at = 0;
+            self.ahead_len = len;
+        }
+        self.ahead_at += 1;
+        self.ahead[self.ahead_at - 1]
     }
 }
 
