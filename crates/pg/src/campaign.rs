@@ -449,7 +449,7 @@ impl PgSink {
         if self.cells.is_empty() {
             return Ok(());
         }
-        while self.idle.is_empty() || self.busy.len() >= self.sizer.connections() {
+        while self.idle.is_empty() || self.busy.len() >= self.sizer.active_connections() {
             if self.busy.is_empty() {
                 return Err(Error::database(
                     "no COPY connection is left: each was lost with a batch",
