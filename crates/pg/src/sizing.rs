@@ -52,6 +52,10 @@ use tokio_postgres::types::Type;
 use crate::error::Error;
 use crate::ledger::quote_table;
 
+/// Why a pinned batch size is what it is (the CLI says `--batch-size`).
+pub const PINNED: &str =
+    "the batch size was given (`GeneratorBuilder::batch_names`), which pins it";
+
 /// Names per cell on a table with row triggers.
 pub const TRIGGER_CELL: u64 = 100;
 /// Names per batch a table with row triggers starts at.
