@@ -217,6 +217,10 @@ mod tests {
                 small.check(&space, &Lines).unwrap_err().to_string(),
                 "; raise --memory-budget to at least ",
             ),
+            (
+                domgen::pg::sizing::PINNED.to_owned(),
+                "the batch size was given (--batch-size), which pins it",
+            ),
         ]
     }
 

@@ -623,7 +623,10 @@ fn measured_batch_sizes_group_cells_on_citus() {
     assert_eq!(out.code, Some(0), "{out}");
     assert_contains(
         &out.stderr,
-        &["then as measured, in cells of", "generated_domains has 8 indexes"],
+        &[
+            "then as measured, in cells of",
+            "generated_domains has 8 indexes",
+        ],
     );
     assert_exactly_once(&sql, "generated_domains", id, SMALL_TOTAL);
     assert_on_one_worker(&sql, "generated_domains", id);
@@ -669,7 +672,10 @@ fn measured_batch_sizes_group_cells_on_citus() {
     ]);
     assert_contains(
         status.success(),
-        &["46656 of 46656 rows (100.0%), complete", "cells of 6250: 8 done"],
+        &[
+            "46656 of 46656 rows (100.0%), complete",
+            "cells of 6250: 8 done",
+        ],
     );
     assert_exactly_once(&sql, "generated_domains", planned, SMALL_TOTAL);
 }

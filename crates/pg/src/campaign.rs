@@ -211,7 +211,7 @@ pub async fn prepare(
         .map_err(Error::engine)?;
     let shape = sizing::table_shape(client, &options.table).await?;
     let sizing = match generator.pinned_batch_names() {
-        Some(names) => Sizing::pinned(names, PINNED),
+        Some(names) => Sizing::pinned(names, sizing::PINNED),
         None => Sizing::for_table(&options.table, &shape, largest),
     };
     let registered = ledger::register_campaign(
@@ -267,9 +267,6 @@ pub async fn prepare(
     Ok(prepared)
 }
 
-/// Why a pinned batch size is what it is.
-const PINNED: &str = "the batch size was given (`GeneratorBuilder::batch_names`), which pins it";
-
 /// The sizes a resumed campaign writes its missing cells in: its own grid,
 /// grouped as a pinned size says (rounded to whole cells), or as measured
 /// if the campaign was registered adaptive; a campaign of fixed batches
@@ -292,7 +289,10 @@ fn resumed_sizing(
                 start_cells: cells,
                 max_cells: cells,
                 adaptive: false,
-                why: format!("{PINNED}, in whole cells of the campaign's grid ({cell} names)"),
+                why: format!(
+                    "{}, in whole cells of the campaign's grid ({cell} names)",
+                    sizing::PINNED
+                ),
                 ..Sizing::pinned(cell, "")
             }
         }
@@ -449,7 +449,7 @@ impl PgSink {
         if self.cells.is_empty() {
             return Ok(());
         }
-        while self.idle.is_empty() || self.busy.len() >= self.sizer.connections() {
+        while self.idle.is_empty() || self.busy.len() >= self.sizer.active_connections() {
             if self.busy.is_empty() {
                 return Err(Error::database(
                     "no COPY connection is left: each was lost with a batch",

@@ -52,6 +52,10 @@ use tokio_postgres::types::Type;
 use crate::error::Error;
 use crate::ledger::quote_table;
 
+/// Why a pinned batch size is what it is (the CLI says `--batch-size`).
+pub const PINNED: &str =
+    "the batch size was given (`GeneratorBuilder::batch_names`), which pins it";
+
 /// Names per cell on a table with row triggers.
 pub const TRIGGER_CELL: u64 = 100;
 /// Names per batch a table with row triggers starts at.
@@ -345,7 +349,7 @@ impl Sizer {
     }
 
     /// Connections that should commit now (the others wait idle).
-    pub fn connections(&self) -> usize {
+    pub fn active_connections(&self) -> usize {
         self.active
     }
 
@@ -636,7 +640,7 @@ mod tests {
         let t0 = Instant::now();
         let mut now = 0.0;
         for _ in 0..commits {
-            let (cells, names, active) = (sizer.cells(), sizer.names(), sizer.connections());
+            let (cells, names, active) = (sizer.cells(), sizer.names(), sizer.active_connections());
             // Connections commit in turn: the run's clock moves by a
             // commit's time over the connections that overlap.
             let took = cost(names, active);
@@ -678,7 +682,7 @@ mod tests {
             sizer.report()
         );
         // The connections only waited for each other: one is kept.
-        assert_eq!(sizer.connections(), 1, "{:#?}", sizer.report());
+        assert_eq!(sizer.active_connections(), 1, "{:#?}", sizer.report());
         // The largest batch, a bare table's size, is 6.4× slower here (as
         // measured on the service's table: 621 against 3,593 rows/s).
         assert!(rate >= 5.0 * 17_400.0 / quadratic(17_400, 1));
@@ -696,7 +700,7 @@ mod tests {
         let mut sizer = Sizer::new(sizing, 2);
         let (names, _) = drive(&mut sizer, 400, linear);
         assert_eq!(names, 17_600, "{:#?}", sizer.report());
-        assert_eq!(sizer.connections(), 2, "{:#?}", sizer.report());
+        assert_eq!(sizer.active_connections(), 2, "{:#?}", sizer.report());
     }
 
     #[test]
@@ -727,7 +731,7 @@ mod tests {
             let (cells, names) = (sizer.cells(), sizer.names());
             assert!((1..=sizing.max_cells).contains(&cells), "{cells}");
             assert_eq!(names, cells * sizing.cell);
-            assert!((1..=3).contains(&sizer.connections()));
+            assert!((1..=3).contains(&sizer.active_connections()));
             let took = 0.05 + (state % 1000) as f64 / 1e4;
             now += took;
             sizer.committed(cells, names, t0 + Duration::from_secs_f64(now));

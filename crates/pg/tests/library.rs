@@ -552,13 +552,16 @@ fn a_batch_whose_copy_takes_fewer_rows_than_its_positions_is_refused() {
             },
         ))
         .unwrap();
+    // One cell: the batch's positions are a single range.
+    #[allow(clippy::single_range_in_vec_init)]
+    let cell = [0..N];
     let commit = |client: &mut Client, claim: Claim, chunk: Bytes| {
         pg.rt.block_on(ledger::commit_batch(
             client,
             &target,
             &Batch {
                 campaign_id: id,
-                positions: &[0..N],
+                positions: &cell,
                 claim,
                 chunks: &[chunk],
             },

@@ -221,7 +221,11 @@ fn two_workers_land_every_position_once_and_count_each_row_once() {
         })
         .unwrap();
     assert_eq!(
-        (planned.batch_names, planned.sizing.adaptive, planned.sizing.start_names()),
+        (
+            planned.batch_names,
+            planned.sizing.adaptive,
+            planned.sizing.start_names()
+        ),
         (100, true, 1_000),
         "{planned}"
     );
@@ -250,7 +254,9 @@ fn two_workers_land_every_position_once_and_count_each_row_once() {
     assert!(reports.iter().all(|r| r.complete), "{reports:?}");
     assert_eq!(reports[0].rows + reports[1].rows, TOTAL);
     assert!(
-        reports.iter().all(|r| r.sizing.adaptive && r.sizing.cell == 100),
+        reports
+            .iter()
+            .all(|r| r.sizing.adaptive && r.sizing.cell == 100),
         "{reports:?}"
     );
     // Leases are runs of whole cells (the campaign's last may be short).
