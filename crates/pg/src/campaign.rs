@@ -22,7 +22,6 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::connect::{Connection, Connections};
-use crate::copy::CopyRows;
 use crate::error::Error;
 use crate::ledger::{
     self, Batch, Claim, Outcome, Provenance, Registration, Target, Writer, to_i64,
@@ -168,15 +167,17 @@ pub async fn prepare(
 ) -> Result<Prepared, Error> {
     crate::migrate::check_migrated(client).await?;
     let id = options.campaign_id;
-    generator
-        .check(&space, &CopyRows::new(id))
-        .map_err(Error::engine)?;
     let provenance = ledger::check_table(client, &options.table, &options.provenance).await?;
     let target = if options.unique {
         Target::unique(&options.table, &provenance)?
     } else {
         Target::table(&options.table, &provenance)?
     };
+    // Before the cursor moves: the rows as written, pieces and all, must
+    // fit the budget.
+    generator
+        .check(&space, &target.encoder(id, &space))
+        .map_err(Error::engine)?;
     let stored = ledger::stored_campaign(client, id).await?;
     let mut reserved = None;
     match (options.start, &stored) {
@@ -284,7 +285,7 @@ fn resumed_sizing(
             "the campaign was registered with fixed batches of this size",
         ),
         (true, Some(names)) => {
-            let cells = (names / cell).max(1);
+            let cells = (names / cell).clamp(1, sizing::MAX_GROUP_CELLS);
             Sizing {
                 start_cells: cells,
                 max_cells: cells,
@@ -431,16 +432,16 @@ impl PgSink {
         first.map_or(Ok(()), Err)
     }
 
-    /// Commits the group being filled, waits for every commit, closes the
-    /// connections and waits for their tasks to end, so their buffers are
-    /// freed.
+    /// Waits for every commit, closes the connections and waits for their
+    /// tasks to end, so their buffers are freed. A group still being
+    /// filled is dropped, not committed: [`Sink::finish`] commits it at the
+    /// end of a run, and after a failure its cells are left to the resume.
     pub fn close(mut self) -> Result<(), Error> {
-        let sent = self.send_group();
         let settled = self.settle_all();
         for connection in self.idle.drain(..) {
             self.handle.block_on(connection.close());
         }
-        sent.and(settled)
+        settled
     }
 
     /// Commits the group being filled on an idle connection, waiting for
@@ -664,6 +665,10 @@ impl Prepared {
                 }
             }
         }
+        // Commits still in flight after a failure count once they settle.
+        if let Err(e) = sink.settle_all() {
+            failure.get_or_insert(e);
+        }
         let (committed, already_present) = (sink.committed_rows, sink.already_present);
         let (reconnects, commits, sizing) = (sink.reconnects(), sink.commits, sink.sizing());
         if let Err(e) = sink.close() {
@@ -682,9 +687,7 @@ impl Prepared {
             0.0
         };
         report.batches = commits;
-        if sizing.adaptive {
-            report.batch_names = sizing.final_names;
-        }
+        report.batch_names = sizing.final_names;
         let recorded = handle.block_on(record_run(
             &mut control,
             run_id,

@@ -1059,8 +1059,11 @@ pub struct Committed {
 /// Whether the batch of `campaign_id` whose cells start at `starts` is
 /// committed, and how: what a writer asks after a connection was lost
 /// during its commit, to learn whether the commit landed. A batch's cells
-/// commit together, so either all of them are committed or none; the rows
-/// are their sum.
+/// commit together, so its own commit put in all of them or none: only
+/// all of them committed is an answer (the rows are their sum). Some but
+/// not all were committed by another writer grouping the cells otherwise,
+/// and this batch did not land: `None`, and its retry meets theirs on the
+/// primary key.
 pub async fn committed(
     client: &Client,
     campaign_id: Uuid,
@@ -1077,7 +1080,7 @@ pub async fn committed(
             &[(&campaign_id, Type::UUID), (&starts, Type::INT8_ARRAY)],
         )
         .await?;
-    if row.get::<_, i64>(0) == 0 {
+    if row.get::<_, i64>(0) < i64::try_from(starts.len()).unwrap_or(i64::MAX) {
         return Ok(None);
     }
     Ok(Some(Committed {

@@ -118,7 +118,7 @@ pub async fn status(client: &Client, campaign_id: Uuid) -> Result<Status, Error>
     let row = client
         .query_typed_one(
             "WITH b AS (
-                 SELECT *, (batch_end - batch_start + $2 - 1) / $2 AS cells
+                 SELECT *, (batch_end - batch_start - 1) / $2 + 1 AS cells
                    FROM generation_batches WHERE campaign_id = $1)
              SELECT coalesce(sum(cells) FILTER (WHERE status = 'committed'), 0)::bigint,
                     coalesce(sum(rows) FILTER (WHERE status = 'committed'), 0)::bigint,

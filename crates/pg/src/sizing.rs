@@ -56,6 +56,10 @@ use crate::ledger::quote_table;
 pub const PINNED: &str =
     "the batch size was given (`GeneratorBuilder::batch_names`), which pins it";
 
+/// The most cells one commit groups: each is a row of one multi-row ledger
+/// `INSERT`, two parameters apiece (a statement binds at most 65,535).
+pub const MAX_GROUP_CELLS: u64 = 4096;
+
 /// Names per cell on a table with row triggers.
 pub const TRIGGER_CELL: u64 = 100;
 /// Names per batch a table with row triggers starts at.
@@ -139,7 +143,7 @@ impl Sizing {
         let largest = largest.max(1);
         if !shape.row_triggers.is_empty() {
             let cell = TRIGGER_CELL.min(largest);
-            let max_cells = largest / cell;
+            let max_cells = (largest / cell).min(MAX_GROUP_CELLS);
             return Sizing {
                 cell,
                 start_cells: (TRIGGER_START / cell).clamp(1, max_cells),
@@ -186,7 +190,7 @@ impl Sizing {
     pub fn for_grid(cell: u64, table: &str, shape: &TableShape, largest: u64) -> Sizing {
         let fresh = Sizing::for_table(table, shape, largest);
         let cell = cell.max(1);
-        let max_cells = (largest / cell).max(1);
+        let max_cells = (largest / cell).clamp(1, MAX_GROUP_CELLS);
         let start_names = if fresh.adaptive {
             fresh.start_cells * fresh.cell
         } else {

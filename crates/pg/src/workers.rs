@@ -150,30 +150,61 @@ pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result
     )
     .await?;
     let positions = space.selection();
-    let planned = Planned {
+    let planned = |sizing: Sizing| Planned {
         campaign_id: id,
         batches: (positions.end - positions.start).div_ceil(sizing.cell),
-        positions,
+        positions: positions.clone(),
         batch_names: sizing.cell,
         created: registered.created,
         sizing,
     };
-    if planned.created {
-        return Ok(planned);
+    if registered.created {
+        return Ok(planned(sizing));
     }
-    if registered.stored.writer == Writer::Generate {
+    let stored = &registered.stored;
+    if stored.writer == Writer::Generate {
         return Err(started_by_generate(id));
     }
-    let differ = registered
-        .stored
-        .differences(&space, &options.table, options.batch_names);
+    let mut differ = stored.differences(&space, &options.table, options.batch_names);
+    if stored.adaptive && options.batch_names == Some(stored.batch_names) {
+        differ.push(format!(
+            "the batch size ({} pinned now, measured in cells of {} stored)",
+            stored.batch_names, stored.batch_names
+        ));
+    }
     if differ.is_empty() {
-        return Ok(planned);
+        // What the workers will do: the stored grid, not today's reading.
+        let sizing =
+            stored_sizing(client, stored.batch_names, stored.adaptive, &stored.table).await?;
+        return Ok(planned(sizing));
     }
     Err(Error::usage(format!(
         "campaign {id} is planned already, and {} from it; plan it with the same spec and options, or use a new `campaign_id`",
         ledger::differ_sentence(&differ)
     )))
+}
+
+/// The sizes a planned campaign's workers lease: runs of its cells as
+/// measured on `table`, or its fixed batches.
+async fn stored_sizing(
+    client: &Client,
+    cell: u64,
+    adaptive: bool,
+    table: &str,
+) -> Result<Sizing, Error> {
+    if !adaptive {
+        return Ok(Sizing::pinned(
+            cell,
+            "the campaign was planned with fixed batches of this size",
+        ));
+    }
+    let shape = sizing::table_shape(client, table).await?;
+    Ok(Sizing::for_grid(
+        cell,
+        table,
+        &shape,
+        LARGEST_LEASE.max(cell),
+    ))
 }
 
 fn started_by_generate(id: Uuid) -> Error {
@@ -698,16 +729,13 @@ pub async fn work(
     let provenance = ledger::check_table(client, &campaign.table, &options.provenance).await?;
     let target = Target::table(&campaign.table, &provenance)?;
     let encoder = target.encoder(campaign.campaign_id, &campaign.space);
-    let sizing = if campaign.adaptive {
-        let shape = sizing::table_shape(client, &campaign.table).await?;
-        let largest = LARGEST_LEASE.max(campaign.batch_names);
-        Sizing::for_grid(campaign.batch_names, &campaign.table, &shape, largest)
-    } else {
-        Sizing::pinned(
-            campaign.batch_names,
-            "the campaign was planned with fixed batches of this size",
-        )
-    };
+    let sizing = stored_sizing(
+        client,
+        campaign.batch_names,
+        campaign.adaptive,
+        &campaign.table,
+    )
+    .await?;
     // Each claim loop commits on its own connection: the sizer steers
     // the size only, not how many loops run.
     let sizer = Sizer::with_connections(sizing, options.connections.max(1));
