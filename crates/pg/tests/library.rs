@@ -710,6 +710,9 @@ fn grouped_cells_commit_once_whatever_the_grouping() {
     };
     assert_eq!(committed(&[0, 40]).map(|c| c.rows), Some(40));
     assert_eq!(committed(&[20, 60]), None);
+    // The refused group's cell 40..60 is another writer's: the group did
+    // not land, though one of its cells is committed.
+    assert_eq!(committed(&[20, 40, 60]), None);
     let (missing, rows) = pg
         .rt
         .block_on(ledger::missing(&pg.client, id, 0..100))
