@@ -793,41 +793,46 @@ enum What {
 /// - the last of the longest (`max_by_key` names the last maximum);
 /// - the first to start, or to end, with '-' (`check_hyphens` names the
 ///   first);
-/// - the first of its shape for `double_hyphen`: its length up to 4 and
-///   where its first 4 characters hold '-'. A later value of the same
-///   shape leads the search to the states the first one led it to.
+/// - the first ASCII value of its shape for `double_hyphen`: its length up
+///   to 4 and where its first 4 characters hold '-'. A later value of the
+///   same shape leads the search to the states the first one led it to.
 fn representatives(table: &Table) -> Vec<usize> {
     #[cfg(test)]
     if tests::EVERY_VALUE.get() {
         return (0..table.len()).collect();
     }
     let mut keep = Vec::new();
-    let mut lengths = HashSet::new();
-    let mut shapes = HashSet::new();
+    // Seen lengths of ASCII values, and seen shapes: length up to 4 times
+    // 16 masks of hyphens. A non-ASCII value is kept whatever its shape,
+    // and keeping more values never changes a verdict.
+    let mut lengths = Vec::new();
+    let mut shapes = [false; 5 * 16];
     let (mut starts, mut ends) = (false, false);
     let mut longest = None::<(usize, usize)>;
-    for (i, value) in table.iter().enumerate() {
+    for i in 0..table.len() {
+        let value = table.bytes(i);
         let mut kept = !value.is_ascii();
-        if value.is_ascii() {
-            kept |= lengths.insert(value.len());
+        if !kept {
+            if lengths.len() <= value.len() {
+                lengths.resize(value.len() + 1, false);
+            }
+            kept |= !std::mem::replace(&mut lengths[value.len()], true);
+            let head = &value[..value.len().min(4)];
+            let mask = head
+                .iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'-')
+                .fold(0, |mask, (p, _)| mask | 1 << p);
+            kept |= !std::mem::replace(&mut shapes[head.len() * 16 + mask], true);
         }
-        if !starts && value.starts_with('-') {
+        if !starts && value.first() == Some(&b'-') {
             starts = true;
             kept = true;
         }
-        if !ends && value.ends_with('-') {
+        if !ends && value.last() == Some(&b'-') {
             ends = true;
             kept = true;
         }
-        let mut mask = 0u8;
-        let mut count = 0;
-        for (p, c) in value.chars().take(4).enumerate() {
-            count = p + 1;
-            if c == '-' {
-                mask |= 1 << p;
-            }
-        }
-        kept |= shapes.insert((count, mask));
         if longest.is_none_or(|(_, len)| value.len() >= len) {
             longest = Some((i, value.len()));
         }
