@@ -488,6 +488,16 @@ mod tests {
         assert_eq!(back.locate(1), "item 2");
     }
 
+    /// A file that is not UTF-8 is refused with the message reading it
+    /// whole gave (`read_to_string`'s), now at the first bad line.
+    #[test]
+    fn a_file_that_is_not_utf8_is_refused_as_before() {
+        let e = WordList::read(&b"shop\ncaf\xe9\n"[..], "kw.txt").unwrap_err();
+        let whole = std::io::read_to_string(&b"shop\ncaf\xe9\n"[..]).unwrap_err();
+        assert_eq!(e.kind(), whole.kind());
+        assert_eq!(e.to_string(), whole.to_string());
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
