@@ -97,15 +97,17 @@ impl Table {
     /// Keeps the value written after the last one (at the end of `bytes`)
     /// unless an equal value is already kept; `index` is its word's place
     /// in the list.
-    fn commit(&mut self, seen: &mut Seen, index: usize) -> Result<(), Error> {
+    fn commit(&mut self, seen: &mut Seen, list: &WordList, index: usize) -> Result<(), Error> {
         let start = self.ends.last().map_or(0, |&end| offset(end));
         if seen.insert(self, start) {
             let end = u32::try_from(self.bytes.len()).map_err(|_| {
                 Error::new(
                     ErrorKind::TooLarge,
                     format!(
-                        "the {} list holds more than 4 GiB of words; split it into several specs",
-                        self.what
+                        "{} `{}` ({}): with it the list's words pass 4 GiB, more than a list can hold; split the list into several specs",
+                        self.what,
+                        list.get(index).unwrap_or_default(),
+                        list.locate(index)
                     ),
                 )
             })?;
@@ -227,7 +229,7 @@ pub(crate) fn words(list: &WordList, what: &str) -> Result<Table, Error> {
             let unicode = idna_word(&uts46, trimmed).map_err(|why| fail(&why))?;
             table.bytes.extend_from_slice(unicode.as_bytes());
         }
-        table.commit(&mut seen, i)?;
+        table.commit(&mut seen, list, i)?;
     }
     Ok(table)
 }
@@ -299,7 +301,7 @@ pub(crate) fn tlds(list: &WordList, allow_unknown: bool) -> Result<Table, Error>
             return Err(fail(ErrorKind::UnknownTld, &why));
         }
         table.bytes.extend_from_slice(ascii.as_bytes());
-        table.commit(&mut seen, i)?;
+        table.commit(&mut seen, list, i)?;
     }
     Ok(table)
 }
