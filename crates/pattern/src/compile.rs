@@ -11,7 +11,7 @@ use crate::parse::{self, MAX_LABEL, Piece, PieceKind};
 use crate::punycode;
 use crate::shuffle::Permutation;
 use crate::space::{Chars, MAX_NAME_LEN, Pattern, Slot, Space, TldSource, to_u64};
-use crate::spec::{Order, Spec};
+use crate::spec::{Order, Spec, WordList};
 use crate::words::{self, BUILTIN_CHARSETS, Table};
 
 const KEYWORDS: usize = 0;
@@ -39,6 +39,8 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         words::words(&spec.keywords, "keyword")?,
         words::tlds(&spec.tlds, spec.allow_unknown_tlds)?,
     ];
+    // The list each table was made from, to name a value's word and line.
+    let mut sources = vec![&spec.keywords, &spec.tlds];
     let mut list_tables = BTreeMap::new();
     for (name, list) in &spec.lists {
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
@@ -49,6 +51,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         }
         list_tables.insert(name.as_str(), tables.len());
         tables.push(words::words(list, &format!("word of list `{name}`"))?);
+        sources.push(list);
     }
 
     let mut patterns = Vec::with_capacity(spec.patterns.len());
@@ -56,7 +59,13 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
     for (i, text) in spec.patterns.iter().enumerate() {
         let number = i + 1;
         let pieces = parse::parse(number, text)?;
-        let ctx = Ctx { number, text, spec };
+        let ctx = Ctx {
+            number,
+            text,
+            spec,
+            sources: &sources,
+            tables: &tables,
+        };
         let slots = pieces
             .iter()
             .map(|piece| ctx.slot(piece, &charsets, &list_tables, &tables))
@@ -166,9 +175,20 @@ struct Ctx<'a> {
     number: usize,
     text: &'a str,
     spec: &'a Spec,
+    /// The word list of each table.
+    sources: &'a [&'a WordList],
+    tables: &'a [Table],
 }
 
 impl Ctx<'_> {
+    /// What a value is and where it came from, for a message.
+    fn describe(&self, what: &What) -> String {
+        match what {
+            What::Text(text) => text.clone(),
+            &What::Word { table, index } => self.tables[table].origin(index, self.sources[table]),
+        }
+    }
+
     fn fail(&self, kind: ErrorKind, span: (usize, usize), what: &str, help: &str) -> Error {
         pattern_error(kind, self.number, self.text, span, what, help)
     }
@@ -223,7 +243,7 @@ impl Ctx<'_> {
                     ));
                 };
                 if tables[table].len() == 0 {
-                    let source = self.spec.lists[name.as_str()].source.clone();
+                    let source = self.spec.lists[name.as_str()].source().map(str::to_owned);
                     return Err(self.fail(
                         ErrorKind::BadValue,
                         span,
@@ -329,12 +349,7 @@ impl Ctx<'_> {
                 },
             ] = label.as_slice()
             {
-                longest += tables[TLDS]
-                    .values
-                    .iter()
-                    .map(|v| v.len())
-                    .max()
-                    .unwrap_or(0);
+                longest += tables[TLDS].max_len();
                 continue;
             }
             let segs: Vec<Vec<Variant<'_>>> =
@@ -492,7 +507,7 @@ impl Ctx<'_> {
                         v.text.ends_with('-')
                     }
                 })
-                .map(|v| v.what.to_string())
+                .map(|v| self.describe(&v.what))
         };
         let hyphen_help = "a label may not start or end with '-': remove the hyphen from that value or move it inside the label";
         if let Some(what) = segs.first().and_then(|s| edge(s, true)) {
@@ -518,7 +533,7 @@ impl Ctx<'_> {
                 .iter()
                 .map(|v: &&Variant<'_>| v.text.as_ref())
                 .collect();
-            let from: Vec<String> = path.iter().map(|v| v.what.to_string()).collect();
+            let from: Vec<String> = path.iter().map(|v| self.describe(&v.what)).collect();
             return Err(self.fail(
                 ErrorKind::InvalidName,
                 span,
@@ -641,8 +656,8 @@ impl Ctx<'_> {
                 &format!(
                     "label {} joins two pieces with Unicode words ({} and {}); domgen composes at most one per label",
                     k + 1,
-                    segs[a].iter().find(|v| !v.text.is_ascii()).map_or(Cow::Borrowed(""), |v| v.what.clone()),
-                    segs[b].iter().find(|v| !v.text.is_ascii()).map_or(Cow::Borrowed(""), |v| v.what.clone()),
+                    segs[a].iter().find(|v| !v.text.is_ascii()).map_or(String::new(), |v| self.describe(&v.what)),
+                    segs[b].iter().find(|v| !v.text.is_ascii()).map_or(String::new(), |v| self.describe(&v.what)),
                 ),
                 "put them in separate labels, or keep one of the lists ASCII",
             )),
@@ -709,18 +724,19 @@ impl Seg {
         match &self.source {
             SegSource::Literal(text) => vec![Variant {
                 text: Cow::Borrowed(text),
-                what: Cow::Owned(format!("literal `{text}`")),
+                what: What::Text(format!("literal `{text}`")),
             }],
             SegSource::Tld => Vec::new(),
             SegSource::Slot(i) => match &slots[*i] {
                 Slot::Literal(_) => unreachable!("literals are split into segments"),
-                Slot::Words { table } => tables[*table]
-                    .values
-                    .iter()
-                    .zip(&tables[*table].origins)
-                    .map(|(v, o)| Variant {
-                        text: Cow::Borrowed(v),
-                        what: Cow::Borrowed(o),
+                Slot::Words { table } => representatives(&tables[*table])
+                    .into_iter()
+                    .map(|index| Variant {
+                        text: Cow::Borrowed(tables[*table].get(index)),
+                        what: What::Word {
+                            table: *table,
+                            index,
+                        },
                     })
                     .collect(),
                 Slot::Chars(chars) => (chars.min..=chars.max)
@@ -728,7 +744,7 @@ impl Seg {
                         let text = String::from_utf8(vec![chars.chars[0]; len])
                             .expect("charsets are ASCII");
                         Variant {
-                            what: Cow::Owned(format!("a charset piece of length {len}")),
+                            what: What::Text(format!("a charset piece of length {len}")),
                             text: Cow::Owned(text),
                         }
                     })
@@ -740,7 +756,7 @@ impl Seg {
                     loop {
                         let text = format!("{value:0width$}");
                         out.push(Variant {
-                            what: Cow::Owned(format!("number {text}")),
+                            what: What::Text(format!("number {text}")),
                             text: Cow::Owned(text),
                         });
                         let d = digits(value);
@@ -761,7 +777,83 @@ impl Seg {
 struct Variant<'a> {
     text: Cow<'a, str>,
     /// What it is and where it came from, for messages.
-    what: Cow<'a, str>,
+    what: What,
+}
+
+/// What a [`Variant`] is, put into words only for a message
+/// ([`Ctx::describe`]).
+#[derive(Debug)]
+enum What {
+    /// Already said: a literal, a charset piece, a number.
+    Text(String),
+    /// Value `index` of table `table`.
+    Word { table: usize, index: usize },
+}
+
+/// The values of a table the label checks need to see, in order: the
+/// checks give the same verdict, and name the same value, on these as on
+/// every value, and an ASCII list of a million words has a few dozen.
+///
+/// A value is kept when it is
+/// - not ASCII (its Punycode length depends on the whole word);
+/// - the first ASCII value of its length (`label_length` tries one word
+///   per length and the longest);
+/// - the last of the longest (`max_by_key` names the last maximum);
+/// - the first to start, or to end, with '-' (`check_hyphens` names the
+///   first);
+/// - the first ASCII value of its shape for `double_hyphen`: its length up
+///   to 4 and where its first 4 characters hold '-'. A later value of the
+///   same shape leads the search to the states the first one led it to.
+fn representatives(table: &Table) -> Vec<usize> {
+    #[cfg(test)]
+    if tests::EVERY_VALUE.get() {
+        return (0..table.len()).collect();
+    }
+    let mut keep = Vec::new();
+    // Seen lengths of ASCII values, and seen shapes: length up to 4 times
+    // 16 masks of hyphens. A non-ASCII value is kept whatever its shape,
+    // and keeping more values never changes a verdict.
+    let mut lengths = Vec::new();
+    let mut shapes = [false; 5 * 16];
+    let (mut starts, mut ends) = (false, false);
+    let mut longest = None::<(usize, usize)>;
+    for i in 0..table.len() {
+        let value = table.bytes(i);
+        let mut kept = !value.is_ascii();
+        if !kept {
+            if lengths.len() <= value.len() {
+                lengths.resize(value.len() + 1, false);
+            }
+            kept |= !std::mem::replace(&mut lengths[value.len()], true);
+            let head = &value[..value.len().min(4)];
+            let mask = head
+                .iter()
+                .enumerate()
+                .filter(|&(_, &b)| b == b'-')
+                .fold(0, |mask, (p, _)| mask | 1 << p);
+            kept |= !std::mem::replace(&mut shapes[head.len() * 16 + mask], true);
+        }
+        if !starts && value.first() == Some(&b'-') {
+            starts = true;
+            kept = true;
+        }
+        if !ends && value.last() == Some(&b'-') {
+            ends = true;
+            kept = true;
+        }
+        if longest.is_none_or(|(_, len)| value.len() >= len) {
+            longest = Some((i, value.len()));
+        }
+        if kept {
+            keep.push(i);
+        }
+    }
+    if let Some((i, _)) = longest {
+        if let Err(at) = keep.binary_search(&i) {
+            keep.insert(at, i);
+        }
+    }
+    keep
 }
 
 /// The size of a set: exact up to `u128`, else its decimal logarithm.
@@ -831,7 +923,59 @@ impl std::fmt::Display for Size {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
+    use proptest::prelude::*;
+
     use crate::{ErrorKind, Space, Spec, WordList};
+
+    thread_local! {
+        /// Makes the label checks see every value of a table, as they did
+        /// before [`super::representatives`]: the oracle of the few.
+        pub(super) static EVERY_VALUE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// What compiling gives: the space's fingerprint and longest name, or
+    /// the error's message.
+    fn outcome(spec: &Spec) -> Result<(String, usize), String> {
+        Space::compile(spec)
+            .map(|s| (s.fingerprint(), s.max_name_len()))
+            .map_err(|e| e.to_string())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The label checks on a table's representatives give the verdict,
+        /// and name the value, they give on all its values.
+        #[test]
+        fn representatives_judge_as_every_value_does(
+            keywords in proptest::collection::vec("[ab-]{1,6}|[ab]{0,3}é[-a]{0,3}|a{50,62}", 1..30),
+            pattern in prop_oneof![
+                Just("{keyword}.com"),
+                Just("x{keyword}.com"),
+                Just("xy{keyword}.com"),
+                Just("{keyword}-{alpha:1}.com"),
+                Just("{alpha:1-2}{keyword}.com"),
+                Just("{keyword}{digit:1-3}.com"),
+                Just("{keyword}{list:l}.com"),
+                Just("{list:l}{keyword}.com"),
+            ],
+            list in proptest::collection::vec("[ab-]{1,4}|é", 1..5),
+        ) {
+            let mut spec = Spec {
+                keywords: WordList::inline(keywords),
+                patterns: vec![pattern.to_owned()],
+                ..Spec::default()
+            };
+            spec.lists.insert("l".to_owned(), WordList::inline(list));
+            let few = outcome(&spec);
+            EVERY_VALUE.set(true);
+            let all = outcome(&spec);
+            EVERY_VALUE.set(false);
+            prop_assert_eq!(few, all);
+        }
+    }
 
     fn compile(pattern: &str, keywords: &[&str]) -> Result<Space, crate::Error> {
         Space::compile(&Spec {

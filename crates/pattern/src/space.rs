@@ -281,9 +281,9 @@ impl Space {
                     }
                     Slot::Words { table } => {
                         h.u64(2);
-                        let values = &self.tables[*table].values;
+                        let values = &self.tables[*table];
                         h.u64(to_u64(values.len()));
-                        for v in values {
+                        for v in values.iter() {
                             h.bytes(v.as_bytes());
                         }
                     }
@@ -402,12 +402,7 @@ impl Space {
         let mut longest = (0, 0, 0);
         for p in &self.patterns {
             let words = |slot: usize| match &p.slots[slot] {
-                Slot::Words { table } => self.tables[*table]
-                    .values
-                    .iter()
-                    .map(|v| v.len())
-                    .max()
-                    .unwrap_or(0),
+                Slot::Words { table } => self.tables[*table].max_len(),
                 _ => 0,
             };
             longest.0 = longest.0.max(p.keyword.map_or(0, words));
@@ -501,7 +496,7 @@ impl Space {
 
     fn word(&self, table: usize, digit: u64) -> &[u8] {
         let i = usize::try_from(digit).expect("word index fits in memory");
-        self.tables[table].values[i].as_bytes()
+        self.tables[table].bytes(i)
     }
 }
 

@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -44,14 +45,65 @@ impl std::fmt::Display for Order {
 
 /// A list of words (keywords, TLDs or a named list) and where it came from,
 /// so that an error can point at the file and line of a bad word.
+///
+/// The words sit back to back in one buffer, each followed by a `0xFF`
+/// byte (which no UTF-8 text holds), so a million-word file costs its own
+/// size and not a `String` per word. Lines are kept as the few places
+/// where the line number jumps (blank and comment lines), not one number
+/// per word.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(from = "WordListRepr", into = "WordListRepr")]
 pub struct WordList {
-    /// The words as written (normalisation happens when the spec compiles).
-    pub words: Vec<String>,
+    /// The words as written, each followed by [`SEPARATOR`] (normalisation
+    /// happens when the spec compiles).
+    text: Vec<u8>,
+    /// How many words `text` holds.
+    len: usize,
     /// The file the words were read from, if any.
-    pub source: Option<String>,
-    /// For words read from a file: the 1-based line of each word.
-    pub lines: Vec<usize>,
+    source: Option<String>,
+    /// For words read from a file: `(word index, line)` where the 1-based
+    /// line stops being the previous jump's line plus the words since;
+    /// empty for inline words.
+    jumps: Vec<(usize, usize)>,
+}
+
+/// Ends every word in [`WordList::text`]: a byte no UTF-8 text holds, so
+/// any word, even one with a newline, is kept whole.
+const SEPARATOR: u8 = 0xFF;
+
+/// The serialised form of a [`WordList`], as specs stored by earlier
+/// versions hold it: every word, and every word's line.
+#[derive(Deserialize, Serialize)]
+struct WordListRepr {
+    words: Vec<String>,
+    source: Option<String>,
+    lines: Vec<usize>,
+}
+
+impl From<WordListRepr> for WordList {
+    fn from(repr: WordListRepr) -> WordList {
+        let mut list = WordList::inline(repr.words);
+        list.source = repr.source;
+        // A stored list with a line for every word keeps them; any other
+        // (none, or a count that does not match) is located by position,
+        // as it was.
+        if list.source.is_some() && repr.lines.len() == list.len {
+            for (i, &line) in repr.lines.iter().enumerate() {
+                list.note_line(i, line);
+            }
+        }
+        list
+    }
+}
+
+impl From<WordList> for WordListRepr {
+    fn from(list: WordList) -> WordListRepr {
+        WordListRepr {
+            words: list.iter().map(str::to_owned).collect(),
+            lines: (0..list.len).filter_map(|i| list.line(i)).collect(),
+            source: list.source,
+        }
+    }
 }
 
 impl WordList {
@@ -59,43 +111,139 @@ impl WordList {
     pub fn inline<I, S>(words: I) -> WordList
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<str>,
     {
-        WordList {
-            words: words.into_iter().map(Into::into).collect(),
-            source: None,
-            lines: Vec::new(),
+        let mut list = WordList::default();
+        for word in words {
+            list.push(word.as_ref());
         }
+        list
     }
 
     /// Parses a word file: one word per line; blank lines and everything
     /// after a `#` are ignored. `source` names the file in error messages.
     pub fn parse(text: &str, source: &str) -> WordList {
+        WordList::read(text.as_bytes(), source).expect("a string is UTF-8 and reads without error")
+    }
+
+    /// Reads a word file line by line, as [`WordList::parse`] does, holding
+    /// only the words: the file's text is never all in memory. `source`
+    /// names the file in error messages. A line that is not UTF-8 is an
+    /// error of kind [`std::io::ErrorKind::InvalidData`].
+    pub fn read<R: BufRead>(reader: R, source: &str) -> std::io::Result<WordList> {
+        WordList::read_with_capacity(reader, source, 0)
+    }
+
+    /// [`WordList::read`] into a buffer made room for `bytes` bytes at
+    /// once: given the file's size plus one (which its words and their
+    /// separators never exceed), the buffer is allocated once and never
+    /// copied.
+    pub fn read_with_capacity<R: BufRead>(
+        mut reader: R,
+        source: &str,
+        bytes: usize,
+    ) -> std::io::Result<WordList> {
         let mut list = WordList {
-            words: Vec::new(),
+            text: Vec::with_capacity(bytes),
             source: Some(source.to_owned()),
-            lines: Vec::new(),
+            ..WordList::default()
         };
-        for (number, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if !line.is_empty() {
-                list.words.push(line.to_owned());
-                list.lines.push(number + 1);
+        let mut line = Vec::new();
+        let mut number = 0;
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            number += 1;
+            // As `str::lines`: the newline and a carriage return before it
+            // end the line.
+            let mut bytes = line.as_slice();
+            if let Some(rest) = bytes.strip_suffix(b"\n") {
+                bytes = rest.strip_suffix(b"\r").unwrap_or(rest);
+            }
+            let text = std::str::from_utf8(bytes).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "stream did not contain valid UTF-8",
+                )
+            })?;
+            let word = text.split('#').next().unwrap_or("").trim();
+            if !word.is_empty() {
+                list.note_line(list.len, number);
+                list.push(word);
             }
         }
-        list
+        Ok(list)
+    }
+
+    /// Appends a word.
+    pub fn push(&mut self, word: &str) {
+        self.text.extend_from_slice(word.as_bytes());
+        self.text.push(SEPARATOR);
+        self.len += 1;
+    }
+
+    /// The words, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.text
+            .split(|&b| b == SEPARATOR)
+            .take(self.len)
+            .map(|bytes| std::str::from_utf8(bytes).expect("words are pushed as UTF-8"))
+    }
+
+    /// Word `i`, if the list has that many.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        self.iter().nth(i)
+    }
+
+    /// How many words the list holds.
+    pub fn len(&self) -> usize {
+        self.len
     }
 
     /// Whether the list holds no words.
     pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
+        self.len == 0
+    }
+
+    /// The bytes the words take, separators included.
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The file the words were read from, if any.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
+    }
+
+    /// The 1-based line of word `i`, for words read from a file.
+    pub fn line(&self, i: usize) -> Option<usize> {
+        if self.source.is_none() || i >= self.len {
+            return None;
+        }
+        let jump = self.jumps.partition_point(|&(word, _)| word <= i);
+        let (word, line) = self.jumps.get(jump.checked_sub(1)?)?;
+        Some(line + (i - word))
     }
 
     /// Where word `i` came from: `file:line`, or its 1-based place in the list.
     pub fn locate(&self, i: usize) -> String {
-        match (&self.source, self.lines.get(i)) {
+        match (&self.source, self.line(i)) {
             (Some(file), Some(line)) => format!("{file}:{line}"),
             _ => format!("item {}", i + 1),
+        }
+    }
+
+    /// Records that word `i` (the next one) is on `line`, keeping only
+    /// the jumps.
+    fn note_line(&mut self, i: usize, line: usize) {
+        let follows = self
+            .jumps
+            .last()
+            .is_some_and(|&(word, at)| line.checked_sub(at) == i.checked_sub(word));
+        if !follows {
+            self.jumps.push((i, line));
         }
     }
 }
@@ -221,16 +369,29 @@ impl SpecFile {
     where
         R: FnMut(&Path) -> Result<String, String>,
     {
+        self.resolve_with(base, |path, source| {
+            Ok(WordList::parse(&read(path)?, source))
+        })
+    }
+
+    /// Turns the file form into a [`Spec`] as [`SpecFile::resolve`] does,
+    /// but `load_list` makes each word file's list itself (given the path joined
+    /// to `base` and the name to show in messages; it returns the list or
+    /// a message), so that it can stream the file with [`WordList::read`]
+    /// instead of holding its text.
+    pub fn resolve_with<L>(self, base: &Path, mut load_list: L) -> Result<Spec, Error>
+    where
+        L: FnMut(&Path, &str) -> Result<WordList, String>,
+    {
         let mut load = |what: &str, path: &Path| -> Result<WordList, Error> {
             let full = base.join(path);
             let shown = full.display().to_string();
-            let text = read(&full).map_err(|why| {
+            load_list(&full, &shown).map_err(|why| {
                 Error::new(
                     ErrorKind::Read,
                     format!("cannot read {what} file {shown}: {why}"),
                 )
-            })?;
-            Ok(WordList::parse(&text, &shown))
+            })
         };
         let keywords = pick("keywords", self.keywords, self.keywords_file, &mut load)?;
         let tlds = pick("tlds", self.tlds, self.tlds_file, &mut load)?;

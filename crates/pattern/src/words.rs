@@ -1,7 +1,5 @@
 //! Normalisation of words (keywords, list words, TLDs) and charsets.
 
-use std::collections::HashSet;
-
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use unicode_bidi::{BidiClass, bidi_class};
 
@@ -9,27 +7,214 @@ use crate::error::{Error, ErrorKind};
 use crate::spec::WordList;
 
 /// A normalised word list, repeats dropped (first one kept).
+///
+/// The values sit back to back in one buffer with a `u32` end offset each:
+/// a million keywords cost their bytes and four more each, not a `String`
+/// (and its origin) per word. Where a value came from is not stored: it is
+/// found again in the [`WordList`] when a message needs it
+/// ([`Table::origin`]).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Table {
     /// Keywords and list words in Unicode form (NFC, lowercased; A-labels
-    /// decoded), TLDs in A-label form.
-    pub values: Vec<Box<str>>,
-    /// Where each value came from, for messages.
-    pub origins: Vec<String>,
+    /// decoded), TLDs in A-label form, back to back.
+    bytes: Vec<u8>,
+    /// Where each value ends in `bytes`; it starts where the one before ends.
+    ends: Vec<u32>,
+    /// The list indices of the words dropped as repeats, ascending: with
+    /// them value `i`'s word is found in the list.
+    dropped: Vec<usize>,
+    /// What a value is, for messages: "keyword", "TLD", "word of list `x`".
+    what: String,
 }
 
 impl Table {
-    pub fn len(&self) -> usize {
-        self.values.len()
+    fn new(list: &WordList, what: &str) -> Table {
+        // The values take the words' bytes (less their separators) when
+        // they need no mapping, as most do.
+        let bytes = list.text_len().saturating_sub(list.len());
+        Table {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(list.len()),
+            dropped: Vec::new(),
+            what: what.to_owned(),
+        }
     }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Value `i`'s bytes.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= len()`.
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        let start = match i.checked_sub(1) {
+            Some(before) => offset(self.ends[before]),
+            None => 0,
+        };
+        &self.bytes[start..offset(self.ends[i])]
+    }
+
+    /// Value `i`.
+    pub fn get(&self, i: usize) -> &str {
+        std::str::from_utf8(self.bytes(i)).expect("values are UTF-8")
+    }
+
+    /// The values, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The longest value's length in octets (0 for none).
+    pub fn max_len(&self) -> usize {
+        let mut start = 0;
+        let mut longest = 0;
+        for &end in &self.ends {
+            longest = longest.max(end - start);
+            start = end;
+        }
+        offset(longest)
+    }
+
+    /// What value `i` is and where its word was in `list` (the list the
+    /// table was made from), for messages: "keyword `Shop` (kw.txt:3)".
+    pub fn origin(&self, i: usize, list: &WordList) -> String {
+        // The i-th list index not among the (ascending) dropped ones.
+        let mut index = i;
+        for &d in &self.dropped {
+            if d <= index {
+                index += 1;
+            } else {
+                break;
+            }
+        }
+        let raw = list.get(index).unwrap_or_default();
+        format!("{} `{raw}` ({})", self.what, list.locate(index))
+    }
+
+    /// Keeps the value written after the last one (at the end of `bytes`)
+    /// unless an equal value is already kept; `index` is its word's place
+    /// in the list.
+    fn commit(&mut self, seen: &mut Seen, list: &WordList, index: usize) -> Result<(), Error> {
+        let start = self.ends.last().map_or(0, |&end| offset(end));
+        if seen.insert(self, start) {
+            let end = u32::try_from(self.bytes.len()).map_err(|_| {
+                Error::new(
+                    ErrorKind::TooLarge,
+                    format!(
+                        "{} `{}` ({}): with it the list's words pass 4 GiB, more than a list can hold; split the list into several specs",
+                        self.what,
+                        list.get(index).unwrap_or_default(),
+                        list.locate(index)
+                    ),
+                )
+            })?;
+            self.ends.push(end);
+        } else {
+            self.bytes.truncate(start);
+            self.dropped.push(index);
+        }
+        Ok(())
+    }
+}
+
+/// A `u32` offset as an index; offsets come from buffer lengths, which fit.
+fn offset(at: u32) -> usize {
+    usize::try_from(at).expect("a u32 offset fits in usize")
+}
+
+/// The set of a [`Table`]'s values, for dropping repeats without a second
+/// copy of them: an open-addressing table of value indices (plus one; 0 is
+/// empty) into the table's own buffer, probed linearly.
+///
+/// Its size is fixed from the list's length at a load of at most 3/4, and
+/// mapped to by multiply-and-shift rather than a power of two: for a
+/// million words it takes 5.3 MB, where a general-purpose table (control
+/// bytes, power-of-two buckets) takes twice that.
+struct Seen {
+    slots: Vec<u32>,
+}
+
+impl Seen {
+    fn with_capacity(values: usize) -> Seen {
+        Seen {
+            slots: vec![0; values + values / 3 + 1],
+        }
+    }
+
+    /// Inserts the value at `table.bytes[start..]`, which becomes value
+    /// `table.len()`; `false` when an equal value is already there.
+    fn insert(&mut self, table: &Table, start: usize) -> bool {
+        let value = &table.bytes[start..];
+        let size = u64::try_from(self.slots.len()).expect("a length fits in u64");
+        let home = (u128::from(hash(value)) * u128::from(size)) >> 64;
+        let mut slot = usize::try_from(home).expect("the slot is below the table's length");
+        loop {
+            match self.slots[slot] {
+                0 => {
+                    self.slots[slot] = u32::try_from(table.len() + 1).unwrap_or(u32::MAX);
+                    return true;
+                }
+                kept => {
+                    if table.bytes(offset(kept) - 1) == value {
+                        return false;
+                    }
+                }
+            }
+            slot += 1;
+            if slot == self.slots.len() {
+                slot = 0;
+            }
+        }
+    }
+}
+
+/// A fast, well-mixed 64-bit hash of a short byte string (not keyed: a
+/// list crafted to collide only slows its own compilation).
+fn hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = u64::try_from(bytes.len()).unwrap_or(0).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
+        h = (h ^ word).wrapping_mul(K).rotate_left(31);
+    }
+    let mut last = [0u8; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h = (h ^ u64::from_le_bytes(last)).wrapping_mul(K);
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+/// Appends `word` lowercased when UTS #46 would map it to just that: ASCII
+/// letters, digits and '-' (which STD3 rules allow, and `Hyphens::Allow`
+/// leaves wherever they are), and not an A-label (`xn--`, which is decoded).
+/// Any other word appends nothing and returns `false`: it takes the IDNA
+/// path.
+fn push_ascii_label(word: &str, out: &mut Vec<u8>) -> bool {
+    let bytes = word.as_bytes();
+    if !bytes
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+        || bytes
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"))
+    {
+        return false;
+    }
+    out.extend(bytes.iter().map(u8::to_ascii_lowercase));
+    true
 }
 
 /// Normalises keywords or list words. `what` is "keyword" or "word of list `x`".
 pub(crate) fn words(list: &WordList, what: &str) -> Result<Table, Error> {
     let uts46 = Uts46::new();
-    let mut table = Table::default();
-    let mut seen = HashSet::new();
-    for (i, raw) in list.words.iter().enumerate() {
+    let mut table = Table::new(list, what);
+    let mut seen = Seen::with_capacity(list.len());
+    for (i, raw) in list.iter().enumerate() {
         let fail = |why: &str| {
             Error::new(
                 ErrorKind::BadValue,
@@ -40,40 +225,45 @@ pub(crate) fn words(list: &WordList, what: &str) -> Result<Table, Error> {
         if trimmed.is_empty() {
             return Err(fail("is empty; remove it"));
         }
-        let (unicode, result) =
-            uts46.to_unicode(trimmed.as_bytes(), AsciiDenyList::STD3, Hyphens::Allow);
-        if result.is_err() {
-            return Err(fail(
-                "is not a valid hostname label under UTS #46 (only letters, digits and '-' are allowed, and Unicode must be valid IDNA); fix or remove it",
-            ));
+        if !push_ascii_label(trimmed, &mut table.bytes) {
+            let unicode = idna_word(&uts46, trimmed).map_err(|why| fail(&why))?;
+            table.bytes.extend_from_slice(unicode.as_bytes());
         }
-        if unicode.contains('.') {
-            return Err(fail(
-                "holds a dot, but a word is part of one label; split it, or put the dot in the pattern",
-            ));
-        }
-        if let Some(c) = unicode.chars().find(|&c| is_right_to_left(c)) {
-            return Err(fail(&format!(
-                "holds right-to-left text ({c:?}), which domgen does not compose into labels yet; remove it"
-            )));
-        }
-        if seen.insert(unicode.to_string()) {
-            table.values.push(unicode.into());
-            table
-                .origins
-                .push(format!("{what} `{raw}` ({})", list.locate(i)));
-        }
+        table.commit(&mut seen, list, i)?;
     }
     Ok(table)
+}
+
+/// A word through UTS #46 (to Unicode, STD3 rules, hyphens anywhere) and
+/// domgen's own checks; the error is why it is refused.
+fn idna_word<'a>(uts46: &Uts46, word: &'a str) -> Result<std::borrow::Cow<'a, str>, String> {
+    let (unicode, result) = uts46.to_unicode(word.as_bytes(), AsciiDenyList::STD3, Hyphens::Allow);
+    if result.is_err() {
+        return Err(
+            "is not a valid hostname label under UTS #46 (only letters, digits and '-' are allowed, and Unicode must be valid IDNA); fix or remove it".to_owned(),
+        );
+    }
+    if unicode.contains('.') {
+        return Err(
+            "holds a dot, but a word is part of one label; split it, or put the dot in the pattern"
+                .to_owned(),
+        );
+    }
+    if let Some(c) = unicode.chars().find(|&c| is_right_to_left(c)) {
+        return Err(format!(
+            "holds right-to-left text ({c:?}), which domgen does not compose into labels yet; remove it"
+        ));
+    }
+    Ok(unicode)
 }
 
 /// Normalises TLDs to A-labels and, unless `allow_unknown`, checks each one
 /// is a public suffix.
 pub(crate) fn tlds(list: &WordList, allow_unknown: bool) -> Result<Table, Error> {
     let uts46 = Uts46::new();
-    let mut table = Table::default();
-    let mut seen = HashSet::new();
-    for (i, raw) in list.words.iter().enumerate() {
+    let mut table = Table::new(list, "TLD");
+    let mut seen = Seen::with_capacity(list.len());
+    for (i, raw) in list.iter().enumerate() {
         let fail =
             |kind, why: &str| Error::new(kind, format!("TLD `{raw}` ({}): {why}", list.locate(i)));
         let trimmed = raw.trim();
@@ -94,7 +284,6 @@ pub(crate) fn tlds(list: &WordList, allow_unknown: bool) -> Result<Table, Error>
                     "is not a valid domain suffix (labels of letters, digits and '-', 1-63 octets, no leading or trailing hyphen); fix or remove it",
                 )
             })?;
-        let ascii = ascii.into_owned();
         if let Some(c) = ascii.chars().find(|&c| is_right_to_left(c)) {
             return Err(fail(
                 ErrorKind::BadValue,
@@ -111,12 +300,8 @@ pub(crate) fn tlds(list: &WordList, allow_unknown: bool) -> Result<Table, Error>
             };
             return Err(fail(ErrorKind::UnknownTld, &why));
         }
-        if seen.insert(ascii.clone()) {
-            table.values.push(ascii.into());
-            table
-                .origins
-                .push(format!("TLD `{raw}` ({})", list.locate(i)));
-        }
+        table.bytes.extend_from_slice(ascii.as_bytes());
+        table.commit(&mut seen, list, i)?;
     }
     Ok(table)
 }
@@ -184,4 +369,196 @@ pub(crate) fn custom_charset(name: &str, chars: &str) -> Result<String, Error> {
         out.push(lower);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use idna::uts46::{AsciiDenyList, Hyphens, Uts46};
+    use proptest::prelude::*;
+
+    use super::{Table, push_ascii_label, words};
+    use crate::spec::WordList;
+
+    /// The table as it was built before the arena: every word through
+    /// UTS #46, a `HashSet<String>` of the values, an origin string per
+    /// value. Returns the values and their origins, or the error message.
+    fn naive(list: &WordList, what: &str) -> Result<Vec<(String, String)>, String> {
+        let uts46 = Uts46::new();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (i, raw) in list.iter().enumerate() {
+            let fail = |why: &str| format!("{what} `{raw}` ({}): {why}", list.locate(i));
+            let trimmed = raw.trim();
+            if trimmed.is_empty() {
+                return Err(fail("is empty; remove it"));
+            }
+            let unicode = super::idna_word(&uts46, trimmed).map_err(|why| fail(&why))?;
+            if seen.insert(unicode.to_string()) {
+                out.push((
+                    unicode.into_owned(),
+                    format!("{what} `{raw}` ({})", list.locate(i)),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn arena(list: &WordList, what: &str) -> Result<Vec<(String, String)>, String> {
+        let table: Table = words(list, what).map_err(|e| e.to_string())?;
+        Ok((0..table.len())
+            .map(|i| (table.get(i).to_owned(), table.origin(i, list)))
+            .collect())
+    }
+
+    fn same_as_naive(list: &WordList) {
+        let naive = naive(list, "keyword");
+        let arena = arena(list, "keyword");
+        assert_eq!(naive, arena);
+    }
+
+    #[test]
+    fn repeats_keep_the_first_and_name_its_line() {
+        let list = WordList::parse(
+            "Shop\n# comment\n\nshop\ncafé\nCAFÉ\n data \nxn--caf-dma\n",
+            "kw.txt",
+        );
+        let table = words(&list, "keyword").unwrap();
+        let values: Vec<&str> = table.iter().collect();
+        assert_eq!(values, ["shop", "café", "data"]);
+        assert_eq!(table.origin(0, &list), "keyword `Shop` (kw.txt:1)");
+        assert_eq!(table.origin(1, &list), "keyword `café` (kw.txt:5)");
+        assert_eq!(table.origin(2, &list), "keyword `data` (kw.txt:7)");
+        assert_eq!(table.max_len(), 5);
+        same_as_naive(&list);
+    }
+
+    #[test]
+    fn mixed_ascii_and_unicode_lists_match_the_naive_table() {
+        for words in [
+            &["Shop", "shop", "ÉCOLE", "école", "b--c", "-x", "x-", "9to5"][..],
+            &[
+                "straße",
+                "STRASSE",
+                "strasse",
+                "xn--strae-oqa",
+                "ﬁsh",
+                "fish",
+            ],
+            &["xn--", "XN--abc", "a_b"],
+            &["a.b"],
+            &["مرحبا"],
+            &["  "],
+        ] {
+            same_as_naive(&WordList::inline(words.iter().copied()));
+        }
+    }
+
+    /// Words of letters (either case), digits, '-' and a few that are not
+    /// ASCII labels, with `xn--` prefixes now and then.
+    fn word() -> impl Strategy<Value = String> {
+        let body = proptest::string::string_regex("[a-cA-CxX0-9-]{1,8}").unwrap();
+        (
+            prop_oneof![Just(""), Just("xn--"), Just("XN--"), Just("Xn--")],
+            body,
+            prop_oneof![
+                Just(""),
+                Just(""),
+                Just("é"),
+                Just("_"),
+                Just("."),
+                Just(" ")
+            ],
+        )
+            .prop_map(|(prefix, body, tail)| format!("{prefix}{body}{tail}"))
+    }
+
+    /// Specs stored before the arena (a campaign's spec is kept as data)
+    /// read back the same, and a list is stored in that form.
+    #[test]
+    fn word_lists_keep_their_stored_form() {
+        let stored = "words = [\"shop\", \"data\"]\nsource = \"kw.txt\"\nlines = [1, 3]\n";
+        let list: WordList = toml::from_str(stored).unwrap();
+        assert_eq!(list, WordList::parse("shop\n\ndata\n", "kw.txt"));
+        assert_eq!(list.locate(1), "kw.txt:3");
+        assert_eq!(toml::to_string(&list).unwrap(), stored);
+        let inline = WordList::inline(["a\nb", ""]);
+        let back: WordList = toml::from_str(&toml::to_string(&inline).unwrap()).unwrap();
+        assert_eq!(back, inline);
+        assert_eq!(back.iter().collect::<Vec<_>>(), ["a\nb", ""]);
+        assert_eq!(back.locate(1), "item 2");
+    }
+
+    /// A file that is not UTF-8 is refused with the message reading it
+    /// whole gave (`read_to_string`'s), now at the first bad line.
+    #[test]
+    fn a_file_that_is_not_utf8_is_refused_as_before() {
+        let e = WordList::read(&b"shop\ncaf\xe9\n"[..], "kw.txt").unwrap_err();
+        let whole = std::io::read_to_string(&b"shop\ncaf\xe9\n"[..]).unwrap_err();
+        assert_eq!(e.kind(), whole.kind());
+        assert_eq!(e.to_string(), whole.to_string());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The ASCII fast path maps a word exactly as UTS #46 does, and
+        /// takes only words it maps to themselves lowercased.
+        #[test]
+        fn ascii_fast_path_matches_idna(w in word()) {
+            let mut fast = Vec::new();
+            if push_ascii_label(&w, &mut fast) {
+                let idna = super::idna_word(&Uts46::new(), &w);
+                prop_assert_eq!(idna.as_deref(), Ok(std::str::from_utf8(&fast).unwrap()));
+                prop_assert_eq!(fast, w.to_ascii_lowercase().into_bytes());
+            } else {
+                prop_assert!(fast.is_empty());
+            }
+        }
+
+        /// Any ASCII string the fast path takes is one UTS #46 accepts
+        /// unchanged but for case (also for bytes outside the label set).
+        #[test]
+        fn fast_path_is_never_wider_than_idna(w in "[ -~]{1,10}") {
+            let mut fast = Vec::new();
+            if push_ascii_label(&w, &mut fast) {
+                let (unicode, result) = Uts46::new().to_unicode(
+                    w.as_bytes(),
+                    AsciiDenyList::STD3,
+                    Hyphens::Allow,
+                );
+                prop_assert!(result.is_ok());
+                prop_assert_eq!(unicode.as_bytes(), fast.as_slice());
+            }
+        }
+
+        #[test]
+        fn tables_match_the_naive_table(words in proptest::collection::vec(word(), 0..40)) {
+            same_as_naive(&WordList::inline(words));
+        }
+
+        /// A file's words, read line by line, are the parsed text's words
+        /// with the same lines.
+        #[test]
+        fn reading_matches_parsing(lines in proptest::collection::vec("[a-c #\r]{0,6}", 0..30)) {
+            let text = lines.join("\n");
+            let parsed = WordList::parse(&text, "f");
+            let read = WordList::read(text.as_bytes(), "f").unwrap();
+            prop_assert_eq!(&parsed, &read);
+            let mut expected = Vec::new();
+            for (number, line) in text.lines().enumerate() {
+                let line = line.split('#').next().unwrap_or("").trim();
+                if !line.is_empty() {
+                    expected.push((line.to_owned(), format!("f:{}", number + 1)));
+                }
+            }
+            let got: Vec<(String, String)> = parsed
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (w.to_owned(), parsed.locate(i)))
+                .collect();
+            prop_assert_eq!(got, expected);
+        }
+    }
 }

@@ -49,7 +49,7 @@ fn pieces(pattern: &str) -> Vec<String> {
     out
 }
 
-fn dedup_lower(words: &[String]) -> Vec<String> {
+fn dedup_lower(words: &WordList) -> Vec<String> {
     let mut seen = HashSet::new();
     words
         .iter()
@@ -73,10 +73,10 @@ fn expand(piece: &str, spec: &Spec) -> Vec<String> {
     .into_iter()
     .collect();
     match body.split_once(':') {
-        None if body == "keyword" => dedup_lower(&spec.keywords.words),
-        None if body == "tld" => dedup_lower(&spec.tlds.words),
+        None if body == "keyword" => dedup_lower(&spec.keywords),
+        None if body == "tld" => dedup_lower(&spec.tlds),
         None if body == "random" => strings("abcdefghijklmnopqrstuvwxyz0123456789", 4),
-        Some(("list", name)) => dedup_lower(&spec.lists[name].words),
+        Some(("list", name)) => dedup_lower(&spec.lists[name]),
         Some(("number", range)) => {
             let (a, b) = range.split_once('-').unwrap();
             let (lo, hi): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
