@@ -186,7 +186,7 @@ fn plan(dir: &Dir, url: &str, pattern: &str, limit: i64, batch: u64) -> Uuid {
 
 #[test]
 fn workers_ride_through_two_crash_restarts_and_a_killed_worker() {
-    const TOTAL: i64 = 6_000_000;
+    const TOTAL: i64 = TWENTY_MILLION;
     let own = own_cluster();
     let dir = Dir::new();
     dir.run(["migrate", "--database-url", &own.url]).success();
