@@ -88,6 +88,13 @@ impl Chars {
     /// then `min + 1`, …) so that it ends at `buf[end]`, and returns where
     /// it starts: two characters per division where the charset is paired.
     fn render_back(&self, digit: u64, buf: &mut [u8], end: usize) -> usize {
+        let (len, rest) = self.length_of(digit);
+        self.write_digits_back(rest, len, buf, end).1
+    }
+
+    /// The length of string `digit` and its number among the strings of
+    /// that length.
+    fn length_of(&self, digit: u64) -> (usize, u64) {
         let mut rest = digit;
         let mut len = self.min;
         for &block in self.blocks.iter() {
@@ -97,7 +104,7 @@ impl Chars {
             rest -= block;
             len += 1;
         }
-        self.write_digits_back(rest, len, buf, end).1
+        (len, rest)
     }
 
     /// Writes the last `len` digits of `number` in the charset's base as
@@ -475,21 +482,8 @@ impl Space {
             Slot::Words { table } => w.push_slice(self.word(*table, digit)),
             Slot::Number { lo, width, .. } => write_number(lo + digit, *width, w),
             Slot::Chars(chars) => {
-                let mut rest = digit;
-                let mut len = chars.min;
-                for &block in chars.blocks.iter() {
-                    if rest < block {
-                        break;
-                    }
-                    rest -= block;
-                    len += 1;
-                }
-                let k = to_u64(chars.chars.len());
-                let region = w.reserve(len);
-                for byte in region.iter_mut().rev() {
-                    *byte = chars.chars[usize::try_from(rest % k).unwrap_or(0)];
-                    rest /= k;
-                }
+                let (len, rest) = chars.length_of(digit);
+                chars.write_digits_back(rest, len, w.reserve(len), len);
             }
         }
     }
