@@ -270,6 +270,11 @@ pub(crate) struct SpecArgs {
     /// The key of the shuffled order.
     #[arg(long, value_name = "N")]
     pub(crate) seed: Option<u64>,
+    /// The version of the shuffled order: 2 (the default), or 1 to make
+    /// again an order made before version 2 existed (a resumed or
+    /// continued campaign keeps its own by itself).
+    #[arg(long, value_name = "N")]
+    pub(crate) shuffle_version: Option<u8>,
     /// The first position to write.
     #[arg(long, value_name = "N")]
     pub(crate) offset: Option<u64>,
@@ -341,6 +346,9 @@ impl SpecArgs {
         }
         if let Some(seed) = self.seed {
             spec.seed = seed;
+        }
+        if let Some(version) = self.shuffle_version {
+            spec.shuffle_version = version;
         }
         if let Some(offset) = self.offset {
             spec.offset = offset;

@@ -45,7 +45,12 @@ pub(crate) fn check(args: &SpecArgs, show: u64) -> Result<(), Failure> {
             space.len()
         )?;
         if space.order() == Order::Shuffled {
-            writeln!(out, "seed: {}", space.seed())?;
+            writeln!(
+                out,
+                "seed: {} (shuffled order version {})",
+                space.seed(),
+                space.shuffle_version()
+            )?;
         }
         let first = sel.start..sel.start + show.min(space.len());
         if !first.is_empty() {

@@ -9,8 +9,10 @@ use strength_reduce::StrengthReducedU64;
 use crate::error::{Error, ErrorKind, pattern_error};
 use crate::parse::{self, MAX_LABEL, Piece, PieceKind};
 use crate::punycode;
-use crate::shuffle::Permutation;
-use crate::space::{Chars, MAX_NAME_LEN, Pattern, Slot, Space, TldSource, to_u64};
+use crate::shuffle::{LATEST_SHUFFLE, Permutation, SHUFFLE_VERSIONS};
+use crate::space::{
+    Chars, FAR_TABLE_BYTES, MAX_FAR_WORDS, MAX_NAME_LEN, Pattern, Slot, Space, TldSource, to_u64,
+};
 use crate::spec::{Order, Spec, WordList};
 use crate::words::{self, BUILTIN_CHARSETS, Table};
 
@@ -21,7 +23,30 @@ const TLDS: usize = 1;
 /// is refused rather than left unchecked.
 const MAX_SHAPES: u64 = 1_000_000;
 
+/// The word slots of a pattern whose tables are too big to stay in a
+/// cache between one random name and the next, with their places as
+/// divisors: a shuffled cursor fetches their words ahead (at most
+/// [`MAX_FAR_WORDS`], the biggest first).
+fn far_words(slots: &[Slot], places: &[u64], tables: &[Table]) -> Vec<(usize, StrengthReducedU64)> {
+    let mut far: Vec<(usize, StrengthReducedU64)> = slots
+        .iter()
+        .enumerate()
+        .filter(|(_, slot)| {
+            matches!(slot, Slot::Words { table } if tables[*table].heap_bytes() >= FAR_TABLE_BYTES)
+        })
+        .map(|(i, _)| (i, StrengthReducedU64::new(places[i])))
+        .collect();
+    let size = |&(i, _): &(usize, StrengthReducedU64)| match &slots[i] {
+        Slot::Words { table } => tables[*table].heap_bytes(),
+        _ => 0,
+    };
+    far.sort_by_key(|slot| std::cmp::Reverse(size(slot)));
+    far.truncate(MAX_FAR_WORDS);
+    far
+}
+
 pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
+    check_shuffle_version(spec.shuffle_version)?;
     if spec.patterns.is_empty() {
         return Err(Error::new(
             ErrorKind::Undefined,
@@ -86,6 +111,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             .iter()
             .position(|s| matches!(s, Slot::Words { table: KEYWORDS }));
         let tld = tld_source(&slots);
+        let far_words = far_words(&slots, &places, &tables);
         patterns.push(Pattern {
             text: text.clone(),
             slots,
@@ -96,6 +122,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             unicode,
             keyword,
             tld,
+            far_words,
         });
     }
 
@@ -124,19 +151,36 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
     }
     let available = total - spec.offset;
     let len = spec.limit.map_or(available, |limit| limit.min(available));
-    let permutation =
-        (spec.order == Order::Shuffled && total > 0).then(|| Permutation::new(total, spec.seed));
+    let permutation = (spec.order == Order::Shuffled && total > 0)
+        .then(|| Permutation::new(total, spec.seed, spec.shuffle_version));
+    let fetch_ahead = patterns.iter().any(|p| !p.far_words.is_empty());
     Ok(Space {
+        fetch_ahead,
         patterns,
         starts,
         tables,
         total,
         order: spec.order,
         seed: spec.seed,
+        shuffle_version: spec.shuffle_version,
         permutation,
         selection: spec.offset..spec.offset + len,
         max_name_len,
     })
+}
+
+/// Refuses an order version this release does not know.
+pub(crate) fn check_shuffle_version(version: u8) -> Result<(), Error> {
+    if SHUFFLE_VERSIONS.contains(&version) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::BadValue,
+        format!(
+            "shuffle_version {version}: this domgen knows the shuffled orders {}; use {LATEST_SHUFFLE} (the default) for a new campaign, or the version an order was made with to make it again",
+            SHUFFLE_VERSIONS.map(|v| v.to_string()).join(" and ")
+        ),
+    ))
 }
 
 /// The pattern being compiled, for messages.

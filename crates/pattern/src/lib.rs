@@ -86,6 +86,7 @@ mod words;
 
 pub use crate::domainflow::{DOMAINFLOW_CHARSET, DomainflowConfig, ServiceKey};
 pub use crate::error::{Error, ErrorKind};
+pub use crate::shuffle::{LATEST_SHUFFLE, SHUFFLE_VERSIONS};
 pub use crate::space::{Cursor, MAX_NAME_LEN, PatternInfo, Pieces, Space};
 pub use crate::spec::{ListDef, Order, Spec, SpecFile, WordList};
 

@@ -7,13 +7,21 @@ use strength_reduce::StrengthReducedU64;
 use crate::punycode;
 use crate::shuffle::{Permutation, RUN};
 use crate::spec::Order;
-use crate::words::Table;
+use crate::words::{Table, offset};
 
 /// The longest name a space can produce, in octets.
 pub const MAX_NAME_LEN: usize = 253;
 
 /// Room for the Unicode form of a name before its labels are encoded.
 const MAX_UNICODE_LEN: usize = 4 * MAX_NAME_LEN;
+
+/// A word table at least this big is not expected to stay in a core's
+/// cache while names are drawn from it at random: a shuffled cursor
+/// fetches its words ahead.
+pub(crate) const FAR_TABLE_BYTES: usize = 512 << 10;
+
+/// The most word slots of a pattern a shuffled cursor fetches ahead.
+pub(crate) const MAX_FAR_WORDS: usize = 2;
 
 /// One piece of a compiled pattern.
 #[derive(Clone, Debug)]
@@ -157,6 +165,9 @@ pub(crate) struct Pattern {
     pub keyword: Option<usize>,
     /// Where the TLD comes from.
     pub tld: TldSource,
+    /// The word slots whose tables a shuffled cursor fetches ahead, with
+    /// their places as divisors (`compile::far_words`).
+    pub far_words: Vec<(usize, StrengthReducedU64)>,
 }
 
 /// Where a pattern's TLD comes from.
@@ -204,9 +215,12 @@ pub struct Space {
     pub(crate) total: u64,
     pub(crate) order: Order,
     pub(crate) seed: u64,
+    pub(crate) shuffle_version: u8,
     pub(crate) permutation: Option<Permutation>,
     pub(crate) selection: Range<u64>,
     pub(crate) max_name_len: usize,
+    /// Some pattern has [`Pattern::far_words`].
+    pub(crate) fetch_ahead: bool,
 }
 
 /// A pattern of a compiled [`Space`], for summaries.
@@ -262,6 +276,29 @@ impl Space {
     /// The shuffle key (meaningful for [`Order::Shuffled`]).
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// The version of the shuffled order ([`Spec::shuffle_version`]).
+    ///
+    /// [`Spec::shuffle_version`]: crate::Spec::shuffle_version
+    pub fn shuffle_version(&self) -> u8 {
+        self.shuffle_version
+    }
+
+    /// Puts the names in shuffled order of version `version` (a campaign
+    /// resumed or continued in the order it was started with). Nothing
+    /// changes for a sequential space but the version it reports.
+    ///
+    /// # Errors
+    ///
+    /// If this release does not know `version`.
+    pub fn set_shuffle_version(&mut self, version: u8) -> Result<(), crate::Error> {
+        crate::compile::check_shuffle_version(version)?;
+        self.shuffle_version = version;
+        if self.permutation.is_some() {
+            self.permutation = Some(Permutation::new(self.total, self.seed, version));
+        }
+        Ok(())
     }
 
     /// The longest name this space can produce, in octets.
@@ -437,9 +474,7 @@ impl Space {
             next: positions.start,
             end: positions.end,
             odometer: None,
-            ahead: [0; RUN],
-            ahead_at: 0,
-            ahead_len: 0,
+            ahead: Ahead::new(positions.start),
         };
         if self.permutation.is_none() && positions.start < positions.end {
             cursor.odometer = Some(Odometer::seek(self, positions.start));
@@ -474,6 +509,37 @@ impl Space {
             };
         }
         at
+    }
+
+    /// Asks the processor where the far words ([`Pattern::far_words`])
+    /// of the names with `indexes` start and end, and notes them in
+    /// `words` for [`Space::fetch_words`]; returns how many it noted.
+    fn fetch_word_ends(&self, indexes: &[u64], words: &mut [(u32, u32)]) -> usize {
+        let mut noted = 0;
+        for &index in indexes {
+            let p = self.starts.partition_point(|&s| s <= index) - 1;
+            let pattern = &self.patterns[p];
+            let local = index - self.starts[p];
+            for &(slot, place) in &pattern.far_words {
+                let Slot::Words { table } = pattern.slots[slot] else {
+                    continue;
+                };
+                let value = (local / place) % pattern.radices[slot];
+                let value = u32::try_from(value).expect("a table holds fewer than 2^32 values");
+                self.tables[table].prefetch_ends(offset(value));
+                words[noted] = (u32::try_from(table).unwrap_or(u32::MAX), value);
+                noted += 1;
+            }
+        }
+        noted
+    }
+
+    /// Asks the processor for the bytes of `words` noted by
+    /// [`Space::fetch_word_ends`], once their ends have had time to arrive.
+    fn fetch_words(&self, words: &[(u32, u32)]) {
+        for &(table, value) in words {
+            self.tables[offset(table)].prefetch_bytes(offset(value));
+        }
     }
 
     fn render_slot(&self, slot: &Slot, digit: u64, w: &mut ArrayWriter<'_>) {
@@ -633,11 +699,8 @@ pub struct Cursor<'s> {
     next: u64,
     end: u64,
     odometer: Option<Odometer>,
-    /// A shuffled cursor's indexes of the positions from `next` on,
-    /// `ahead[ahead_at..ahead_len]`, computed a run at a time.
-    ahead: [u64; RUN],
-    ahead_at: usize,
-    ahead_len: usize,
+    /// A shuffled cursor's indexes of the positions from `next` on.
+    ahead: Ahead,
 }
 
 impl Cursor<'_> {
@@ -709,21 +772,120 @@ impl Cursor<'_> {
 
 impl Cursor<'_> {
     /// The index of the next position of a shuffled cursor, from indexes
-    /// computed a run at a time; the caller advances `next` after it.
+    /// computed ahead; the caller advances `next` after it.
     fn next_shuffled(&mut self) -> u64 {
-        if self.ahead_at == self.ahead_len {
-            let permutation = self
-                .space
-                .permutation
-                .as_ref()
-                .expect("a cursor without an odometer is shuffled");
-            let len = usize::try_from(self.remaining()).map_or(RUN, |left| left.min(RUN));
-            permutation.apply_run(self.next, &mut self.ahead[..len]);
-            self.ahead_at = 0;
-            self.ahead_len = len;
+        self.ahead.next(self.space, self.next, self.end)
+    }
+}
+
+/// Runs of ahead a shuffled cursor keeps: the one being rendered, the one
+/// whose words' bytes are being fetched, the one whose words' ends are.
+const RUNS_AHEAD: usize = 3;
+
+/// A shuffled cursor's indexes, computed [`RUN`] positions at a time
+/// ahead of rendering. Where the space has far words, it also fetches
+/// them ahead, in two steps a run apart: rendering run `j` goes with
+/// asking for the bytes of run `j + 1`'s words (whose ends were asked for a
+/// run before) and computing run `j + 2` and asking for its words' ends. A
+/// random name's word then costs a cache miss overlapped with the rest,
+/// not one waited for.
+struct Ahead {
+    /// The cursor's first position: run `j` starts `j * RUN` after it.
+    first: u64,
+    /// The run being rendered; `u64::MAX` before the first.
+    run: u64,
+    /// Where in it the next index is.
+    at: usize,
+    /// Its length.
+    len: usize,
+    /// Run `j`'s indexes at `j % RUNS_AHEAD`.
+    indexes: [[u64; RUN]; RUNS_AHEAD],
+    /// Run `j`'s far words (table, value) noted when their ends were asked
+    /// for, and how many.
+    words: [[(u32, u32); RUN * MAX_FAR_WORDS]; RUNS_AHEAD],
+    noted: [usize; RUNS_AHEAD],
+}
+
+impl Ahead {
+    fn new(first: u64) -> Ahead {
+        Ahead {
+            first,
+            run: u64::MAX,
+            at: 0,
+            len: 0,
+            indexes: [[0; RUN]; RUNS_AHEAD],
+            words: [[(0, 0); RUN * MAX_FAR_WORDS]; RUNS_AHEAD],
+            noted: [0; RUNS_AHEAD],
         }
-        self.ahead_at += 1;
-        self.ahead[self.ahead_at - 1]
+    }
+
+    /// The index at `position`, the next position after the last one
+    /// asked for (the first position, at first); `position < end`.
+    fn next(&mut self, space: &Space, position: u64, end: u64) -> u64 {
+        if self.at == self.len {
+            self.run = self.run.wrapping_add(1);
+            if self.run == 0 {
+                self.compute(space, 0, end);
+                if space.fetch_ahead {
+                    self.compute(space, 1, end);
+                    self.fetch_words(space, 0, end);
+                }
+            }
+            if space.fetch_ahead {
+                self.fetch_words(space, self.run + 1, end);
+                self.compute(space, self.run + 2, end);
+            } else if self.run > 0 {
+                self.compute(space, self.run, end);
+            }
+            self.at = 0;
+            self.len = self.positions(self.run, end).count();
+        }
+        debug_assert_eq!(
+            position,
+            self.first + self.run * to_u64(RUN) + to_u64(self.at)
+        );
+        self.at += 1;
+        self.indexes[self.slot(self.run)][self.at - 1]
+    }
+
+    /// The positions of run `run` (empty past `end`).
+    fn positions(&self, run: u64, end: u64) -> Range<u64> {
+        let start = run
+            .checked_mul(to_u64(RUN))
+            .and_then(|offset| self.first.checked_add(offset))
+            .map_or(end, |start| start.min(end));
+        start..end.min(start.saturating_add(to_u64(RUN)))
+    }
+
+    fn slot(&self, run: u64) -> usize {
+        usize::try_from(run % to_u64(RUNS_AHEAD)).unwrap_or(0)
+    }
+
+    /// Computes run `run`'s indexes and, where the space has far words,
+    /// asks for their ends.
+    fn compute(&mut self, space: &Space, run: u64, end: u64) {
+        let positions = self.positions(run, end);
+        let len = usize::try_from(positions.end - positions.start).unwrap_or(RUN);
+        let slot = self.slot(run);
+        let indexes = &mut self.indexes[slot][..len];
+        let permutation = space
+            .permutation
+            .as_ref()
+            .expect("a cursor without an odometer is shuffled");
+        permutation.apply_run(positions.start, indexes);
+        self.noted[slot] = if space.fetch_ahead {
+            space.fetch_word_ends(indexes, &mut self.words[slot])
+        } else {
+            0
+        };
+    }
+
+    /// Asks for the bytes of run `run`'s far words.
+    fn fetch_words(&self, space: &Space, run: u64, end: u64) {
+        if !self.positions(run, end).is_empty() {
+            let slot = self.slot(run);
+            space.fetch_words(&self.words[slot][..self.noted[slot]]);
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domainflow::DomainflowConfig;
 use crate::error::{Error, ErrorKind};
+use crate::shuffle::{LATEST_SHUFFLE, SHUFFLE_VERSIONS};
 
 /// The order in which a space's names are produced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -254,7 +255,7 @@ impl WordList {
 /// and builds the exact space. Build one in code, from a TOML text with
 /// [`SpecFile`], or from a campaign-service config with
 /// [`Spec::from_domainflow`](crate::Spec::from_domainflow).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Spec {
     /// Values of `{keyword}`, in order.
     pub keywords: WordList,
@@ -270,6 +271,12 @@ pub struct Spec {
     pub order: Order,
     /// The key of the shuffled order.
     pub seed: u64,
+    /// The version of the shuffled order (one of [`SHUFFLE_VERSIONS`]):
+    /// the same seed gives the same order in every release that knows the
+    /// version. New specs get [`LATEST_SHUFFLE`]; a spec stored before
+    /// versions existed reads as 1, the order it was made with.
+    #[serde(default = "first_shuffle_version")]
+    pub shuffle_version: u8,
     /// The first position to produce.
     pub offset: u64,
     /// How many positions to produce (all remaining when `None`).
@@ -283,6 +290,29 @@ pub struct Spec {
     /// every other spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domainflow: Option<DomainflowConfig>,
+}
+
+impl Default for Spec {
+    fn default() -> Spec {
+        Spec {
+            keywords: WordList::default(),
+            tlds: WordList::default(),
+            patterns: Vec::new(),
+            lists: BTreeMap::new(),
+            charsets: BTreeMap::new(),
+            order: Order::default(),
+            seed: 0,
+            shuffle_version: LATEST_SHUFFLE,
+            offset: 0,
+            limit: None,
+            allow_unknown_tlds: false,
+            domainflow: None,
+        }
+    }
+}
+
+fn first_shuffle_version() -> u8 {
+    SHUFFLE_VERSIONS[0]
 }
 
 /// The TOML form of a spec, before word files are read.
@@ -322,6 +352,8 @@ pub struct SpecFile {
     pub order: Option<Order>,
     /// The shuffle key.
     pub seed: Option<u64>,
+    /// The version of the shuffled order (the latest when absent).
+    pub shuffle_version: Option<u8>,
     /// The first position to produce.
     pub offset: Option<u64>,
     /// How many positions to produce.
@@ -355,7 +387,7 @@ impl SpecFile {
             Error::new(
                 ErrorKind::SpecSyntax,
                 format!(
-                    "{source}:{line}:{column}: {}\n  help: see the spec format in README.md (keywords, tlds, patterns, [lists], [charsets], order, seed)",
+                    "{source}:{line}:{column}: {}\n  help: see the spec format in README.md (keywords, tlds, patterns, [lists], [charsets], order, seed, shuffle_version)",
                     e.message().trim_end()
                 ),
             )
@@ -411,6 +443,7 @@ impl SpecFile {
             charsets: self.charsets,
             order: self.order.unwrap_or_default(),
             seed: self.seed.unwrap_or(0),
+            shuffle_version: self.shuffle_version.unwrap_or(LATEST_SHUFFLE),
             offset: self.offset.unwrap_or(0),
             limit: self.limit,
             allow_unknown_tlds: self.allow_unknown_tlds.unwrap_or(false),

@@ -57,6 +57,30 @@ impl Table {
         &self.bytes[start..offset(self.ends[i])]
     }
 
+    /// The bytes the values take, with their ends.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.len() + self.ends.len() * size_of::<u32>()
+    }
+
+    /// Asks the processor to fetch where value `i` starts and ends, so that
+    /// [`Table::prefetch_bytes`] and [`Table::bytes`] find them in cache.
+    pub fn prefetch_ends(&self, i: usize) {
+        if let Some(before) = i.checked_sub(1) {
+            prefetch(&self.ends[before]);
+        }
+        prefetch(&self.ends[i]);
+    }
+
+    /// Asks the processor to fetch value `i`'s bytes; call it once
+    /// [`Table::prefetch_ends`] has had time to land, as it reads them.
+    pub fn prefetch_bytes(&self, i: usize) {
+        let value = self.bytes(i);
+        if let (Some(first), Some(last)) = (value.first(), value.last()) {
+            prefetch(first);
+            prefetch(last);
+        }
+    }
+
     /// Value `i`.
     pub fn get(&self, i: usize) -> &str {
         std::str::from_utf8(self.bytes(i)).expect("values are UTF-8")
@@ -121,7 +145,25 @@ impl Table {
 }
 
 /// A `u32` offset as an index; offsets come from buffer lengths, which fit.
-fn offset(at: u32) -> usize {
+/// Asks the processor to bring the cache line holding `value` closer; it
+/// neither waits for it nor faults. A no-op where the architecture has no
+/// stable prefetch instruction.
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` is a hint: it reads nothing into the program,
+    // cannot fault, and the pointer comes from a live reference. Its only
+    // requirement is SSE, which every x86_64 processor has.
+    #[allow(unsafe_code)]
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
+pub(crate) fn offset(at: u32) -> usize {
     usize::try_from(at).expect("a u32 offset fits in usize")
 }
 

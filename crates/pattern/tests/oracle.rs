@@ -566,14 +566,16 @@ fn fingerprints_follow_the_names_not_the_spelling() {
     assert_ne!(fp(base.clone()), fp(spec(&["{keyword}.{tld}"])));
 }
 
-/// The shuffled order is part of the contract (a seed names a campaign's
-/// order, and resumed or sharded runs recompute it), so these names were
-/// recorded before the renderer was optimised and must never change.
+/// The shuffled order is part of the contract (a seed and an order
+/// version name a campaign's order, and resumed or sharded runs recompute
+/// it), so these names of version 1 were recorded before the renderer was
+/// optimised, and before version 2 existed, and must never change.
 #[test]
 fn shuffled_order_is_pinned() {
     let mixed = Space::compile(&Spec {
         order: Order::Shuffled,
         seed: 7,
+        shuffle_version: 1,
         ..spec(&[
             "{keyword}-{alpha:1-2}.{tld}",
             "{list:pre}{number:7-1234}.com",
@@ -628,6 +630,7 @@ fn shuffled_order_is_pinned() {
     let huge = Space::compile(&Spec {
         order: Order::Shuffled,
         seed: 42,
+        shuffle_version: 1,
         ..spec(&["shop{alnum:12}.com"])
     })
     .unwrap();
@@ -646,3 +649,82 @@ fn shuffled_order_is_pinned() {
     ];
     assert_eq!(picks, expected.map(|(i, n)| (i, n.to_owned())),);
 }
+
+/// Version 2 of the shuffled order, pinned as version 1 is (and the
+/// default for new specs).
+#[test]
+fn shuffled_order_version_2_is_pinned() {
+    let mixed = Space::compile(&Spec {
+        order: Order::Shuffled,
+        seed: 7,
+        ..spec(&[
+            "{keyword}-{alpha:1-2}.{tld}",
+            "{list:pre}{number:7-1234}.com",
+            "{digit:2}{vv:1-2}.io",
+        ])
+    })
+    .unwrap();
+    assert_eq!(mixed.shuffle_version(), 2);
+    let mut out = Vec::new();
+    mixed.cursor(0..20).write_lines(&mut out, u64::MAX, b'\n');
+    mixed
+        .cursor(5000..5010)
+        .write_lines(&mut out, u64::MAX, b'\n');
+    let got: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
+    assert_eq!(got, PINNED_V2_MIXED);
+    let huge = Space::compile(&Spec {
+        order: Order::Shuffled,
+        seed: 42,
+        ..spec(&["shop{alnum:12}.com"])
+    })
+    .unwrap();
+    let total = huge.total();
+    let picks: Vec<(u64, String)> = [0, 1, 2, total / 3, total - 2, total - 1]
+        .iter()
+        .map(|&p| (huge.index_at(p), huge.name(huge.index_at(p))))
+        .collect();
+    assert_eq!(picks, PINNED_V2_HUGE.map(|(i, n)| (i, n.to_owned())));
+}
+
+const PINNED_V2_MIXED: [&str; 30] = [
+    // Positions 0..20.
+    "x-us.io",
+    "try629.com",
+    "ab-c-cc.com",
+    "03ey.io",
+    "shop-yj.com",
+    "shop-co.com",
+    "get119.com",
+    "shop-pn.io",
+    "x-jo.co.uk",
+    "try812.com",
+    "get431.com",
+    "41yy.io",
+    "shop-nn.com",
+    "try699.com",
+    "x-bh.io",
+    "shop-dj.io",
+    "cloud-fm.io",
+    "shop-ch.co.uk",
+    "cloud-xh.co.uk",
+    "shop-zh.com",
+    // Positions 5000..5010.
+    "ab-c-gw.io",
+    "60ae.io",
+    "ab-c-ay.co.uk",
+    "cloud-hu.io",
+    "ab-c-fl.co.uk",
+    "ab-c-td.com",
+    "my558.com",
+    "ab-c-gr.io",
+    "x-wh.co.uk",
+    "x-on.co.uk",
+];
+const PINNED_V2_HUGE: [(u64, &str); 6] = [
+    (1495438076532681326, "shoplnayuakmwphc.com"),
+    (3916379090309789741, "shop31gis2os5fwf.com"),
+    (4533228647516237548, "shop8p59p47h9rwe.com"),
+    (992527994925751258, "shophtq33gjfnqek.com"),
+    (1321445484986507539, "shopkbprl5g7wjhh.com"),
+    (605763921211275652, "shopevyvn9xmipzq.com"),
+];

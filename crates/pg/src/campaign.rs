@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use domgen_engine::{CancelToken, Flow, Generator, Progress, Report, RunOptions, Sink};
-use domgen_pattern::{Space, Spec};
+use domgen_pattern::{Order, SHUFFLE_VERSIONS, Space, Spec};
 use tokio::runtime::Handle;
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
@@ -187,6 +187,7 @@ pub async fn prepare(
             )));
         }
         (Start::Continue, None) => {
+            keep_continued_order(client, &mut space).await?;
             let state = ledger::ConfigState::for_spec(spec, &space)?;
             let positions = ledger::reserve(client, &state, &space, spec.limit).await?;
             space.select(positions.clone());
@@ -256,6 +257,7 @@ pub async fn prepare(
             "campaign {id} already exists; set `Start::Resume` to finish it, or use a new `campaign_id`"
         )));
     }
+    stored.keep_order(&mut prepared.space)?;
     let differ = stored.differences(&prepared.space, &options.table, None);
     if !differ.is_empty() {
         return Err(Error::usage(format!(
@@ -266,6 +268,25 @@ pub async fn prepare(
     prepared.sizing = resumed_sizing(&stored, generator.pinned_batch_names(), &shape, largest);
     (prepared.missing, prepared.committed_rows) = ledger::missing(client, id, selection).await?;
     Ok(prepared)
+}
+
+/// Puts a shuffled `space` in the oldest version of its order that already
+/// has a cursor in `domain_generation_config_states`, if any: campaigns
+/// continuing a spec take disjoint positions of one order, and positions
+/// of two orders are not disjoint. So the campaigns of a spec continued
+/// before a newer order came keep the order they began.
+async fn keep_continued_order(client: &Client, space: &mut Space) -> Result<(), Error> {
+    if space.order() != Order::Shuffled {
+        return Ok(());
+    }
+    let wanted = space.shuffle_version();
+    for version in SHUFFLE_VERSIONS.into_iter().filter(|&v| v < wanted) {
+        space.set_shuffle_version(version)?;
+        if ledger::cursor_exists(client, &ledger::ConfigState::domgen(space)).await? {
+            return Ok(());
+        }
+    }
+    Ok(space.set_shuffle_version(wanted)?)
 }
 
 /// The sizes a resumed campaign writes its missing cells in: its own grid,

@@ -308,12 +308,20 @@ impl StoredCampaign {
                 self.order
             ));
         }
-        // Sequential order ignores the seed.
+        // Sequential order ignores the seed and the order's version.
         if space.order() == Order::Shuffled && self.seed != space.seed() {
             differ.push(format!(
                 "the seed ({} now, {} stored)",
                 space.seed(),
                 self.seed
+            ));
+        }
+        if space.order() == Order::Shuffled && self.spec.shuffle_version != space.shuffle_version()
+        {
+            differ.push(format!(
+                "the shuffled order's version ({} now, {} stored)",
+                space.shuffle_version(),
+                self.spec.shuffle_version
             ));
         }
         let positions = space.selection();
@@ -335,6 +343,22 @@ impl StoredCampaign {
             differ.push(format!("the table ({table} now, {} stored)", self.table));
         }
         differ
+    }
+}
+
+impl StoredCampaign {
+    /// Puts `space` in the version of the shuffled order this campaign was
+    /// started with, so that a campaign resumed or planned again by a
+    /// release whose default order is newer goes on in its own order:
+    /// one campaign never mixes orders.
+    pub fn keep_order(&self, space: &mut Space) -> Result<(), Error> {
+        space.set_shuffle_version(self.spec.shuffle_version).map_err(|e| {
+            Error::usage(format!(
+                "the campaign was started in shuffled order version {}, which this domgen does not know; run the domgen that started it, or a newer one",
+                self.spec.shuffle_version
+            ))
+            .because(e)
+        })
     }
 }
 
@@ -383,8 +407,11 @@ pub async fn register_campaign(
         .check_positions(&positions)
         .map_err(Error::usage)?;
     check_table(client, table, &Provenance::none()).await?;
-    let spec_json = serde_json::to_value(spec)
+    let mut spec_json = serde_json::to_value(spec)
         .map_err(|e| Error::usage(format!("the spec cannot be stored: {e}")).because(e))?;
+    // The order the space is in, which a continued campaign may have
+    // taken from the cursor it continues rather than from the spec.
+    spec_json["shuffle_version"] = space.shuffle_version().into();
     let fingerprint = space.fingerprint();
     let inserted = client
         .execute_typed(
@@ -412,7 +439,10 @@ pub async fn register_campaign(
         return Ok(Registered {
             created: true,
             stored: StoredCampaign {
-                spec: spec.clone(),
+                spec: Spec {
+                    shuffle_version: space.shuffle_version(),
+                    ..spec.clone()
+                },
                 fingerprint,
                 order: space.order(),
                 seed: space.seed(),
@@ -516,10 +546,21 @@ pub async fn missing(
 
 /// The key of domgen's own cursor for a space in
 /// `domain_generation_config_states`.
+/// `domgen:<fingerprint>:sequential`, `domgen:<fingerprint>:shuffled:<seed>`
+/// for version 1 of the shuffled order (the key of the releases before
+/// versions), `domgen:<fingerprint>:shuffled-v<version>:<seed>` for later
+/// versions.
 pub fn cursor_key(space: &Space) -> String {
-    match space.order() {
-        Order::Sequential => format!("domgen:{}:sequential", space.fingerprint()),
-        Order::Shuffled => format!("domgen:{}:shuffled:{}", space.fingerprint(), space.seed()),
+    match (space.order(), space.shuffle_version()) {
+        (Order::Sequential, _) => format!("domgen:{}:sequential", space.fingerprint()),
+        (Order::Shuffled, 1) => {
+            format!("domgen:{}:shuffled:{}", space.fingerprint(), space.seed())
+        }
+        (Order::Shuffled, version) => format!(
+            "domgen:{}:shuffled-v{version}:{}",
+            space.fingerprint(),
+            space.seed()
+        ),
     }
 }
 
@@ -531,8 +572,10 @@ pub struct ConfigState {
     pub config_hash: String,
     /// The key in a `config_hash` column too narrow for `config_hash` (the
     /// campaign service's is `varchar(64)`): domgen's own shuffled key with
-    /// its seed in hex, 57 characters. Only where the full key cannot be
-    /// stored, so a cursor stored under the full key stays where it is.
+    /// its seed in hex, `domgen:<fingerprint>:s<seed>` (57 characters) for
+    /// version 1 of the order, `…:s<version><seed>` for later ones. Only
+    /// where the full key cannot be stored, so a cursor stored under the
+    /// full key stays where it is.
     pub compact_hash: Option<String>,
     /// `config_details` of a row created here.
     pub config_details: serde_json::Value,
@@ -546,10 +589,15 @@ impl ConfigState {
     pub fn domgen(space: &Space) -> ConfigState {
         ConfigState {
             config_hash: cursor_key(space),
-            compact_hash: match space.order() {
-                Order::Sequential => None,
-                Order::Shuffled => Some(format!(
+            compact_hash: match (space.order(), space.shuffle_version()) {
+                (Order::Sequential, _) => None,
+                (Order::Shuffled, 1) => Some(format!(
                     "domgen:{}:s{:016x}",
+                    space.fingerprint(),
+                    space.seed()
+                )),
+                (Order::Shuffled, version) => Some(format!(
+                    "domgen:{}:s{version}{:016x}",
                     space.fingerprint(),
                     space.seed()
                 )),
@@ -558,6 +606,7 @@ impl ConfigState {
                 "fingerprint": space.fingerprint(),
                 "order": space.order().to_string(),
                 "seed": space.seed().to_string(),
+                "shuffle_version": space.shuffle_version(),
                 "total": space.total(),
                 "patterns": space.patterns().map(|p| p.text.to_owned()).collect::<Vec<_>>(),
             }),
@@ -651,6 +700,18 @@ pub async fn reserve(
         )));
     }
     Ok(from..to)
+}
+
+/// Whether the cursor `state` exists in `domain_generation_config_states`.
+pub async fn cursor_exists(client: &Client, state: &ConfigState) -> Result<bool, Error> {
+    let key = state_key(client, state).await?;
+    Ok(client
+        .query_typed_opt(
+            "SELECT 1 FROM domain_generation_config_states WHERE config_hash = $1",
+            &[(&key, Type::TEXT)],
+        )
+        .await?
+        .is_some())
 }
 
 /// The key `state` has in this database's `domain_generation_config_states`:

@@ -126,7 +126,7 @@ pub const LARGEST_LEASE: u64 = 100_000;
 /// settings is a no-op; with anything different it is refused.
 pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result<Planned, Error> {
     crate::migrate::check_migrated(client).await?;
-    let space = Space::compile(spec)?;
+    let mut space = Space::compile(spec)?;
     let id = options.campaign_id;
     let sizing = match options.batch_names {
         Some(names) => Sizing::pinned(names, "the batch size was given, which pins it"),
@@ -165,6 +165,7 @@ pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result
     if stored.writer == Writer::Generate {
         return Err(started_by_generate(id));
     }
+    stored.keep_order(&mut space)?;
     let mut differ = stored.differences(&space, &options.table, options.batch_names);
     if stored.adaptive && options.batch_names == Some(stored.batch_names) {
         differ.push(format!(

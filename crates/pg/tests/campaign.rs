@@ -704,3 +704,141 @@ fn the_async_call_runs_over_a_hosts_pool() {
     assert!(status.size >= 2 && status.size <= 3, "{status:?}");
     assert_eq!(status.available, status.size, "every connection returned");
 }
+
+/// The names a campaign wrote, by position.
+fn written(db: &Db, id: Uuid) -> Vec<(u64, String)> {
+    db.rt
+        .block_on(db.client.query(
+            "SELECT offset_index, domain_name FROM generated_domains WHERE campaign_id = $1 ORDER BY offset_index",
+            &[&id],
+        ))
+        .unwrap()
+        .iter()
+        .map(|row| (u64::try_from(row.get::<_, i64>(0)).unwrap(), row.get(1)))
+        .collect()
+}
+
+/// A campaign keeps the shuffled order it was started in: one stored
+/// before order versions existed (its spec has no `shuffle_version`) is
+/// resumed in version 1 by a release whose default is 2, and a spec whose
+/// campaigns were continued in version 1 goes on in version 1 — the
+/// positions of two orders are not disjoint, so switching would repeat
+/// names. A spec without such a cursor continues in the latest order.
+#[test]
+fn a_campaign_keeps_the_shuffled_order_it_was_started_in() {
+    let mut db = Db::new();
+    let v1 = Spec {
+        shuffle_version: 1,
+        ..spec(Order::Shuffled, 9)
+    };
+    let latest = spec(Order::Shuffled, 9);
+    assert_eq!(latest.shuffle_version, domgen_pattern::LATEST_SHUFFLE);
+    assert_ne!(
+        Space::compile(&v1).unwrap().index_at(0),
+        Space::compile(&latest).unwrap().index_at(0)
+    );
+
+    // Resume: cut after a few batches, the stored spec made pre-version.
+    let id = Uuid::new_v4();
+    let generator = GeneratorBuilder::new()
+        .threads(2)
+        .batch_names(300)
+        .build()
+        .unwrap();
+    let prepared = db
+        .rt
+        .block_on(campaign::prepare(
+            &db.client,
+            &v1,
+            Space::compile(&v1).unwrap(),
+            &generator,
+            &options(id, false),
+        ))
+        .unwrap();
+    let cancel = CancelToken::new();
+    let mut seen = 0;
+    let handle = db.rt.handle().clone();
+    let first = prepared
+        .run(
+            &handle,
+            &Connections::from(db.config.clone()),
+            &generator,
+            Some(&cancel),
+            &mut |_| {
+                seen += 1;
+                if seen == 3 {
+                    cancel.cancel();
+                }
+            },
+        )
+        .unwrap();
+    assert!(first.report.stopped_early);
+    db.rt
+        .block_on(db.client.execute(
+            "UPDATE generation_campaigns SET spec = spec - 'shuffle_version' WHERE campaign_id = $1",
+            &[&id],
+        ))
+        .unwrap();
+    db.run(&latest, &options(id, true), 300, None).unwrap();
+    db.assert_exactly_once(&v1, id);
+
+    // Continue: a version 1 cursor exists, so the latest spec stays in it.
+    let limited = |spec: &Spec| Spec {
+        limit: Some(100),
+        ..spec.clone()
+    };
+    let continued = |db: &mut Db, spec: &Spec| {
+        let id = Uuid::new_v4();
+        let report = db
+            .run(
+                &limited(spec),
+                &CampaignOptions {
+                    start: Start::Continue,
+                    ..options(id, false)
+                },
+                50,
+                None,
+            )
+            .unwrap();
+        (id, report.positions)
+    };
+    let (_, positions) = continued(&mut db, &v1);
+    assert_eq!(positions, 0..100);
+    let (id, positions) = continued(&mut db, &latest);
+    assert_eq!(positions, 100..200);
+    let space = Space::compile(&v1).unwrap();
+    let expected: Vec<(u64, String)> = (100..200)
+        .map(|p| (p, space.name(space.index_at(p))))
+        .collect();
+    assert_eq!(written(&db, id), expected);
+    let stored = db
+        .rt
+        .block_on(ledger::stored_campaign(&db.client, id))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.spec.shuffle_version, 1);
+
+    // Another seed has no version 1 cursor: the latest order, its own key.
+    let other = spec(Order::Shuffled, 10);
+    let (id, positions) = continued(&mut db, &other);
+    assert_eq!(positions, 0..100);
+    let space = Space::compile(&other).unwrap();
+    let expected: Vec<(u64, String)> = (0..100)
+        .map(|p| (p, space.name(space.index_at(p))))
+        .collect();
+    assert_eq!(written(&db, id), expected);
+    let key = format!(
+        "domgen:{}:shuffled-v{}:10",
+        space.fingerprint(),
+        domgen_pattern::LATEST_SHUFFLE
+    );
+    let cursor: i64 = db
+        .rt
+        .block_on(db.client.query_one(
+            "SELECT last_offset FROM domain_generation_config_states WHERE config_hash = $1",
+            &[&key],
+        ))
+        .unwrap()
+        .get(0);
+    assert_eq!(cursor, 100);
+}

@@ -379,7 +379,8 @@ fn a_long_cursor_key_is_kept_compact_in_the_services_varchar_column() {
     let state = domgen_pg::ledger::ConfigState::domgen(&space);
     assert!(state.config_hash.len() > 64, "{}", state.config_hash);
     let compact = state.compact_hash.clone().expect("a shuffled spec's");
-    assert_eq!(compact.len(), 57, "{compact}");
+    assert_eq!(compact.len(), 58, "{compact}");
+    assert!(compact.starts_with(&format!("domgen:{}:s2", space.fingerprint())));
     let mut taken: Vec<Range<u64>> = (0..2)
         .map(|_| {
             let id = service.campaign();
