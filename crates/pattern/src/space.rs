@@ -20,6 +20,14 @@ const MAX_UNICODE_LEN: usize = 4 * MAX_NAME_LEN;
 /// fetches its words ahead.
 pub(crate) const FAR_TABLE_BYTES: usize = 512 << 10;
 
+/// Bytes past a name in a [`Scratch`]: a name this short is appended in
+/// one move of this width.
+const SCRATCH_SLACK: usize = 32;
+
+/// Where a cursor renders a name at random: room for the longest, and the
+/// slack.
+type Scratch = [u8; MAX_NAME_LEN + SCRATCH_SLACK];
+
 /// The most word slots of a pattern a shuffled cursor fetches ahead.
 pub(crate) const MAX_FAR_WORDS: usize = 2;
 
@@ -118,6 +126,7 @@ impl Chars {
     /// Writes the last `len` digits of `number` in the charset's base as
     /// characters ending at `buf[end]`; returns the number without them
     /// and where they start.
+    #[inline(always)]
     fn write_digits_back(
         &self,
         number: u64,
@@ -399,6 +408,28 @@ impl Space {
         }
     }
 
+    /// [`Space::write_name`] by way of `scratch`, which a cursor keeps
+    /// from one name to the next: the name is rendered at its end, then
+    /// appended in one fixed-width move when short enough, without
+    /// clearing room in `out` first.
+    fn write_name_via(&self, index: u64, out: &mut Vec<u8>, scratch: &mut Scratch) {
+        let p = self.starts.partition_point(|&s| s <= index) - 1;
+        let pattern = &self.patterns[p];
+        if pattern.unicode {
+            return self.write_name(index, out);
+        }
+        let local = index - self.starts[p];
+        let from = self.render_back(pattern, local, &mut scratch[..MAX_NAME_LEN]);
+        let len = MAX_NAME_LEN - from;
+        if len <= SCRATCH_SLACK {
+            let start = out.len();
+            out.extend_from_slice(&scratch[from..from + SCRATCH_SLACK]);
+            out.truncate(start + len);
+        } else {
+            out.extend_from_slice(&scratch[from..MAX_NAME_LEN]);
+        }
+    }
+
     /// The name with index `index`, as a new `String` (convenient, not fast).
     ///
     /// # Panics
@@ -616,8 +647,33 @@ fn write_number(value: u64, width: usize, w: &mut ArrayWriter<'_>) {
 /// Writes `bytes` so that they end at `buf[end]`; returns where they start.
 fn put_back(bytes: &[u8], buf: &mut [u8], end: usize) -> usize {
     let start = end - bytes.len();
-    buf[start..end].copy_from_slice(bytes);
+    copy_short(&mut buf[start..end], bytes);
     start
+}
+
+/// Copies `src` into `dst`, of the same length, in at most two
+/// overlapping moves of a fixed width when it is 32 bytes or shorter, as
+/// the pieces of a name mostly are: a call into `memcpy` would cost more
+/// than the copy.
+#[inline(always)]
+fn copy_short(dst: &mut [u8], src: &[u8]) {
+    fn two<const W: usize>(dst: &mut [u8], src: &[u8]) {
+        let n = src.len();
+        dst[..W].copy_from_slice(&src[..W]);
+        dst[n - W..].copy_from_slice(&src[n - W..]);
+    }
+    match src.len() {
+        0 => {}
+        1..4 => {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = s;
+            }
+        }
+        4..8 => two::<4>(dst, src),
+        8..16 => two::<8>(dst, src),
+        16..=32 => two::<16>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
 }
 
 /// Writes `value` in decimal, zero-padded to `width`, so that it ends at
@@ -732,7 +788,7 @@ impl Cursor<'_> {
             }
             None => {
                 let index = self.next_shuffled();
-                space.write_name(index, out);
+                space.write_name_via(index, out, &mut self.ahead.scratch);
                 index
             }
         };
@@ -748,7 +804,7 @@ impl Cursor<'_> {
         let Some(odo) = &mut self.odometer else {
             for _ in 0..count {
                 let index = self.next_shuffled();
-                space.write_name(index, out);
+                space.write_name_via(index, out, &mut self.ahead.scratch);
                 out.push(terminator);
                 self.next += 1;
             }
@@ -804,6 +860,8 @@ struct Ahead {
     /// for, and how many.
     words: [[(u32, u32); RUN * MAX_FAR_WORDS]; RUNS_AHEAD],
     noted: [usize; RUNS_AHEAD],
+    /// Where names are rendered.
+    scratch: Scratch,
 }
 
 impl Ahead {
@@ -816,6 +874,7 @@ impl Ahead {
             indexes: [[0; RUN]; RUNS_AHEAD],
             words: [[(0, 0); RUN * MAX_FAR_WORDS]; RUNS_AHEAD],
             noted: [0; RUNS_AHEAD],
+            scratch: [0; MAX_NAME_LEN + SCRATCH_SLACK],
         }
     }
 

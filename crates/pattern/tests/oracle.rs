@@ -728,3 +728,48 @@ const PINNED_V2_HUGE: [(u64, &str); 6] = [
     (1321445484986507539, "shopkbprl5g7wjhh.com"),
     (605763921211275652, "shopevyvn9xmipzq.com"),
 ];
+
+/// A shuffled cursor over a keyword list too big for a core's cache
+/// fetches the words of the runs ahead; what it writes is still each
+/// position's name, from any start, across runs, to the end.
+#[test]
+fn a_shuffled_cursor_fetching_words_ahead_writes_each_positions_name() {
+    let keywords: Vec<String> = (0..60_000).map(|i| format!("keyword{i:05}")).collect();
+    let space = Space::compile(&Spec {
+        keywords: WordList::inline(&keywords),
+        tlds: WordList::inline(["com", "net"]),
+        patterns: vec!["{keyword}.{tld}".into(), "x{keyword}{digit:1}.{tld}".into()],
+        order: Order::Shuffled,
+        seed: 3,
+        ..Spec::default()
+    })
+    .unwrap();
+    let total = space.total();
+    for positions in [
+        0..1000,
+        37..37 + 5 * 64 + 3,
+        64..128,
+        total - 100..total,
+        5..6,
+    ] {
+        let expected: String = positions
+            .clone()
+            .map(|p| space.name(space.index_at(p)) + "\n")
+            .collect();
+        let mut lines = Vec::new();
+        space
+            .cursor(positions.clone())
+            .write_lines(&mut lines, u64::MAX, b'\n');
+        assert_eq!(String::from_utf8(lines).unwrap(), expected, "{positions:?}");
+        let mut one_by_one = Vec::new();
+        let mut cursor = space.cursor(positions.clone());
+        while cursor.write_next(&mut one_by_one).is_some() {
+            one_by_one.push(b'\n');
+        }
+        assert_eq!(
+            String::from_utf8(one_by_one).unwrap(),
+            expected,
+            "{positions:?}"
+        );
+    }
+}
