@@ -103,7 +103,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             places[j] = places[j + 1] * cards[j + 1];
         }
         // A pattern with an empty piece has no names to unrank.
-        let radices = cards
+        let radices: Vec<_> = cards
             .iter()
             .map(|&card| StrengthReducedU64::new(card.max(1)))
             .collect();
@@ -112,6 +112,11 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             .position(|s| matches!(s, Slot::Words { table: KEYWORDS }));
         let tld = tld_source(&slots);
         let far_words = far_words(&slots, &places, &tables);
+        let steps = if unicode {
+            None
+        } else {
+            Space::steps(&slots, &radices)
+        };
         patterns.push(Pattern {
             text: text.clone(),
             slots,
@@ -123,6 +128,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             keyword,
             tld,
             far_words,
+            steps,
         });
     }
 

@@ -37,7 +37,7 @@ pub const SHUFFLE_VERSIONS: [u8; 2] = [1, 2];
 pub const LATEST_SHUFFLE: u8 = 2;
 
 /// Positions [`Permutation::apply_run`] takes through the network at once.
-pub(crate) const RUN: usize = 64;
+pub(crate) const RUN: usize = 32;
 
 /// Values [`Permutation::apply_run`] takes through the rounds side by side.
 const LANES: usize = 8;

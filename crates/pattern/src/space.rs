@@ -28,6 +28,44 @@ const SCRATCH_SLACK: usize = 32;
 /// slack.
 type Scratch = [u8; MAX_NAME_LEN + SCRATCH_SLACK];
 
+/// The most divisions of an index a shuffled cursor makes ahead, a run of
+/// names at a time ([`Pattern::steps`]).
+const MAX_STEPS: usize = 16;
+
+/// Where unranking takes an index's digits from, last first.
+trait Digits {
+    /// The next digit, in base `radix`.
+    fn next(&mut self, radix: StrengthReducedU64) -> u64;
+}
+
+/// Digits divided off a number one at a time; what is left stays in it.
+struct Dividing(u64);
+
+impl Digits for Dividing {
+    #[inline(always)]
+    fn next(&mut self, radix: StrengthReducedU64) -> u64 {
+        let (rest, digit) = StrengthReducedU64::div_rem(self.0, radix);
+        self.0 = rest;
+        digit
+    }
+}
+
+/// Digits divided off ahead, in the order rendering takes them
+/// ([`Space::divide_run`]).
+struct Divided<'a>(std::slice::Iter<'a, u64>);
+
+impl Digits for Divided<'_> {
+    #[inline(always)]
+    fn next(&mut self, _radix: StrengthReducedU64) -> u64 {
+        let digit = self.0.next();
+        debug_assert!(
+            digit.is_some(),
+            "a pattern takes as many digits as its steps"
+        );
+        digit.copied().unwrap_or(0)
+    }
+}
+
 /// The most word slots of a pattern a shuffled cursor fetches ahead.
 pub(crate) const MAX_FAR_WORDS: usize = 2;
 
@@ -105,7 +143,15 @@ impl Chars {
     /// it starts: two characters per division where the charset is paired.
     fn render_back(&self, digit: u64, buf: &mut [u8], end: usize) -> usize {
         let (len, rest) = self.length_of(digit);
-        self.write_digits_back(rest, len, buf, end).1
+        self.write_digits_back(&mut Dividing(rest), len, buf, end)
+    }
+
+    /// The divisions [`Chars::write_digits_back`] makes for `len`
+    /// characters, in order.
+    fn steps(&self, len: usize) -> impl Iterator<Item = StrengthReducedU64> + '_ {
+        let pairs = if self.pairs.is_empty() { 0 } else { len / 2 };
+        std::iter::repeat_n(self.radix2, pairs)
+            .chain(std::iter::repeat_n(self.radix, len - 2 * pairs))
     }
 
     /// The length of string `digit` and its number among the strings of
@@ -123,35 +169,31 @@ impl Chars {
         (len, rest)
     }
 
-    /// Writes the last `len` digits of `number` in the charset's base as
-    /// characters ending at `buf[end]`; returns the number without them
-    /// and where they start.
+    /// Writes the next `len` digits of `digits` in the charset's base as
+    /// characters ending at `buf[end]`; returns where they start.
     #[inline(always)]
     fn write_digits_back(
         &self,
-        number: u64,
+        digits: &mut impl Digits,
         len: usize,
         buf: &mut [u8],
         end: usize,
-    ) -> (u64, usize) {
+    ) -> usize {
         let start = end - len;
-        let mut rest = number;
         let mut at = end;
         if !self.pairs.is_empty() {
             while at - start >= 2 {
-                let (next, pair) = StrengthReducedU64::div_rem(rest, self.radix2);
-                rest = next;
+                let pair = digits.next(self.radix2);
                 at -= 2;
                 buf[at..at + 2].copy_from_slice(&self.pairs[usize::try_from(pair).unwrap_or(0)]);
             }
         }
         while at > start {
-            let (next, c) = StrengthReducedU64::div_rem(rest, self.radix);
-            rest = next;
+            let c = digits.next(self.radix);
             at -= 1;
             buf[at] = self.chars[usize::try_from(c).unwrap_or(0)];
         }
-        (rest, start)
+        start
     }
 }
 
@@ -177,6 +219,10 @@ pub(crate) struct Pattern {
     /// The word slots whose tables a shuffled cursor fetches ahead, with
     /// their places as divisors (`compile::far_words`).
     pub far_words: Vec<(usize, StrengthReducedU64)>,
+    /// The divisions of an index rendering makes, in order
+    /// ([`Space::steps`]); `None` for a Unicode pattern, which renders
+    /// through its A-labels, or one of more than [`MAX_STEPS`].
+    pub steps: Option<Vec<StrengthReducedU64>>,
 }
 
 /// Where a pattern's TLD comes from.
@@ -420,14 +466,7 @@ impl Space {
         }
         let local = index - self.starts[p];
         let from = self.render_back(pattern, local, &mut scratch[..MAX_NAME_LEN]);
-        let len = MAX_NAME_LEN - from;
-        if len <= SCRATCH_SLACK {
-            let start = out.len();
-            out.extend_from_slice(&scratch[from..from + SCRATCH_SLACK]);
-            out.truncate(start + len);
-        } else {
-            out.extend_from_slice(&scratch[from..MAX_NAME_LEN]);
-        }
+        append_rendered(scratch, from, out);
     }
 
     /// The name with index `index`, as a new `String` (convenient, not fast).
@@ -517,29 +556,121 @@ impl Space {
     /// where it starts. It takes the digits off from the last slot to the
     /// first, one multiply-and-shift division per slot, and writes each
     /// slot right to left as its digit comes.
-    fn render_back(&self, pattern: &Pattern, mut local: u64, buf: &mut [u8]) -> usize {
+    fn render_back(&self, pattern: &Pattern, local: u64, buf: &mut [u8]) -> usize {
+        self.render_digits_back(pattern, &mut Dividing(local), buf)
+    }
+
+    /// Renders the name whose digits (last first) `digits` gives, ending
+    /// at the end of `buf`; returns where it starts.
+    #[inline(always)]
+    fn render_digits_back(
+        &self,
+        pattern: &Pattern,
+        digits: &mut impl Digits,
+        buf: &mut [u8],
+    ) -> usize {
         let mut at = buf.len();
         for (slot, &radix) in pattern.slots.iter().zip(&pattern.radices).rev() {
-            let mut digit = || {
-                let (rest, digit) = StrengthReducedU64::div_rem(local, radix);
-                local = rest;
-                digit
-            };
             at = match slot {
                 Slot::Literal(bytes) => put_back(bytes, buf, at),
-                Slot::Words { table } => put_back(self.word(*table, digit()), buf, at),
-                Slot::Number { lo, width, .. } => number_back(lo + digit(), *width, buf, at),
-                // A string of one length is the next digits of `local` in
-                // the charset's base: no division by the slot's radix.
-                Slot::Chars(chars) if chars.min == chars.max => {
-                    let start;
-                    (local, start) = chars.write_digits_back(local, chars.min, buf, at);
-                    start
+                Slot::Words { table } => put_back(self.word(*table, digits.next(radix)), buf, at),
+                Slot::Number { lo, width, .. } => {
+                    number_back(lo + digits.next(radix), *width, buf, at)
                 }
-                Slot::Chars(chars) => chars.render_back(digit(), buf, at),
+                // A string of one length is the next digits of the index
+                // in the charset's base: no division by the slot's radix.
+                Slot::Chars(chars) if chars.min == chars.max => {
+                    chars.write_digits_back(digits, chars.min, buf, at)
+                }
+                Slot::Chars(chars) => chars.render_back(digits.next(radix), buf, at),
             };
         }
         at
+    }
+
+    /// The divisions [`Space::render_back`] makes of an index of
+    /// `slots`, in order, when they are at most [`MAX_STEPS`].
+    pub(crate) fn steps(
+        slots: &[Slot],
+        radices: &[StrengthReducedU64],
+    ) -> Option<Vec<StrengthReducedU64>> {
+        let mut steps = Vec::new();
+        for (slot, &radix) in slots.iter().zip(radices).rev() {
+            match slot {
+                Slot::Literal(_) => {}
+                Slot::Chars(chars) if chars.min == chars.max => {
+                    steps.extend(chars.steps(chars.min))
+                }
+                _ => steps.push(radix),
+            }
+            if steps.len() > MAX_STEPS {
+                return None;
+            }
+        }
+        Some(steps)
+    }
+
+    /// Divides the indexes of a run of names into their digits, a
+    /// division at a time for all of them: the names' divisions do not
+    /// wait for each other, where one name's do. `digits[k]` takes name
+    /// `k`'s digits and `patterns[k]` its pattern, or `usize::MAX` when its
+    /// pattern renders by itself ([`Pattern::steps`] is `None`).
+    fn divide_run(
+        &self,
+        indexes: &[u64],
+        patterns: &mut [usize; RUN],
+        digits: &mut [[u64; MAX_STEPS]; RUN],
+    ) {
+        let mut local = [0u64; RUN];
+        let mut first = None;
+        let mut uniform = true;
+        for (k, &index) in indexes.iter().enumerate() {
+            let p = self.starts.partition_point(|&s| s <= index) - 1;
+            local[k] = index - self.starts[p];
+            patterns[k] = if self.patterns[p].steps.is_some() {
+                p
+            } else {
+                usize::MAX
+            };
+            uniform &= *first.get_or_insert(patterns[k]) == patterns[k];
+        }
+        let len = indexes.len();
+        if uniform && let Some(&p) = first.as_ref().filter(|&&p| p != usize::MAX) {
+            let steps = self.patterns[p].steps.as_deref().unwrap_or_default();
+            for (j, &radix) in steps.iter().enumerate() {
+                for k in 0..len {
+                    let (rest, digit) = StrengthReducedU64::div_rem(local[k], radix);
+                    local[k] = rest;
+                    digits[k][j] = digit;
+                }
+            }
+            return;
+        }
+        for k in 0..len {
+            if let Some(steps) = self
+                .patterns
+                .get(patterns[k])
+                .and_then(|p| p.steps.as_deref())
+            {
+                for (j, &radix) in steps.iter().enumerate() {
+                    let (rest, digit) = StrengthReducedU64::div_rem(local[k], radix);
+                    local[k] = rest;
+                    digits[k][j] = digit;
+                }
+            }
+        }
+    }
+
+    /// Appends the name of pattern `p` whose digits [`Space::divide_run`]
+    /// gave, by way of `scratch` as [`Space::write_name_via`] does.
+    fn write_divided(&self, p: usize, digits: &[u64], out: &mut Vec<u8>, scratch: &mut Scratch) {
+        let pattern = &self.patterns[p];
+        let from = self.render_digits_back(
+            pattern,
+            &mut Divided(digits.iter()),
+            &mut scratch[..MAX_NAME_LEN],
+        );
+        append_rendered(scratch, from, out);
     }
 
     /// Asks the processor where the far words ([`Pattern::far_words`])
@@ -580,7 +711,7 @@ impl Space {
             Slot::Number { lo, width, .. } => write_number(lo + digit, *width, w),
             Slot::Chars(chars) => {
                 let (len, rest) = chars.length_of(digit);
-                chars.write_digits_back(rest, len, w.reserve(len), len);
+                chars.write_digits_back(&mut Dividing(rest), len, w.reserve(len), len);
             }
         }
     }
@@ -645,6 +776,19 @@ fn write_number(value: u64, width: usize, w: &mut ArrayWriter<'_>) {
 }
 
 /// Writes `bytes` so that they end at `buf[end]`; returns where they start.
+/// Appends the name rendered in `scratch[from..MAX_NAME_LEN]` to `out`.
+#[inline(always)]
+fn append_rendered(scratch: &Scratch, from: usize, out: &mut Vec<u8>) {
+    let len = MAX_NAME_LEN - from;
+    if len <= SCRATCH_SLACK {
+        let start = out.len();
+        out.extend_from_slice(&scratch[from..from + SCRATCH_SLACK]);
+        out.truncate(start + len);
+    } else {
+        out.extend_from_slice(&scratch[from..MAX_NAME_LEN]);
+    }
+}
+
 fn put_back(bytes: &[u8], buf: &mut [u8], end: usize) -> usize {
     let start = end - bytes.len();
     copy_short(&mut buf[start..end], bytes);
@@ -786,11 +930,7 @@ impl Cursor<'_> {
                 }
                 index
             }
-            None => {
-                let index = self.next_shuffled();
-                space.write_name_via(index, out, &mut self.ahead.scratch);
-                index
-            }
+            None => self.ahead.write_next(space, self.next, self.end, out),
         };
         self.next += 1;
         Some(index)
@@ -803,8 +943,7 @@ impl Cursor<'_> {
         let space = self.space;
         let Some(odo) = &mut self.odometer else {
             for _ in 0..count {
-                let index = self.next_shuffled();
-                space.write_name_via(index, out, &mut self.ahead.scratch);
+                self.ahead.write_next(space, self.next, self.end, out);
                 out.push(terminator);
                 self.next += 1;
             }
@@ -826,13 +965,7 @@ impl Cursor<'_> {
     }
 }
 
-impl Cursor<'_> {
-    /// The index of the next position of a shuffled cursor, from indexes
-    /// computed ahead; the caller advances `next` after it.
-    fn next_shuffled(&mut self) -> u64 {
-        self.ahead.next(self.space, self.next, self.end)
-    }
-}
+impl Cursor<'_> {}
 
 /// Runs of ahead a shuffled cursor keeps: the one being rendered, the one
 /// whose words' bytes are being fetched, the one whose words' ends are.
@@ -860,6 +993,10 @@ struct Ahead {
     /// for, and how many.
     words: [[(u32, u32); RUN * MAX_FAR_WORDS]; RUNS_AHEAD],
     noted: [usize; RUNS_AHEAD],
+    /// The digits of the run being rendered, and the pattern of each
+    /// name ([`Space::divide_run`]).
+    digits: [[u64; MAX_STEPS]; RUN],
+    patterns: [usize; RUN],
     /// Where names are rendered.
     scratch: Scratch,
 }
@@ -874,6 +1011,8 @@ impl Ahead {
             indexes: [[0; RUN]; RUNS_AHEAD],
             words: [[(0, 0); RUN * MAX_FAR_WORDS]; RUNS_AHEAD],
             noted: [0; RUNS_AHEAD],
+            digits: [[0; MAX_STEPS]; RUN],
+            patterns: [0; RUN],
             scratch: [0; MAX_NAME_LEN + SCRATCH_SLACK],
         }
     }
@@ -898,6 +1037,8 @@ impl Ahead {
             }
             self.at = 0;
             self.len = self.positions(self.run, end).count();
+            let indexes = &self.indexes[self.slot(self.run)][..self.len];
+            space.divide_run(indexes, &mut self.patterns, &mut self.digits);
         }
         debug_assert_eq!(
             position,
@@ -905,6 +1046,19 @@ impl Ahead {
         );
         self.at += 1;
         self.indexes[self.slot(self.run)][self.at - 1]
+    }
+
+    /// Appends the name at `position`, the next position after the last
+    /// one asked for (the first position, at first; `position < end`), to
+    /// `out`, and returns its index.
+    fn write_next(&mut self, space: &Space, position: u64, end: u64, out: &mut Vec<u8>) -> u64 {
+        let index = self.next(space, position, end);
+        let k = self.at - 1;
+        match self.patterns[k] {
+            usize::MAX => space.write_name_via(index, out, &mut self.scratch),
+            p => space.write_divided(p, &self.digits[k], out, &mut self.scratch),
+        }
+        index
     }
 
     /// The positions of run `run` (empty past `end`).

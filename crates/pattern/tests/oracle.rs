@@ -730,46 +730,59 @@ const PINNED_V2_HUGE: [(u64, &str); 6] = [
 ];
 
 /// A shuffled cursor over a keyword list too big for a core's cache
-/// fetches the words of the runs ahead; what it writes is still each
-/// position's name, from any start, across runs, to the end.
+/// fetches the words of the runs ahead, and divides a run's indexes into
+/// digits before rendering them; what it writes is still each position's
+/// name, from any start, across runs, to the end — in runs of one pattern
+/// and of several, and for patterns that render by themselves (Unicode,
+/// or more divisions than are made ahead).
 #[test]
 fn a_shuffled_cursor_fetching_words_ahead_writes_each_positions_name() {
-    let keywords: Vec<String> = (0..60_000).map(|i| format!("keyword{i:05}")).collect();
-    let space = Space::compile(&Spec {
-        keywords: WordList::inline(&keywords),
-        tlds: WordList::inline(["com", "net"]),
-        patterns: vec!["{keyword}.{tld}".into(), "x{keyword}{digit:1}.{tld}".into()],
-        order: Order::Shuffled,
-        seed: 3,
-        ..Spec::default()
-    })
-    .unwrap();
-    let total = space.total();
-    for positions in [
-        0..1000,
-        37..37 + 5 * 64 + 3,
-        64..128,
-        total - 100..total,
-        5..6,
-    ] {
-        let expected: String = positions
-            .clone()
-            .map(|p| space.name(space.index_at(p)) + "\n")
-            .collect();
-        let mut lines = Vec::new();
-        space
-            .cursor(positions.clone())
-            .write_lines(&mut lines, u64::MAX, b'\n');
-        assert_eq!(String::from_utf8(lines).unwrap(), expected, "{positions:?}");
-        let mut one_by_one = Vec::new();
-        let mut cursor = space.cursor(positions.clone());
-        while cursor.write_next(&mut one_by_one).is_some() {
-            one_by_one.push(b'\n');
+    let mut keywords: Vec<String> = (0..60_000).map(|i| format!("keyword{i:05}")).collect();
+    keywords.push("café".into());
+    let several = vec![
+        "{keyword}.{tld}".into(),
+        "x{keyword}{digit:1}.{tld}".into(),
+        format!("b{}.{{tld}}", "{bin:1}".repeat(17)),
+    ];
+    for patterns in [several, vec!["x{keyword}{digit:1}.{tld}".into()]] {
+        let space = Space::compile(&Spec {
+            keywords: WordList::inline(&keywords),
+            tlds: WordList::inline(["com", "net"]),
+            patterns,
+            charsets: BTreeMap::from([("bin".into(), "01".into())]),
+            order: Order::Shuffled,
+            seed: 3,
+            ..Spec::default()
+        })
+        .unwrap();
+        let total = space.total();
+        for positions in [
+            0..1000,
+            37..37 + 5 * 64 + 3,
+            64..128,
+            total / 2..total / 2 + 700,
+            total - 100..total,
+            5..6,
+        ] {
+            let expected: String = positions
+                .clone()
+                .map(|p| space.name(space.index_at(p)) + "\n")
+                .collect();
+            let mut lines = Vec::new();
+            space
+                .cursor(positions.clone())
+                .write_lines(&mut lines, u64::MAX, b'\n');
+            assert_eq!(String::from_utf8(lines).unwrap(), expected, "{positions:?}");
+            let mut one_by_one = Vec::new();
+            let mut cursor = space.cursor(positions.clone());
+            while cursor.write_next(&mut one_by_one).is_some() {
+                one_by_one.push(b'\n');
+            }
+            assert_eq!(
+                String::from_utf8(one_by_one).unwrap(),
+                expected,
+                "{positions:?}"
+            );
         }
-        assert_eq!(
-            String::from_utf8(one_by_one).unwrap(),
-            expected,
-            "{positions:?}"
-        );
     }
 }
