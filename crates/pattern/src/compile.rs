@@ -11,7 +11,8 @@ use crate::parse::{self, MAX_LABEL, Piece, PieceKind};
 use crate::punycode;
 use crate::shuffle::{LATEST_SHUFFLE, Permutation, SHUFFLE_VERSIONS};
 use crate::space::{
-    Chars, FAR_TABLE_BYTES, MAX_FAR_WORDS, MAX_NAME_LEN, Pattern, Slot, Space, TldSource, to_u64,
+    Chars, FAR_TABLE_BYTES, FarWord, MAX_FAR_WORDS, MAX_NAME_LEN, Pattern, Slot, Space, TldSource,
+    to_u64,
 };
 use crate::spec::{Order, Spec, WordList};
 use crate::words::{self, BUILTIN_CHARSETS, Table};
@@ -24,23 +25,33 @@ const TLDS: usize = 1;
 const MAX_SHAPES: u64 = 1_000_000;
 
 /// The word slots of a pattern whose tables are too big to stay in a
-/// cache between one random name and the next, with their places as
-/// divisors: a shuffled cursor fetches their words ahead (at most
-/// [`MAX_FAR_WORDS`], the biggest first).
-fn far_words(slots: &[Slot], places: &[u64], tables: &[Table]) -> Vec<(usize, StrengthReducedU64)> {
-    let mut far: Vec<(usize, StrengthReducedU64)> = slots
+/// cache between one random name and the next: a shuffled cursor fetches
+/// their words ahead (at most [`MAX_FAR_WORDS`], the biggest first).
+/// `steps` are the pattern's [`Pattern::steps`], slot `i`'s first at
+/// `first[i]`.
+fn far_words(
+    slots: &[Slot],
+    places: &[u64],
+    tables: &[Table],
+    steps: Option<&[StrengthReducedU64]>,
+    first: &[usize],
+) -> Vec<FarWord> {
+    let mut far: Vec<FarWord> = slots
         .iter()
         .enumerate()
-        .filter(|(_, slot)| {
-            matches!(slot, Slot::Words { table } if tables[*table].heap_bytes() >= FAR_TABLE_BYTES)
+        .filter_map(|(slot, piece)| match piece {
+            Slot::Words { table } if tables[*table].heap_bytes() >= FAR_TABLE_BYTES => {
+                Some(FarWord {
+                    slot,
+                    table: *table,
+                    place: StrengthReducedU64::new(places[slot]),
+                    step: steps.map(|_| first[slot]),
+                })
+            }
+            _ => None,
         })
-        .map(|(i, _)| (i, StrengthReducedU64::new(places[i])))
         .collect();
-    let size = |&(i, _): &(usize, StrengthReducedU64)| match &slots[i] {
-        Slot::Words { table } => tables[*table].heap_bytes(),
-        _ => 0,
-    };
-    far.sort_by_key(|slot| std::cmp::Reverse(size(slot)));
+    far.sort_by_key(|word| std::cmp::Reverse(tables[word.table].heap_bytes()));
     far.truncate(MAX_FAR_WORDS);
     far
 }
@@ -111,12 +122,13 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             .iter()
             .position(|s| matches!(s, Slot::Words { table: KEYWORDS }));
         let tld = tld_source(&slots);
-        let far_words = far_words(&slots, &places, &tables);
+        let mut first_steps = vec![0; slots.len()];
         let steps = if unicode {
             None
         } else {
-            Space::steps(&slots, &radices)
+            Space::steps(&slots, &radices, &mut first_steps)
         };
+        let far_words = far_words(&slots, &places, &tables, steps.as_deref(), &first_steps);
         patterns.push(Pattern {
             text: text.clone(),
             slots,

@@ -216,13 +216,24 @@ pub(crate) struct Pattern {
     pub keyword: Option<usize>,
     /// Where the TLD comes from.
     pub tld: TldSource,
-    /// The word slots whose tables a shuffled cursor fetches ahead, with
-    /// their places as divisors (`compile::far_words`).
-    pub far_words: Vec<(usize, StrengthReducedU64)>,
+    /// The word slots whose tables a shuffled cursor fetches ahead
+    /// (`compile::far_words`).
+    pub far_words: Vec<FarWord>,
     /// The divisions of an index rendering makes, in order
     /// ([`Space::steps`]); `None` for a Unicode pattern, which renders
     /// through its A-labels, or one of more than [`MAX_STEPS`].
     pub steps: Option<Vec<StrengthReducedU64>>,
+}
+
+/// A word slot whose table a shuffled cursor fetches ahead.
+#[derive(Clone, Debug)]
+pub(crate) struct FarWord {
+    pub slot: usize,
+    pub table: usize,
+    /// Its place, as a divisor: its value is `index / place % card`.
+    pub place: StrengthReducedU64,
+    /// Its value's place among the pattern's [`Pattern::steps`], if any.
+    pub step: Option<usize>,
 }
 
 /// Where a pattern's TLD comes from.
@@ -544,7 +555,7 @@ impl Space {
             next: positions.start,
             end: positions.end,
             odometer: None,
-            ahead: Ahead::new(positions.start),
+            ahead: None,
         };
         if self.permutation.is_none() && positions.start < positions.end {
             cursor.odometer = Some(Odometer::seek(self, positions.start));
@@ -589,13 +600,16 @@ impl Space {
     }
 
     /// The divisions [`Space::render_back`] makes of an index of
-    /// `slots`, in order, when they are at most [`MAX_STEPS`].
+    /// `slots`, in order, when they are at most [`MAX_STEPS`]; slot `i`'s
+    /// first is at `first[i]`.
     pub(crate) fn steps(
         slots: &[Slot],
         radices: &[StrengthReducedU64],
+        first: &mut [usize],
     ) -> Option<Vec<StrengthReducedU64>> {
         let mut steps = Vec::new();
-        for (slot, &radix) in slots.iter().zip(radices).rev() {
+        for ((slot, &radix), first) in slots.iter().zip(radices).zip(first).rev() {
+            *first = steps.len();
             match slot {
                 Slot::Literal(_) => {}
                 Slot::Chars(chars) if chars.min == chars.max => {
@@ -612,9 +626,9 @@ impl Space {
 
     /// Divides the indexes of a run of names into their digits, a
     /// division at a time for all of them: the names' divisions do not
-    /// wait for each other, where one name's do. `digits[k]` takes name
-    /// `k`'s digits and `patterns[k]` its pattern, or `usize::MAX` when its
-    /// pattern renders by itself ([`Pattern::steps`] is `None`).
+    /// wait for each other, where one name's do. `patterns[k]` takes name
+    /// `k`'s pattern and `digits[k]` its digits, unless the pattern renders
+    /// by itself ([`Pattern::steps`] is `None`).
     fn divide_run(
         &self,
         indexes: &[u64],
@@ -627,16 +641,11 @@ impl Space {
         for (k, &index) in indexes.iter().enumerate() {
             let p = self.starts.partition_point(|&s| s <= index) - 1;
             local[k] = index - self.starts[p];
-            patterns[k] = if self.patterns[p].steps.is_some() {
-                p
-            } else {
-                usize::MAX
-            };
-            uniform &= *first.get_or_insert(patterns[k]) == patterns[k];
+            patterns[k] = p;
+            uniform &= *first.get_or_insert(p) == p;
         }
         let len = indexes.len();
-        if uniform && let Some(&p) = first.as_ref().filter(|&&p| p != usize::MAX) {
-            let steps = self.patterns[p].steps.as_deref().unwrap_or_default();
+        if uniform && let Some(steps) = first.and_then(|p| self.patterns[p].steps.as_deref()) {
             for (j, &radix) in steps.iter().enumerate() {
                 for k in 0..len {
                     let (rest, digit) = StrengthReducedU64::div_rem(local[k], radix);
@@ -647,11 +656,7 @@ impl Space {
             return;
         }
         for k in 0..len {
-            if let Some(steps) = self
-                .patterns
-                .get(patterns[k])
-                .and_then(|p| p.steps.as_deref())
-            {
+            if let Some(steps) = self.patterns[patterns[k]].steps.as_deref() {
                 for (j, &radix) in steps.iter().enumerate() {
                     let (rest, digit) = StrengthReducedU64::div_rem(local[k], radix);
                     local[k] = rest;
@@ -675,21 +680,29 @@ impl Space {
 
     /// Asks the processor where the far words ([`Pattern::far_words`])
     /// of the names with `indexes` start and end, and notes them in
-    /// `words` for [`Space::fetch_words`]; returns how many it noted.
-    fn fetch_word_ends(&self, indexes: &[u64], words: &mut [(u32, u32)]) -> usize {
+    /// `words` for [`Space::fetch_words`]; returns how many it noted. The
+    /// names' patterns and digits are [`Space::divide_run`]'s.
+    fn fetch_word_ends(
+        &self,
+        indexes: &[u64],
+        patterns: &[usize; RUN],
+        digits: &[[u64; MAX_STEPS]; RUN],
+        words: &mut [(u32, u32)],
+    ) -> usize {
         let mut noted = 0;
-        for &index in indexes {
-            let p = self.starts.partition_point(|&s| s <= index) - 1;
-            let pattern = &self.patterns[p];
-            let local = index - self.starts[p];
-            for &(slot, place) in &pattern.far_words {
-                let Slot::Words { table } = pattern.slots[slot] else {
-                    continue;
+        for (k, &index) in indexes.iter().enumerate() {
+            let pattern = &self.patterns[patterns[k]];
+            for far in &pattern.far_words {
+                let value = match far.step {
+                    Some(step) => digits[k][step],
+                    None => {
+                        let local = index - self.starts[patterns[k]];
+                        (local / far.place) % pattern.radices[far.slot]
+                    }
                 };
-                let value = (local / place) % pattern.radices[slot];
                 let value = u32::try_from(value).expect("a table holds fewer than 2^32 values");
-                self.tables[table].prefetch_ends(offset(value));
-                words[noted] = (u32::try_from(table).unwrap_or(u32::MAX), value);
+                self.tables[far.table].prefetch_ends(offset(value));
+                words[noted] = (u32::try_from(far.table).unwrap_or(u32::MAX), value);
                 noted += 1;
             }
         }
@@ -899,11 +912,19 @@ pub struct Cursor<'s> {
     next: u64,
     end: u64,
     odometer: Option<Odometer>,
-    /// A shuffled cursor's indexes of the positions from `next` on.
-    ahead: Ahead,
+    /// A shuffled cursor's indexes of the positions from `next` on, from
+    /// its first name on.
+    ahead: Option<Box<Ahead>>,
 }
 
 impl Cursor<'_> {
+    /// A shuffled cursor's [`Ahead`], made at its first name.
+    fn ahead(&mut self) -> &mut Ahead {
+        let first = self.next;
+        self.ahead
+            .get_or_insert_with(|| Box::new(Ahead::new(first)))
+    }
+
     /// The position of the next name.
     pub fn position(&self) -> u64 {
         self.next
@@ -930,7 +951,10 @@ impl Cursor<'_> {
                 }
                 index
             }
-            None => self.ahead.write_next(space, self.next, self.end, out),
+            None => {
+                let (next, end) = (self.next, self.end);
+                self.ahead().write_next(space, next, end, out)
+            }
         };
         self.next += 1;
         Some(index)
@@ -942,11 +966,13 @@ impl Cursor<'_> {
         let count = max.min(self.remaining());
         let space = self.space;
         let Some(odo) = &mut self.odometer else {
-            for _ in 0..count {
-                self.ahead.write_next(space, self.next, self.end, out);
+            let (next, end) = (self.next, self.end);
+            let ahead = self.ahead();
+            for position in next..next + count {
+                ahead.write_next(space, position, end, out);
                 out.push(terminator);
-                self.next += 1;
             }
+            self.next += count;
             return count;
         };
         let mut left = count;
@@ -993,10 +1019,9 @@ struct Ahead {
     /// for, and how many.
     words: [[(u32, u32); RUN * MAX_FAR_WORDS]; RUNS_AHEAD],
     noted: [usize; RUNS_AHEAD],
-    /// The digits of the run being rendered, and the pattern of each
-    /// name ([`Space::divide_run`]).
-    digits: [[u64; MAX_STEPS]; RUN],
-    patterns: [usize; RUN],
+    /// Run `j`'s names' patterns and digits ([`Space::divide_run`]).
+    patterns: [[usize; RUN]; RUNS_AHEAD],
+    digits: [[[u64; MAX_STEPS]; RUN]; RUNS_AHEAD],
     /// Where names are rendered.
     scratch: Scratch,
 }
@@ -1011,8 +1036,8 @@ impl Ahead {
             indexes: [[0; RUN]; RUNS_AHEAD],
             words: [[(0, 0); RUN * MAX_FAR_WORDS]; RUNS_AHEAD],
             noted: [0; RUNS_AHEAD],
-            digits: [[0; MAX_STEPS]; RUN],
-            patterns: [0; RUN],
+            patterns: [[0; RUN]; RUNS_AHEAD],
+            digits: [[[0; MAX_STEPS]; RUN]; RUNS_AHEAD],
             scratch: [0; MAX_NAME_LEN + SCRATCH_SLACK],
         }
     }
@@ -1037,8 +1062,6 @@ impl Ahead {
             }
             self.at = 0;
             self.len = self.positions(self.run, end).count();
-            let indexes = &self.indexes[self.slot(self.run)][..self.len];
-            space.divide_run(indexes, &mut self.patterns, &mut self.digits);
         }
         debug_assert_eq!(
             position,
@@ -1053,10 +1076,12 @@ impl Ahead {
     /// `out`, and returns its index.
     fn write_next(&mut self, space: &Space, position: u64, end: u64, out: &mut Vec<u8>) -> u64 {
         let index = self.next(space, position, end);
-        let k = self.at - 1;
-        match self.patterns[k] {
-            usize::MAX => space.write_name_via(index, out, &mut self.scratch),
-            p => space.write_divided(p, &self.digits[k], out, &mut self.scratch),
+        let (slot, k) = (self.slot(self.run), self.at - 1);
+        let p = self.patterns[slot][k];
+        if space.patterns[p].steps.is_some() {
+            space.write_divided(p, &self.digits[slot][k], out, &mut self.scratch);
+        } else {
+            space.write_name_via(index, out, &mut self.scratch);
         }
         index
     }
@@ -1074,8 +1099,8 @@ impl Ahead {
         usize::try_from(run % to_u64(RUNS_AHEAD)).unwrap_or(0)
     }
 
-    /// Computes run `run`'s indexes and, where the space has far words,
-    /// asks for their ends.
+    /// Computes run `run`'s indexes and their digits and, where the
+    /// space has far words, asks for their ends.
     fn compute(&mut self, space: &Space, run: u64, end: u64) {
         let positions = self.positions(run, end);
         let len = usize::try_from(positions.end - positions.start).unwrap_or(RUN);
@@ -1086,8 +1111,10 @@ impl Ahead {
             .as_ref()
             .expect("a cursor without an odometer is shuffled");
         permutation.apply_run(positions.start, indexes);
+        let (patterns, digits) = (&mut self.patterns[slot], &mut self.digits[slot]);
+        space.divide_run(indexes, patterns, digits);
         self.noted[slot] = if space.fetch_ahead {
-            space.fetch_word_ends(indexes, &mut self.words[slot])
+            space.fetch_word_ends(indexes, patterns, digits, &mut self.words[slot])
         } else {
             0
         };
