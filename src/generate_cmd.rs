@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use anyhow::Context;
+use domgen::Order;
 use domgen::engine::{Gauge, GeneratorBuilder, Lines, Progress, RunOptions, WriteSink};
 use domgen::pg::campaign::{self, CampaignOptions, Start};
 use domgen::pg::copy::CopyRows;
@@ -83,7 +84,7 @@ pub(crate) fn to_file(
             .first()
             .map_or(report.requested.start, |w| w.end);
         eprintln!(
-            "interrupted: wrote positions {}..{end} ({} names) to {shown}; to go on, run again with --offset {end}{}",
+            "interrupted: wrote positions {}..{end} ({} names) to {shown}; to go on, run again with --offset {end}{}{}",
             report.requested.start,
             report.names,
             space
@@ -92,6 +93,12 @@ pub(crate) fn to_file(
                 .checked_sub(end)
                 .map(|left| format!(" --limit {left}"))
                 .unwrap_or_default(),
+            // The same order even under a release whose default differs.
+            if space.order() == Order::Shuffled {
+                format!(" --shuffle-version {}", space.shuffle_version())
+            } else {
+                String::new()
+            },
         );
         return Err(Failure::Interrupted);
     }

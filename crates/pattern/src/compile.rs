@@ -57,7 +57,10 @@ fn far_words(
 }
 
 pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
-    check_shuffle_version(spec.shuffle_version)?;
+    // A sequential spec does not use its order version.
+    if spec.order == Order::Shuffled {
+        check_shuffle_version(spec.shuffle_version)?;
+    }
     if spec.patterns.is_empty() {
         return Err(Error::new(
             ErrorKind::Undefined,

@@ -788,7 +788,6 @@ fn write_number(value: u64, width: usize, w: &mut ArrayWriter<'_>) {
     w.push_slice(&digits[i..]);
 }
 
-/// Writes `bytes` so that they end at `buf[end]`; returns where they start.
 /// Appends the name rendered in `scratch[from..MAX_NAME_LEN]` to `out`.
 #[inline(always)]
 fn append_rendered(scratch: &Scratch, from: usize, out: &mut Vec<u8>) {
@@ -802,6 +801,7 @@ fn append_rendered(scratch: &Scratch, from: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// Writes `bytes` so that they end at `buf[end]`; returns where they start.
 fn put_back(bytes: &[u8], buf: &mut [u8], end: usize) -> usize {
     let start = end - bytes.len();
     copy_short(&mut buf[start..end], bytes);
@@ -991,9 +991,7 @@ impl Cursor<'_> {
     }
 }
 
-impl Cursor<'_> {}
-
-/// Runs of ahead a shuffled cursor keeps: the one being rendered, the one
+/// Runs a shuffled cursor keeps: the one being rendered, the one
 /// whose words' bytes are being fetched, the one whose words' ends are.
 const RUNS_AHEAD: usize = 3;
 

@@ -144,7 +144,6 @@ impl Table {
     }
 }
 
-/// A `u32` offset as an index; offsets come from buffer lengths, which fit.
 /// Asks the processor to bring the cache line holding `value` closer; it
 /// neither waits for it nor faults. A no-op where the architecture has no
 /// stable prefetch instruction.
@@ -163,6 +162,7 @@ fn prefetch<T>(value: &T) {
     let _ = value;
 }
 
+/// A `u32` offset as an index; offsets come from buffer lengths, which fit.
 pub(crate) fn offset(at: u32) -> usize {
     usize::try_from(at).expect("a u32 offset fits in usize")
 }

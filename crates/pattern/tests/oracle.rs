@@ -737,16 +737,22 @@ const PINNED_V2_HUGE: [(u64, &str); 6] = [
 /// or more divisions than are made ahead).
 #[test]
 fn a_shuffled_cursor_fetching_words_ahead_writes_each_positions_name() {
-    let mut keywords: Vec<String> = (0..60_000).map(|i| format!("keyword{i:05}")).collect();
-    keywords.push("café".into());
+    let keywords: Vec<String> = (0..60_000).map(|i| format!("keyword{i:05}")).collect();
+    let mut with_unicode = keywords.clone();
+    with_unicode.push("café".into());
     let several = vec![
         "{keyword}.{tld}".into(),
         "x{keyword}{digit:1}.{tld}".into(),
         format!("b{}.{{tld}}", "{bin:1}".repeat(17)),
     ];
-    for patterns in [several, vec!["x{keyword}{digit:1}.{tld}".into()]] {
+    let cases = [
+        (&keywords, several.clone()),
+        (&keywords, vec!["x{keyword}{digit:1}.{tld}".into()]),
+        (&with_unicode, several),
+    ];
+    for (keywords, patterns) in cases {
         let space = Space::compile(&Spec {
-            keywords: WordList::inline(&keywords),
+            keywords: WordList::inline(keywords),
             tlds: WordList::inline(["com", "net"]),
             patterns,
             charsets: BTreeMap::from([("bin".into(), "01".into())]),

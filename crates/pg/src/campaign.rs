@@ -270,23 +270,40 @@ pub async fn prepare(
     Ok(prepared)
 }
 
-/// Puts a shuffled `space` in the oldest version of its order that already
-/// has a cursor in `domain_generation_config_states`, if any: campaigns
-/// continuing a spec take disjoint positions of one order, and positions
-/// of two orders are not disjoint. So the campaigns of a spec continued
-/// before a newer order came keep the order they began.
+/// Puts a shuffled `space` in the version of its order whose cursor in
+/// `domain_generation_config_states` campaigns continuing the spec have
+/// moved, whatever version was asked for: campaigns continuing a spec
+/// take disjoint positions of one order, and the positions of two orders
+/// are not disjoint. So a spec continued before a newer order came (or
+/// with `shuffle_version` set) goes on in the order it began with; one
+/// never continued takes the version asked for. Refused when cursors of
+/// several versions exist (made by hand, or by two first campaigns asking
+/// different versions at once): their names may overlap already.
 async fn keep_continued_order(client: &Client, space: &mut Space) -> Result<(), Error> {
     if space.order() != Order::Shuffled {
         return Ok(());
     }
     let wanted = space.shuffle_version();
-    for version in SHUFFLE_VERSIONS.into_iter().filter(|&v| v < wanted) {
+    let mut moved = Vec::new();
+    for version in SHUFFLE_VERSIONS {
         space.set_shuffle_version(version)?;
-        if ledger::cursor_exists(client, &ledger::ConfigState::domgen(space)).await? {
-            return Ok(());
+        let state = ledger::ConfigState::domgen(space);
+        if ledger::cursor_exists(client, &state).await? {
+            moved.push((version, state.config_hash));
         }
     }
-    Ok(space.set_shuffle_version(wanted)?)
+    match moved.as_slice() {
+        [] => Ok(space.set_shuffle_version(wanted)?),
+        [(version, _)] => Ok(space.set_shuffle_version(*version)?),
+        several => Err(Error::usage(format!(
+            "campaigns continuing this spec moved cursors of several shuffled order versions ({}), whose positions are not disjoint: names may repeat across those campaigns. Keep the cursor of one version (delete the other rows from domain_generation_config_states) or start afresh with another seed",
+            several
+                .iter()
+                .map(|(version, key)| format!("version {version}: {key}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// The sizes a resumed campaign writes its missing cells in: its own grid,

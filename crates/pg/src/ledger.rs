@@ -352,6 +352,9 @@ impl StoredCampaign {
     /// release whose default order is newer goes on in its own order:
     /// one campaign never mixes orders.
     pub fn keep_order(&self, space: &mut Space) -> Result<(), Error> {
+        if self.order != Order::Shuffled {
+            return Ok(());
+        }
         space.set_shuffle_version(self.spec.shuffle_version).map_err(|e| {
             Error::usage(format!(
                 "the campaign was started in shuffled order version {}, which this domgen does not know; run the domgen that started it, or a newer one",
@@ -424,7 +427,7 @@ pub async fn register_campaign(
                 (&campaign_id, Type::UUID),
                 (&fingerprint, Type::TEXT),
                 (&spec_json, Type::JSONB),
-                (&space.order().to_string(), Type::TEXT),
+                (&order_kind(space), Type::TEXT),
                 (&to_i64(space.seed(), "seed")?, Type::INT8),
                 (&to_i64(positions.start, "offset")?, Type::INT8),
                 (&to_i64(positions.end, "end position")?, Type::INT8),
@@ -488,13 +491,17 @@ pub async fn stored_campaign(
     };
     let unsigned =
         |i: usize, what: &str| u64::try_from(row.get::<_, i64>(i)).map_err(|_| corrupt(what));
-    let order: String = row.get(1);
-    let spec: Spec = serde_json::from_value(row.get(8))
+    let (order, version) =
+        parse_order_kind(row.get(1)).ok_or_else(|| corrupt("the order (order_kind)"))?;
+    let mut spec: Spec = serde_json::from_value(row.get(8))
         .map_err(|e| corrupt(&format!("the stored spec ({e})")))?;
+    if let Some(version) = version {
+        spec.shuffle_version = version;
+    }
     Ok(Some(StoredCampaign {
         spec,
         fingerprint: row.get(0),
-        order: order.parse().map_err(|_| corrupt("the order"))?,
+        order,
         seed: unsigned(2, "the seed")?,
         positions: unsigned(3, "first_position")?..unsigned(4, "end_position")?,
         batch_names: unsigned(5, "batch_names")?,
@@ -506,6 +513,30 @@ pub async fn stored_campaign(
             Writer::Generate
         },
     }))
+}
+
+/// A campaign's `order_kind`: `sequential`, `shuffled` for version 1 of
+/// the shuffled order (as releases before versions wrote it), and
+/// `shuffled-v<version>` for later versions, which a release that does not
+/// know versions refuses to read rather than work in its own order.
+fn order_kind(space: &Space) -> String {
+    match (space.order(), space.shuffle_version()) {
+        (Order::Sequential, _) => "sequential".to_owned(),
+        (Order::Shuffled, 1) => "shuffled".to_owned(),
+        (Order::Shuffled, version) => format!("shuffled-v{version}"),
+    }
+}
+
+/// The order, and the shuffled order's version, of an `order_kind`.
+fn parse_order_kind(kind: &str) -> Option<(Order, Option<u8>)> {
+    match kind {
+        "sequential" => Some((Order::Sequential, None)),
+        "shuffled" => Some((Order::Shuffled, Some(1))),
+        _ => {
+            let version = kind.strip_prefix("shuffled-v")?.parse().ok()?;
+            Some((Order::Shuffled, Some(version)))
+        }
+    }
 }
 
 /// The positions of `selection` that have no committed batch in the
@@ -583,9 +614,9 @@ pub struct ConfigState {
 
 impl ConfigState {
     /// domgen's own cursor for `space`, keyed by [`cursor_key`]: the
-    /// compiled space's fingerprint with the order (and the seed when
-    /// shuffled), so two specs share a cursor exactly when they put the
-    /// same name at every position.
+    /// compiled space's fingerprint with the order (and the seed and the
+    /// order's version when shuffled), so two specs share a cursor exactly
+    /// when they put the same name at every position.
     pub fn domgen(space: &Space) -> ConfigState {
         ConfigState {
             config_hash: cursor_key(space),
@@ -1148,4 +1179,72 @@ pub async fn committed(
         rows: u64::try_from(row.get::<_, Option<i64>>(1).unwrap_or(0)).unwrap_or(0),
         lease_token: row.get(2),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn space(order: Order, seed: u64, version: u8) -> Space {
+        Space::compile(&Spec {
+            patterns: vec!["shop{digit:2}.com".into()],
+            order,
+            seed,
+            shuffle_version: version,
+            ..Spec::default()
+        })
+        .unwrap()
+    }
+
+    /// Cursors and campaigns stored by releases before order versions
+    /// are found under the keys and `order_kind` those releases wrote.
+    #[test]
+    fn version_1_keeps_the_keys_of_the_releases_before_versions() {
+        let v1 = space(Order::Shuffled, 1_000_000_000_000_007, 1);
+        let fp = v1.fingerprint();
+        let state = ConfigState::domgen(&v1);
+        assert_eq!(
+            state.config_hash,
+            format!("domgen:{fp}:shuffled:1000000000000007")
+        );
+        assert_eq!(
+            state.compact_hash.as_deref(),
+            Some(&*format!("domgen:{fp}:s00038d7ea4c68007"))
+        );
+        assert_eq!(state.compact_hash.unwrap().len(), 57);
+        assert_eq!(order_kind(&v1), "shuffled");
+        let v2 = space(Order::Shuffled, 1_000_000_000_000_007, 2);
+        let state = ConfigState::domgen(&v2);
+        assert_eq!(
+            state.config_hash,
+            format!("domgen:{fp}:shuffled-v2:1000000000000007")
+        );
+        assert_eq!(
+            state.compact_hash.as_deref(),
+            Some(&*format!("domgen:{fp}:s200038d7ea4c68007"))
+        );
+        assert_eq!(order_kind(&v2), "shuffled-v2");
+        let sequential = space(Order::Sequential, 5, 2);
+        assert_eq!(cursor_key(&sequential), format!("domgen:{fp}:sequential"));
+        assert_eq!(order_kind(&sequential), "sequential");
+    }
+
+    #[test]
+    fn order_kinds_read_back_as_written() {
+        assert_eq!(
+            parse_order_kind("sequential"),
+            Some((Order::Sequential, None))
+        );
+        assert_eq!(
+            parse_order_kind("shuffled"),
+            Some((Order::Shuffled, Some(1)))
+        );
+        assert_eq!(
+            parse_order_kind("shuffled-v2"),
+            Some((Order::Shuffled, Some(2)))
+        );
+        for bad in ["", "shuffled-v", "shuffled-vx", "shuffled-2", "random"] {
+            assert_eq!(parse_order_kind(bad), None, "{bad}");
+        }
+    }
 }

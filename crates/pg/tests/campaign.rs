@@ -841,4 +841,54 @@ fn a_campaign_keeps_the_shuffled_order_it_was_started_in() {
         .unwrap()
         .get(0);
     assert_eq!(cursor, 100);
+    let order_kind = |db: &Db, id: Uuid| -> String {
+        db.rt
+            .block_on(db.client.query_one(
+                "SELECT order_kind FROM generation_campaigns WHERE campaign_id = $1",
+                &[&id],
+            ))
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(order_kind(&db, id), "shuffled-v2");
+
+    // Asking version 1 of a spec continued in version 2 goes on in 2.
+    let (id, positions) = continued(
+        &mut db,
+        &Spec {
+            shuffle_version: 1,
+            ..other.clone()
+        },
+    );
+    assert_eq!(positions, 100..200);
+    let expected: Vec<(u64, String)> = (100..200)
+        .map(|p| (p, space.name(space.index_at(p))))
+        .collect();
+    assert_eq!(written(&db, id), expected);
+    assert_eq!(order_kind(&db, id), "shuffled-v2");
+
+    // Cursors of two versions: their names may overlap; refused.
+    let v1_key = format!("domgen:{}:shuffled:10", space.fingerprint());
+    db.rt
+        .block_on(db.client.execute(
+            "INSERT INTO domain_generation_config_states (config_hash, last_offset, config_details) VALUES ($1, 50, '{}')",
+            &[&v1_key],
+        ))
+        .unwrap();
+    let err = db
+        .run(
+            &limited(&other),
+            &CampaignOptions {
+                start: Start::Continue,
+                ..options(Uuid::new_v4(), false)
+            },
+            50,
+            None,
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("several shuffled order versions")
+            && err.to_string().contains(&v1_key),
+        "{err}"
+    );
 }
