@@ -362,7 +362,7 @@ mod tests {
         const BUCKETS: u64 = 64;
         let indexes: Vec<u64> = (0..SAMPLE.min(n)).map(p).collect();
         let chi_square = |bucket: &dyn Fn(u64) -> u64| {
-            let mut counts = [0u64; BUCKETS as usize];
+            let mut counts = [0u64; 64];
             for &i in &indexes {
                 counts[usize::try_from(bucket(i)).unwrap()] += 1;
             }
