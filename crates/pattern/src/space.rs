@@ -788,11 +788,13 @@ fn write_number(value: u64, width: usize, w: &mut ArrayWriter<'_>) {
     w.push_slice(&digits[i..]);
 }
 
-/// Appends the name rendered in `scratch[from..MAX_NAME_LEN]` to `out`.
+/// Appends the name rendered in `scratch[from..MAX_NAME_LEN]` to `out`:
+/// in one move of [`SCRATCH_SLACK`] bytes, cut back to the name, where
+/// `out` has room for that (never growing it for bytes it will not keep).
 #[inline(always)]
 fn append_rendered(scratch: &Scratch, from: usize, out: &mut Vec<u8>) {
     let len = MAX_NAME_LEN - from;
-    if len <= SCRATCH_SLACK {
+    if len <= SCRATCH_SLACK && out.capacity() - out.len() >= SCRATCH_SLACK {
         let start = out.len();
         out.extend_from_slice(&scratch[from..from + SCRATCH_SLACK]);
         out.truncate(start + len);

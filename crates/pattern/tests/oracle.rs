@@ -792,3 +792,35 @@ fn a_shuffled_cursor_fetching_words_ahead_writes_each_positions_name() {
         }
     }
 }
+
+/// A cursor writes into a buffer sized for its names without growing it:
+/// the engine sizes its pooled arenas so, and a buffer that doubled would
+/// double the memory of a run.
+#[test]
+fn a_buffer_sized_for_the_names_is_never_grown() {
+    for order in [Order::Sequential, Order::Shuffled] {
+        let space = Space::compile(&Spec {
+            order,
+            seed: 5,
+            ..spec(&["shop{alpha:2}{digit:1}.com", "{keyword}-{alnum:1-2}.{tld}"])
+        })
+        .unwrap();
+        let mut exact = Vec::new();
+        space
+            .cursor(0..space.total())
+            .write_lines(&mut exact, u64::MAX, b'\n');
+        let mut out = Vec::with_capacity(exact.len());
+        let capacity = out.capacity();
+        space
+            .cursor(0..space.total())
+            .write_lines(&mut out, u64::MAX, b'\n');
+        assert_eq!(out.len(), exact.len(), "{order}");
+        assert_eq!(out.capacity(), capacity, "{order}: the buffer grew");
+        let mut out = Vec::with_capacity(exact.len());
+        let mut cursor = space.cursor(0..space.total());
+        while cursor.write_next(&mut out).is_some() {
+            out.push(b'\n');
+        }
+        assert_eq!(out.capacity(), capacity, "{order}: the buffer grew");
+    }
+}
