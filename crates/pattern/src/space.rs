@@ -914,8 +914,9 @@ pub struct Cursor<'s> {
     next: u64,
     end: u64,
     odometer: Option<Odometer>,
-    /// A shuffled cursor's indexes of the positions from `next` on, from
-    /// its first name on.
+    /// A shuffled cursor's lookahead, made at its first name (boxed: it
+    /// holds three runs of indexes and digits, which a sequential cursor
+    /// has no use for).
     ahead: Option<Box<Ahead>>,
 }
 
