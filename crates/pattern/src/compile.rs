@@ -11,8 +11,8 @@ use crate::parse::{self, MAX_LABEL, Piece, PieceKind};
 use crate::punycode;
 use crate::shuffle::{LATEST_SHUFFLE, Permutation, SHUFFLE_VERSIONS};
 use crate::space::{
-    Chars, FAR_TABLE_BYTES, FarWord, MAX_FAR_WORDS, MAX_NAME_LEN, Pattern, Slot, Space, TldSource,
-    to_u64,
+    Chars, FAR_TABLE_BYTES, FarWord, MAX_FAR_WORDS, MAX_NAME_LEN, Pattern, Slot, Space, Template,
+    TldSource, to_u64,
 };
 use crate::spec::{Order, Spec, WordList};
 use crate::words::{self, BUILTIN_CHARSETS, Table};
@@ -131,6 +131,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         } else {
             Space::steps(&slots, &radices, &mut first_steps)
         };
+        let template = steps.as_ref().and_then(|_| Template::of(&slots));
         let far_words = far_words(&slots, &places, &tables, steps.as_deref(), &first_steps);
         patterns.push(Pattern {
             text: text.clone(),
@@ -143,6 +144,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             keyword,
             tld,
             far_words,
+            template,
             steps,
         });
     }

@@ -223,6 +223,71 @@ pub(crate) struct Pattern {
     /// ([`Space::steps`]); `None` for a Unicode pattern, which renders
     /// through its A-labels, or one of more than [`MAX_STEPS`].
     pub steps: Option<Vec<StrengthReducedU64>>,
+    /// The pattern's [`Template`], when it is a mask.
+    pub template: Option<Template>,
+}
+
+/// A pattern of literals and charsets of one length (a mask): all its
+/// names have one length, and a name is its literals with its characters
+/// written in, one or two per digit, at places known in advance.
+#[derive(Clone, Debug)]
+pub(crate) struct Template {
+    /// The literals in place, zeros between; at least [`SCRATCH_SLACK`]
+    /// long, so that a short name is copied in one move.
+    bytes: Box<[u8]>,
+    /// The names' length.
+    len: usize,
+    /// For each of the pattern's digits, in [`Pattern::steps`] order:
+    /// where its characters go, from which charset slot, and whether the
+    /// digit is a pair of characters.
+    writes: Box<[(usize, usize, bool)]>,
+}
+
+impl Template {
+    /// The template of `slots`, when they are literals and charsets of one
+    /// length, and the name is at most [`MAX_NAME_LEN`] long.
+    pub(crate) fn of(slots: &[Slot]) -> Option<Template> {
+        let mut len = 0;
+        for slot in slots {
+            len += match slot {
+                Slot::Literal(bytes) => bytes.len(),
+                Slot::Chars(chars) if chars.min == chars.max => chars.min,
+                _ => return None,
+            };
+        }
+        if len > MAX_NAME_LEN {
+            return None;
+        }
+        let mut bytes = vec![0; len.max(SCRATCH_SLACK)];
+        let mut writes = Vec::new();
+        let mut at = len;
+        for (i, slot) in slots.iter().enumerate().rev() {
+            match slot {
+                Slot::Literal(literal) => {
+                    at -= literal.len();
+                    bytes[at..at + literal.len()].copy_from_slice(literal);
+                }
+                Slot::Chars(chars) => {
+                    let start = at - chars.min;
+                    // In the order `Chars::write_digits_back` takes them.
+                    while !chars.pairs.is_empty() && at - start >= 2 {
+                        at -= 2;
+                        writes.push((at, i, true));
+                    }
+                    while at > start {
+                        at -= 1;
+                        writes.push((at, i, false));
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(Template {
+            bytes: bytes.into(),
+            len,
+            writes: writes.into(),
+        })
+    }
 }
 
 /// A word slot whose table a shuffled cursor fetches ahead.
@@ -670,12 +735,45 @@ impl Space {
     /// gave, by way of `scratch` as [`Space::write_name_via`] does.
     fn write_divided(&self, p: usize, digits: &[u64], out: &mut Vec<u8>, scratch: &mut Scratch) {
         let pattern = &self.patterns[p];
+        if let Some(template) = &pattern.template {
+            return self.write_template(pattern, template, digits, out);
+        }
         let from = self.render_digits_back(
             pattern,
             &mut Divided(digits.iter()),
             &mut scratch[..MAX_NAME_LEN],
         );
         append_rendered(scratch, from, out);
+    }
+
+    /// Appends the name of a mask whose digits [`Space::divide_run`] gave:
+    /// its template, with its characters written in.
+    fn write_template(
+        &self,
+        pattern: &Pattern,
+        template: &Template,
+        digits: &[u64],
+        out: &mut Vec<u8>,
+    ) {
+        let start = out.len();
+        if template.len <= SCRATCH_SLACK && out.capacity() - start >= SCRATCH_SLACK {
+            out.extend_from_slice(&template.bytes[..SCRATCH_SLACK]);
+            out.truncate(start + template.len);
+        } else {
+            out.extend_from_slice(&template.bytes[..template.len]);
+        }
+        let name = &mut out[start..];
+        for (&(at, slot, pair), &digit) in template.writes.iter().zip(digits) {
+            let Slot::Chars(chars) = &pattern.slots[slot] else {
+                unreachable!("a template writes charsets");
+            };
+            let digit = usize::try_from(digit).unwrap_or(0);
+            if pair {
+                name[at..at + 2].copy_from_slice(&chars.pairs[digit]);
+            } else {
+                name[at] = chars.chars[digit];
+            }
+        }
     }
 
     /// Asks the processor where the far words ([`Pattern::far_words`])

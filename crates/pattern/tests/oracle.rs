@@ -824,3 +824,39 @@ fn a_buffer_sized_for_the_names_is_never_grown() {
         assert_eq!(out.capacity(), capacity, "{order}: the buffer grew");
     }
 }
+
+/// A shuffled mask (literals and charsets of one length) is written from
+/// a template with its characters put in: each position's name still, as
+/// the name at its index is rendered one by one.
+#[test]
+fn a_shuffled_mask_writes_each_positions_name() {
+    for pattern in [
+        "shop{alpha:5}{digit:1}.com",
+        "{alnum:3}x{hex:1}.io",
+        "{digit:1}{alpha:2}.net",
+        "a{alnum:10}b.co.uk",
+    ] {
+        let space = Space::compile(&Spec {
+            order: Order::Shuffled,
+            seed: 11,
+            ..spec(&[pattern])
+        })
+        .unwrap();
+        let total = space.total();
+        for positions in [0..500, 31..97, total - 70..total] {
+            let expected: String = positions
+                .clone()
+                .map(|p| space.name(space.index_at(p)) + "\n")
+                .collect();
+            let mut lines = Vec::new();
+            space
+                .cursor(positions.clone())
+                .write_lines(&mut lines, u64::MAX, b'\n');
+            assert_eq!(
+                String::from_utf8(lines).unwrap(),
+                expected,
+                "{pattern} {positions:?}"
+            );
+        }
+    }
+}
