@@ -146,12 +146,19 @@ impl Chars {
         self.write_digits_back(&mut Dividing(rest), len, buf, end)
     }
 
+    /// How many characters each digit [`Chars::write_digits_back`] takes
+    /// for `len` characters writes, in order: pairs from the right where
+    /// the charset is paired, then single characters.
+    fn digit_widths(&self, len: usize) -> impl Iterator<Item = usize> + use<> {
+        let pairs = if self.pairs.is_empty() { 0 } else { len / 2 };
+        std::iter::repeat_n(2, pairs).chain(std::iter::repeat_n(1, len - 2 * pairs))
+    }
+
     /// The divisions [`Chars::write_digits_back`] makes for `len`
     /// characters, in order.
     fn steps(&self, len: usize) -> impl Iterator<Item = StrengthReducedU64> + '_ {
-        let pairs = if self.pairs.is_empty() { 0 } else { len / 2 };
-        std::iter::repeat_n(self.radix2, pairs)
-            .chain(std::iter::repeat_n(self.radix, len - 2 * pairs))
+        self.digit_widths(len)
+            .map(|width| if width == 2 { self.radix2 } else { self.radix })
     }
 
     /// The length of string `digit` and its number among the strings of
@@ -268,15 +275,9 @@ impl Template {
                     bytes[at..at + literal.len()].copy_from_slice(literal);
                 }
                 Slot::Chars(chars) => {
-                    let start = at - chars.min;
-                    // In the order `Chars::write_digits_back` takes them.
-                    while !chars.pairs.is_empty() && at - start >= 2 {
-                        at -= 2;
-                        writes.push((at, i, true));
-                    }
-                    while at > start {
-                        at -= 1;
-                        writes.push((at, i, false));
+                    for width in chars.digit_widths(chars.min) {
+                        at -= width;
+                        writes.push((at, i, width == 2));
                     }
                 }
                 _ => return None,
