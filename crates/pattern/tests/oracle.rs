@@ -566,29 +566,57 @@ fn fingerprints_follow_the_names_not_the_spelling() {
     assert_ne!(fp(base.clone()), fp(spec(&["{keyword}.{tld}"])));
 }
 
+/// The names of a mixed spec at positions 0..20 and 5000..5010, and the
+/// indexes and names at six positions of a domain near 2^62 (where the
+/// Feistel halves are 31 bits wide), in shuffled order of `version` (the
+/// default when `None`), with the version the spaces report.
+fn pinned_samples(version: Option<u8>) -> (Vec<String>, Vec<(u64, String)>, u8) {
+    let shuffled = |seed, patterns: &[&str]| {
+        let mut s = Spec {
+            order: Order::Shuffled,
+            seed,
+            ..spec(patterns)
+        };
+        if let Some(version) = version {
+            s.shuffle_version = version;
+        }
+        Space::compile(&s).unwrap()
+    };
+    let mixed = shuffled(
+        7,
+        &[
+            "{keyword}-{alpha:1-2}.{tld}",
+            "{list:pre}{number:7-1234}.com",
+            "{digit:2}{vv:1-2}.io",
+        ],
+    );
+    let mut out = Vec::new();
+    mixed.cursor(0..20).write_lines(&mut out, u64::MAX, b'\n');
+    mixed
+        .cursor(5000..5010)
+        .write_lines(&mut out, u64::MAX, b'\n');
+    let names = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let huge = shuffled(42, &["shop{alnum:12}.com"]);
+    let total = huge.total();
+    let picks = [0, 1, 2, total / 3, total - 2, total - 1]
+        .iter()
+        .map(|&p| (huge.index_at(p), huge.name(huge.index_at(p))))
+        .collect();
+    assert_eq!(mixed.shuffle_version(), huge.shuffle_version());
+    (names, picks, mixed.shuffle_version())
+}
+
 /// The shuffled order is part of the contract (a seed and an order
 /// version name a campaign's order, and resumed or sharded runs recompute
 /// it), so these names of version 1 were recorded before the renderer was
 /// optimised, and before version 2 existed, and must never change.
 #[test]
 fn shuffled_order_is_pinned() {
-    let mixed = Space::compile(&Spec {
-        order: Order::Shuffled,
-        seed: 7,
-        shuffle_version: 1,
-        ..spec(&[
-            "{keyword}-{alpha:1-2}.{tld}",
-            "{list:pre}{number:7-1234}.com",
-            "{digit:2}{vv:1-2}.io",
-        ])
-    })
-    .unwrap();
-    let mut out = Vec::new();
-    mixed.cursor(0..20).write_lines(&mut out, u64::MAX, b'\n');
-    mixed
-        .cursor(5000..5010)
-        .write_lines(&mut out, u64::MAX, b'\n');
-    let got: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
+    let (got, picks, _) = pinned_samples(Some(1));
     assert_eq!(
         got,
         [
@@ -626,19 +654,6 @@ fn shuffled_order_is_pinned() {
             "x-zb.io",
         ]
     );
-    // A domain near 2^62, where the Feistel halves are 31 bits wide.
-    let huge = Space::compile(&Spec {
-        order: Order::Shuffled,
-        seed: 42,
-        shuffle_version: 1,
-        ..spec(&["shop{alnum:12}.com"])
-    })
-    .unwrap();
-    let total = huge.total();
-    let picks: Vec<(u64, String)> = [0, 1, 2, total / 3, total - 2, total - 1]
-        .iter()
-        .map(|&p| (huge.index_at(p), huge.name(huge.index_at(p))))
-        .collect();
     let expected = [
         (2833478118769733420, "shopvs9uf74gp9p6.com"),
         (1430353712324899695, "shopk5h4cye52xhd.com"),
@@ -654,35 +669,9 @@ fn shuffled_order_is_pinned() {
 /// default for new specs).
 #[test]
 fn shuffled_order_version_2_is_pinned() {
-    let mixed = Space::compile(&Spec {
-        order: Order::Shuffled,
-        seed: 7,
-        ..spec(&[
-            "{keyword}-{alpha:1-2}.{tld}",
-            "{list:pre}{number:7-1234}.com",
-            "{digit:2}{vv:1-2}.io",
-        ])
-    })
-    .unwrap();
-    assert_eq!(mixed.shuffle_version(), 2);
-    let mut out = Vec::new();
-    mixed.cursor(0..20).write_lines(&mut out, u64::MAX, b'\n');
-    mixed
-        .cursor(5000..5010)
-        .write_lines(&mut out, u64::MAX, b'\n');
-    let got: Vec<&str> = std::str::from_utf8(&out).unwrap().lines().collect();
+    let (got, picks, version) = pinned_samples(None);
+    assert_eq!(version, 2);
     assert_eq!(got, PINNED_V2_MIXED);
-    let huge = Space::compile(&Spec {
-        order: Order::Shuffled,
-        seed: 42,
-        ..spec(&["shop{alnum:12}.com"])
-    })
-    .unwrap();
-    let total = huge.total();
-    let picks: Vec<(u64, String)> = [0, 1, 2, total / 3, total - 2, total - 1]
-        .iter()
-        .map(|&p| (huge.index_at(p), huge.name(huge.index_at(p))))
-        .collect();
     assert_eq!(picks, PINNED_V2_HUGE.map(|(i, n)| (i, n.to_owned())));
 }
 

@@ -62,7 +62,7 @@ impl Db {
         spec: &Spec,
         options: &CampaignOptions,
         batch: u64,
-        cancel: Option<&CancelToken>,
+        cut_after: Option<usize>,
     ) -> Result<campaign::CampaignReport, domgen_pg::Error> {
         let space = Space::compile(spec).unwrap();
         let generator = GeneratorBuilder::new()
@@ -78,12 +78,20 @@ impl Db {
             &generator,
             options,
         ))?;
+        // Cut after `cut_after` batches, as a crash between commits would.
+        let cancel = CancelToken::new();
+        let mut seen = 0;
         prepared.run(
             &handle,
             &Connections::from(self.config.clone()),
             &generator,
-            cancel,
-            &mut |_| {},
+            Some(&cancel),
+            &mut |_| {
+                seen += 1;
+                if Some(seen) == cut_after {
+                    cancel.cancel();
+                }
+            },
         )
     }
 
@@ -178,39 +186,8 @@ fn resume_after_an_interruption_writes_exactly_the_missing_batches() {
         let id = Uuid::new_v4();
         let s = spec(order, 5);
         // Interrupt after the first batches, as a crash between commits would.
-        let cancel = CancelToken::new();
-        let mut seen = 0;
         let space = Space::compile(&s).unwrap();
-        let generator = GeneratorBuilder::new()
-            .threads(2)
-            .batch_names(300)
-            .build()
-            .unwrap();
-        let handle = db.rt.handle().clone();
-        let prepared = db
-            .rt
-            .block_on(campaign::prepare(
-                &db.client,
-                &s,
-                space.clone(),
-                &generator,
-                &options(id, false),
-            ))
-            .unwrap();
-        let first = prepared
-            .run(
-                &handle,
-                &Connections::from(db.config.clone()),
-                &generator,
-                Some(&cancel),
-                &mut |_| {
-                    seen += 1;
-                    if seen == 3 {
-                        cancel.cancel();
-                    }
-                },
-            )
-            .unwrap();
+        let first = db.run(&s, &options(id, false), 300, Some(3)).unwrap();
         assert!(first.report.stopped_early);
         assert!(first.rows_total < space.len());
         // Without `Start::Resume` the campaign is refused; with it, it finishes.
@@ -740,38 +717,7 @@ fn a_campaign_keeps_the_shuffled_order_it_was_started_in() {
 
     // Resume: cut after a few batches, the stored spec made pre-version.
     let id = Uuid::new_v4();
-    let generator = GeneratorBuilder::new()
-        .threads(2)
-        .batch_names(300)
-        .build()
-        .unwrap();
-    let prepared = db
-        .rt
-        .block_on(campaign::prepare(
-            &db.client,
-            &v1,
-            Space::compile(&v1).unwrap(),
-            &generator,
-            &options(id, false),
-        ))
-        .unwrap();
-    let cancel = CancelToken::new();
-    let mut seen = 0;
-    let handle = db.rt.handle().clone();
-    let first = prepared
-        .run(
-            &handle,
-            &Connections::from(db.config.clone()),
-            &generator,
-            Some(&cancel),
-            &mut |_| {
-                seen += 1;
-                if seen == 3 {
-                    cancel.cancel();
-                }
-            },
-        )
-        .unwrap();
+    let first = db.run(&v1, &options(id, false), 300, Some(3)).unwrap();
     assert!(first.report.stopped_early);
     db.rt
         .block_on(db.client.execute(
