@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use strength_reduce::StrengthReducedU64;
 
 use crate::error::{Error, ErrorKind, pattern_error};
+use crate::filter::Filters;
 use crate::parse::{self, MAX_LABEL, Piece, PieceKind};
 use crate::punycode;
 use crate::shuffle::{LATEST_SHUFFLE, Permutation, SHUFFLE_VERSIONS};
@@ -155,7 +156,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         starts.push(u64::try_from(total).unwrap_or(u64::MAX));
         total += u128::from(p.count);
     }
-    let Ok(total) = u64::try_from(total) else {
+    let Ok(unfiltered) = u64::try_from(total) else {
         return Err(Error::new(
             ErrorKind::TooLarge,
             format!(
@@ -163,6 +164,8 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             ),
         ));
     };
+    let filters = Filters::compile(&spec.filter, &patterns, &tables)?;
+    let total = filters.as_ref().map_or(unfiltered, |f| f.total);
     if spec.offset > total {
         return Err(Error::new(
             ErrorKind::Selection,
@@ -176,7 +179,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
     let len = spec.limit.map_or(available, |limit| limit.min(available));
     let permutation = (spec.order == Order::Shuffled && total > 0)
         .then(|| Permutation::new(total, spec.seed, spec.shuffle_version));
-    let fetch_ahead = patterns.iter().any(|p| !p.far_words.is_empty());
+    let fetch_ahead = filters.is_none() && patterns.iter().any(|p| !p.far_words.is_empty());
     Ok(Space {
         fetch_ahead,
         patterns,
@@ -189,6 +192,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         permutation,
         selection: spec.offset..spec.offset + len,
         max_name_len,
+        filters: filters.map(Box::new),
     })
 }
 

@@ -77,6 +77,7 @@ This crate has no optional features.
 mod compile;
 mod domainflow;
 mod error;
+mod filter;
 mod parse;
 mod punycode;
 mod shuffle;
@@ -86,9 +87,10 @@ mod words;
 
 pub use crate::domainflow::{DOMAINFLOW_CHARSET, DomainflowConfig, ServiceKey};
 pub use crate::error::{Error, ErrorKind};
+pub use crate::filter::FilterRule;
 pub use crate::shuffle::{LATEST_SHUFFLE, SHUFFLE_VERSIONS};
 pub use crate::space::{Cursor, MAX_NAME_LEN, PatternInfo, Pieces, Space};
-pub use crate::spec::{ListDef, Order, Spec, SpecFile, WordList};
+pub use crate::spec::{Filter, FilterFile, ListDef, Order, Spec, SpecFile, WordList};
 
 impl Space {
     /// Validates `spec` and builds its space. See the crate docs for what

@@ -4,6 +4,7 @@ use std::ops::Range;
 
 use strength_reduce::StrengthReducedU64;
 
+use crate::filter::{At, FilterRule, Filters, Walk};
 use crate::punycode;
 use crate::shuffle::{Permutation, RUN};
 use crate::spec::Order;
@@ -163,7 +164,7 @@ impl Chars {
 
     /// The length of string `digit` and its number among the strings of
     /// that length.
-    fn length_of(&self, digit: u64) -> (usize, u64) {
+    pub(crate) fn length_of(&self, digit: u64) -> (usize, u64) {
         let mut rest = digit;
         let mut len = self.min;
         for &block in self.blocks.iter() {
@@ -353,6 +354,9 @@ pub struct Space {
     pub(crate) max_name_len: usize,
     /// Some pattern has [`Pattern::far_words`].
     pub(crate) fetch_ahead: bool,
+    /// The spec's filter, when it leaves names out: then `total` counts
+    /// the names it keeps, and indexes and positions are theirs.
+    pub(crate) filters: Option<Box<Filters>>,
 }
 
 /// A pattern of a compiled [`Space`], for summaries.
@@ -364,6 +368,9 @@ pub struct PatternInfo<'a> {
     pub count: u64,
     /// The index of its first name.
     pub start: u64,
+    /// How many names it makes before the spec's filter leaves some out
+    /// (`count` when the spec has none).
+    pub unfiltered: u64,
 }
 
 impl Space {
@@ -478,6 +485,10 @@ impl Space {
                 }
             }
         }
+        if let Some(filters) = &self.filters {
+            h.bytes(b"filter");
+            h.bytes(&filters.canonical);
+        }
         format!("{:032x}", h.0)
     }
 
@@ -485,11 +496,20 @@ impl Space {
     pub fn patterns(&self) -> impl ExactSizeIterator<Item = PatternInfo<'_>> {
         self.patterns
             .iter()
-            .zip(&self.starts)
-            .map(|(p, &start)| PatternInfo {
-                text: &p.text,
-                count: p.count,
-                start,
+            .enumerate()
+            .map(|(i, p)| match &self.filters {
+                Some(f) => PatternInfo {
+                    text: &p.text,
+                    count: f.counts[i],
+                    start: f.starts[i],
+                    unfiltered: p.count,
+                },
+                None => PatternInfo {
+                    text: &p.text,
+                    count: p.count,
+                    start: self.starts[i],
+                    unfiltered: p.count,
+                },
             })
     }
 
@@ -512,8 +532,13 @@ impl Space {
     /// # Panics
     ///
     /// If `index >= total()`.
+    /// A filtered space allocates the state of its walk to the name.
     pub fn write_name(&self, index: u64, out: &mut Vec<u8>) {
         assert!(index < self.total, "index {index} out of range");
+        if let Some(filters) = &self.filters {
+            filters.write(self, index, out, &mut Vec::new());
+            return;
+        }
         let p = self.starts.partition_point(|&s| s <= index) - 1;
         let pattern = &self.patterns[p];
         let local = index - self.starts[p];
@@ -546,6 +571,34 @@ impl Space {
         append_rendered(scratch, from, out);
     }
 
+    /// The name of pattern `p` with unfiltered index `local` in it.
+    pub(crate) fn raw_name(&self, p: usize, local: u64) -> String {
+        let pattern = &self.patterns[p];
+        let mut out = Vec::new();
+        if pattern.unicode {
+            let mut scratch = [0u8; MAX_UNICODE_LEN];
+            let from = self.render_back(pattern, local, &mut scratch);
+            encode_labels(&scratch[from..], &mut out);
+        } else {
+            let mut scratch = [0u8; MAX_NAME_LEN];
+            let from = self.render_back(pattern, local, &mut scratch);
+            out.extend_from_slice(&scratch[from..]);
+        }
+        String::from_utf8(out).expect("names are ASCII")
+    }
+
+    /// What each rule of `filter`, the filter of the spec this space was
+    /// compiled from, leaves out by itself: for `domgen check`. It
+    /// compiles each rule on its own, so it takes about as long as
+    /// compiling the filter did.
+    ///
+    /// # Errors
+    ///
+    /// As [`Space::compile`] would for the filter.
+    pub fn filter_rules(&self, filter: &crate::Filter) -> Result<Vec<FilterRule>, crate::Error> {
+        Filters::rules(self, filter)
+    }
+
     /// The name with index `index`, as a new `String` (convenient, not fast).
     ///
     /// # Panics
@@ -565,9 +618,14 @@ impl Space {
     /// If `index >= total()`.
     pub fn pieces(&self, index: u64) -> Pieces<'_> {
         assert!(index < self.total, "index {index} out of range");
-        let number = self.starts.partition_point(|&s| s <= index) - 1;
+        let (number, local) = match &self.filters {
+            Some(filters) => filters.raw(self, index),
+            None => {
+                let number = self.starts.partition_point(|&s| s <= index) - 1;
+                (number, index - self.starts[number])
+            }
+        };
         let pattern = &self.patterns[number];
-        let local = index - self.starts[number];
         let value = |slot: usize| match &pattern.slots[slot] {
             Slot::Words { table } => {
                 let digit = (local / pattern.places[slot]) % pattern.cards[slot];
@@ -621,10 +679,14 @@ impl Space {
             next: positions.start,
             end: positions.end,
             odometer: None,
+            walk: None,
             ahead: None,
         };
         if self.permutation.is_none() && positions.start < positions.end {
-            cursor.odometer = Some(Odometer::seek(self, positions.start));
+            match &self.filters {
+                Some(filters) => cursor.walk = Some(Box::new(filters.walk(self, positions.start))),
+                None => cursor.odometer = Some(Odometer::seek(self, positions.start)),
+            }
         }
         cursor
     }
@@ -954,7 +1016,7 @@ fn number_back(mut value: u64, width: usize, buf: &mut [u8], end: usize) -> usiz
 }
 
 /// Appends `unicode` to `out`, writing each non-ASCII label as an A-label.
-fn encode_labels(unicode: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn encode_labels(unicode: &[u8], out: &mut Vec<u8>) {
     let text = std::str::from_utf8(unicode).expect("names are rendered from UTF-8 pieces");
     for (i, label) in text.split('.').enumerate() {
         if i > 0 {
@@ -1013,6 +1075,8 @@ pub struct Cursor<'s> {
     next: u64,
     end: u64,
     odometer: Option<Odometer>,
+    /// A sequential cursor's walk over the names a filter keeps.
+    walk: Option<Box<Walk>>,
     /// A shuffled cursor's lookahead, made at its first name (boxed: it
     /// holds three runs of indexes and digits, which a sequential cursor
     /// has no use for).
@@ -1044,6 +1108,14 @@ impl Cursor<'_> {
             return None;
         }
         let space = self.space;
+        if let (Some(walk), Some(filters)) = (&mut self.walk, &space.filters) {
+            out.extend_from_slice(&walk.name);
+            if self.next + 1 < self.end {
+                filters.step(space, walk);
+            }
+            self.next += 1;
+            return Some(self.next - 1);
+        }
         let index = match &mut self.odometer {
             Some(odo) => {
                 let index = self.next;
@@ -1067,6 +1139,17 @@ impl Cursor<'_> {
     pub fn write_lines(&mut self, out: &mut Vec<u8>, max: u64, terminator: u8) -> u64 {
         let count = max.min(self.remaining());
         let space = self.space;
+        if let (Some(walk), Some(filters)) = (&mut self.walk, &space.filters) {
+            for _ in 0..count {
+                out.extend_from_slice(&walk.name);
+                out.push(terminator);
+                self.next += 1;
+                if self.next < self.end {
+                    filters.step(space, walk);
+                }
+            }
+            return count;
+        }
         let Some(odo) = &mut self.odometer else {
             let (next, end) = (self.next, self.end);
             let ahead = self.ahead();
@@ -1124,6 +1207,8 @@ struct Ahead {
     digits: [[[u64; MAX_STEPS]; RUN]; RUNS_AHEAD],
     /// Where names are rendered.
     scratch: Scratch,
+    /// A filtered space's walk to a name.
+    ats: Vec<At>,
 }
 
 impl Ahead {
@@ -1139,6 +1224,7 @@ impl Ahead {
             patterns: [[0; RUN]; RUNS_AHEAD],
             digits: [[[0; MAX_STEPS]; RUN]; RUNS_AHEAD],
             scratch: [0; MAX_NAME_LEN + SCRATCH_SLACK],
+            ats: Vec::new(),
         }
     }
 
@@ -1176,6 +1262,10 @@ impl Ahead {
     /// `out`, and returns its index.
     fn write_next(&mut self, space: &Space, position: u64, end: u64, out: &mut Vec<u8>) -> u64 {
         let index = self.next(space, position, end);
+        if let Some(filters) = &space.filters {
+            filters.write(space, index, out, &mut self.ats);
+            return index;
+        }
         let (slot, k) = (self.slot(self.run), self.at - 1);
         let p = self.patterns[slot][k];
         if space.patterns[p].steps.is_some() {
@@ -1211,6 +1301,10 @@ impl Ahead {
             .as_ref()
             .expect("a cursor without an odometer is shuffled");
         permutation.apply_run(positions.start, indexes);
+        if space.filters.is_some() {
+            // Names are walked to by rank, not unranked by division.
+            return;
+        }
         let (patterns, digits) = (&mut self.patterns[slot], &mut self.digits[slot]);
         space.divide_run(indexes, patterns, digits);
         self.noted[slot] = if space.fetch_ahead {

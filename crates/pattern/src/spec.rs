@@ -290,6 +290,45 @@ pub struct Spec {
     /// every other spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domainflow: Option<DomainflowConfig>,
+    /// Names left out of the space, which stays exact: positions, counts,
+    /// orders and offsets are those of the names that remain.
+    #[serde(default, skip_serializing_if = "Filter::is_empty")]
+    pub filter: Filter,
+}
+
+/// Names a spec leaves out ([`Spec::filter`]). The filtered sequence is
+/// the unfiltered one with these names removed and its order kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Filter {
+    /// The fewest octets a name may have without its TLD (`shop-abc` of
+    /// `shop-abc.co.uk`).
+    pub min_length: Option<usize>,
+    /// The most octets a name may have without its TLD.
+    pub max_length: Option<usize>,
+    /// Words no name may contain anywhere before its TLD; each list keeps
+    /// where it came from (inline words, a file).
+    pub exclude: Vec<WordList>,
+    /// Whole names to leave out (names already registered, say), with or
+    /// without a trailing dot, matched after normalisation.
+    pub exclude_names: Vec<WordList>,
+    /// Names that match any of these regular expressions (searched in the
+    /// whole name, TLD and all, as written out) are left out.
+    pub exclude_regex: Vec<String>,
+    /// Names must match every one of these regular expressions.
+    pub include_regex: Vec<String>,
+}
+
+impl Filter {
+    /// Whether the filter leaves every name in.
+    pub fn is_empty(&self) -> bool {
+        self.min_length.is_none()
+            && self.max_length.is_none()
+            && self.exclude.iter().all(WordList::is_empty)
+            && self.exclude_names.iter().all(WordList::is_empty)
+            && self.exclude_regex.is_empty()
+            && self.include_regex.is_empty()
+    }
 }
 
 impl Default for Spec {
@@ -307,6 +346,7 @@ impl Default for Spec {
             limit: None,
             allow_unknown_tlds: false,
             domainflow: None,
+            filter: Filter::default(),
         }
     }
 }
@@ -360,6 +400,39 @@ pub struct SpecFile {
     pub limit: Option<u64>,
     /// Accept TLDs missing from the Public Suffix List.
     pub allow_unknown_tlds: Option<bool>,
+    /// Names to leave out.
+    pub filter: Option<FilterFile>,
+}
+
+/// The `[filter]` table of a spec file, before its files are read.
+///
+/// ```toml
+/// [filter]
+/// min_length = 5
+/// max_length = 12
+/// exclude = ["sex", "xxx"]
+/// exclude_file = "blocklist.txt"
+/// exclude_names_file = "taken.txt"
+/// exclude_regex = ["(xn--)"]
+/// include_regex = ["^[a-z]"]
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterFile {
+    /// The fewest octets of a name without its TLD.
+    pub min_length: Option<usize>,
+    /// The most octets of a name without its TLD.
+    pub max_length: Option<usize>,
+    /// Words no name may contain.
+    pub exclude: Option<Vec<String>>,
+    /// A file of such words, one per line (relative to the spec file).
+    pub exclude_file: Option<PathBuf>,
+    /// A file of whole names to leave out, one per line.
+    pub exclude_names_file: Option<PathBuf>,
+    /// Names matching any of these are left out.
+    pub exclude_regex: Option<Vec<String>>,
+    /// Names must match all of these.
+    pub include_regex: Option<Vec<String>>,
 }
 
 /// A named list in a spec file: inline words or a file of words.
@@ -387,7 +460,7 @@ impl SpecFile {
             Error::new(
                 ErrorKind::SpecSyntax,
                 format!(
-                    "{source}:{line}:{column}: {}\n  help: see the spec format in README.md (keywords, tlds, patterns, [lists], [charsets], order, seed, shuffle_version)",
+                    "{source}:{line}:{column}: {}\n  help: see the spec format in README.md (keywords, tlds, patterns, [lists], [charsets], order, seed, shuffle_version, [filter])",
                     e.message().trim_end()
                 ),
             )
@@ -435,6 +508,30 @@ impl SpecFile {
             };
             lists.insert(name, words);
         }
+        let filter = match self.filter {
+            None => Filter::default(),
+            Some(file) => {
+                let mut exclude = Vec::new();
+                if let Some(words) = file.exclude {
+                    exclude.push(WordList::inline(words));
+                }
+                if let Some(path) = file.exclude_file {
+                    exclude.push(load("filter exclude", &path)?);
+                }
+                let mut exclude_names = Vec::new();
+                if let Some(path) = file.exclude_names_file {
+                    exclude_names.push(load("filter exclude_names", &path)?);
+                }
+                Filter {
+                    min_length: file.min_length,
+                    max_length: file.max_length,
+                    exclude,
+                    exclude_names,
+                    exclude_regex: file.exclude_regex.unwrap_or_default(),
+                    include_regex: file.include_regex.unwrap_or_default(),
+                }
+            }
+        };
         Ok(Spec {
             keywords,
             tlds,
@@ -448,6 +545,7 @@ impl SpecFile {
             limit: self.limit,
             allow_unknown_tlds: self.allow_unknown_tlds.unwrap_or(false),
             domainflow: None,
+            filter,
         })
     }
 }
