@@ -281,6 +281,31 @@ pub(crate) struct SpecArgs {
     /// How many names to write at most.
     #[arg(long, value_name = "N")]
     pub(crate) limit: Option<u64>,
+    /// Leave out names shorter than N octets without their TLD.
+    #[arg(long, value_name = "N", help_heading = "Filters")]
+    pub(crate) min_length: Option<usize>,
+    /// Leave out names longer than N octets without their TLD.
+    #[arg(long, value_name = "N", help_heading = "Filters")]
+    pub(crate) max_length: Option<usize>,
+    /// Leave out names that hold WORD before their TLD (repeatable).
+    #[arg(long = "exclude", value_name = "WORD", help_heading = "Filters")]
+    pub(crate) exclude: Vec<String>,
+    /// Leave out names that hold any word of file F, one per line (repeatable).
+    #[arg(long = "exclude-file", value_name = "F", help_heading = "Filters")]
+    pub(crate) exclude_files: Vec<PathBuf>,
+    /// Leave out the whole names of file F, one per line (repeatable).
+    #[arg(
+        long = "exclude-names-file",
+        value_name = "F",
+        help_heading = "Filters"
+    )]
+    pub(crate) exclude_names_files: Vec<PathBuf>,
+    /// Leave out names that match RE anywhere, TLD included (repeatable).
+    #[arg(long = "exclude-regex", value_name = "RE", help_heading = "Filters")]
+    pub(crate) exclude_regex: Vec<String>,
+    /// Keep only names that match RE (repeatable: all of them).
+    #[arg(long = "include-regex", value_name = "RE", help_heading = "Filters")]
+    pub(crate) include_regex: Vec<String>,
 }
 
 /// How a generation runs.
@@ -356,6 +381,30 @@ impl SpecArgs {
         if self.limit.is_some() {
             spec.limit = self.limit;
         }
+        let filter = &mut spec.filter;
+        if self.min_length.is_some() {
+            filter.min_length = self.min_length;
+        }
+        if self.max_length.is_some() {
+            filter.max_length = self.max_length;
+        }
+        if !self.exclude.is_empty() {
+            filter
+                .exclude
+                .push(WordList::inline(self.exclude.iter().cloned()));
+        }
+        for path in &self.exclude_files {
+            filter.exclude.push(domgen::load::word_file(path)?);
+        }
+        for path in &self.exclude_names_files {
+            filter.exclude_names.push(domgen::load::word_file(path)?);
+        }
+        filter
+            .exclude_regex
+            .extend(self.exclude_regex.iter().cloned());
+        filter
+            .include_regex
+            .extend(self.include_regex.iter().cloned());
         Ok(spec)
     }
 

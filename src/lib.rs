@@ -52,7 +52,7 @@ pub use domgen_engine as engine;
 pub use domgen_monitor as monitor;
 pub use domgen_pattern as pattern;
 pub use domgen_pattern::{
-    Cursor, DomainflowConfig, Error, ErrorKind, ListDef, Order, PatternInfo, Space, Spec, SpecFile,
-    WordList,
+    Cursor, DomainflowConfig, Error, ErrorKind, Filter, FilterFile, FilterRule, ListDef, Order,
+    PatternInfo, Space, Spec, SpecFile, WordList,
 };
 pub use domgen_pg as pg;

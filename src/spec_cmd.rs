@@ -9,7 +9,9 @@ use crate::cli::SpecArgs;
 use crate::failure::Failure;
 
 pub(crate) fn check(args: &SpecArgs, show: u64) -> Result<(), Failure> {
-    let space = args.compile()?;
+    let spec = args.load()?;
+    let space = args.compile_spec(&spec)?;
+    let rules = space.filter_rules(&spec.filter)?;
     let mut out = io::stdout().lock();
     let patterns = space.patterns().len();
     let mut run = || -> io::Result<()> {
@@ -25,7 +27,7 @@ pub(crate) fn check(args: &SpecArgs, show: u64) -> Result<(), Failure> {
             .max()
             .unwrap_or(0);
         for (i, p) in space.patterns().enumerate() {
-            writeln!(
+            write!(
                 out,
                 "  {:>2}. {:<width$}  {:>20} names  (indexes {}..{})",
                 i + 1,
@@ -34,6 +36,25 @@ pub(crate) fn check(args: &SpecArgs, show: u64) -> Result<(), Failure> {
                 p.start,
                 p.start + p.count
             )?;
+            if rules.is_empty() {
+                writeln!(out)?;
+            } else {
+                writeln!(out, "  of {} before the filter", p.unfiltered)?;
+            }
+        }
+        if !rules.is_empty() {
+            writeln!(out, "filter (each rule by itself):")?;
+        }
+        for rule in &rules {
+            let excluded: u64 = rule.excluded.iter().sum();
+            match &rule.example {
+                Some(example) => writeln!(
+                    out,
+                    "  {}: leaves out {excluded} names, e.g. {example}",
+                    rule.rule
+                )?,
+                None => writeln!(out, "  {}: leaves out no name", rule.rule)?,
+            }
         }
         let sel = space.selection();
         writeln!(

@@ -254,6 +254,80 @@ fn check_the_example_campaign() {
     );
 }
 
+#[test]
+fn a_spec_files_filter_and_the_filter_flags_leave_names_out() {
+    let dir = Dir::new();
+    dir.create(
+        "spec.toml",
+        r#"
+keywords = ["shop", "sexy", "cloud", "ab"]
+tlds = ["com", "co.uk"]
+patterns = ["{keyword}{digit:1}.{tld}"]
+[filter]
+min_length = 3
+max_length = 5
+exclude = ["sex"]
+exclude_file = "lists/block.txt"
+exclude_names_file = "lists/taken.txt"
+"#,
+    )
+    .create("lists/block.txt", "# words\nclou\n")
+    .create("lists/taken.txt", "shop1.com\nSHOP2.co.uk.\n");
+    let expected: Vec<String> = ["shop", "ab"]
+        .iter()
+        .flat_map(|k| (0..10).map(move |d| format!("{k}{d}")))
+        .flat_map(|n| [format!("{n}.com"), format!("{n}.co.uk")])
+        .filter(|n| n != "shop1.com" && n != "shop2.co.uk")
+        .collect();
+    let out = dir.run(["generate", "spec.toml", "--out", "-"]);
+    assert_eq!(out.lines(), expected);
+    let check = dir.run(["check", "spec.toml"]);
+    assert_contains(
+        check.success(),
+        &[
+            "total: 38 names",
+            "38 names  (indexes 0..38)  of 80 before the filter",
+            "min_length 3: leaves out no name",
+            "max_length 5: leaves out 20 names, e.g. cloud0.com",
+            "exclude `sex`: leaves out 20 names, e.g. sexy0.com",
+            "exclude_file lists/block.txt (1 words): leaves out 20 names, e.g. cloud0.com",
+            "exclude_names_file lists/taken.txt (2 names): leaves out 2 names, e.g. shop1.com",
+        ],
+    );
+    // Flags add rules to the file's.
+    let out = dir.run([
+        "generate",
+        "spec.toml",
+        "--out",
+        "-",
+        "--exclude-regex",
+        "^ab",
+        "--include-regex",
+        "[05]\\.",
+        "--max-length",
+        "4",
+    ]);
+    let narrowed: Vec<String> = expected
+        .iter()
+        .filter(|n| !n.starts_with("ab") && (n.contains("0.") || n.contains("5.")))
+        .filter(|n| n.split('.').next().unwrap().len() <= 4)
+        .cloned()
+        .collect();
+    assert_eq!(out.lines(), narrowed);
+    assert_eq!(
+        dir.run([
+            "count",
+            "spec.toml",
+            "--exclude",
+            "shop",
+            "--min-length",
+            "2"
+        ])
+        .lines(),
+        ["20"]
+    );
+}
+
 // generate
 
 #[test]

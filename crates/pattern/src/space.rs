@@ -440,6 +440,14 @@ impl Space {
         Ok(())
     }
 
+    /// The spec's filter in words ([`Filter::summary`]): `no filter`
+    /// when it leaves every name in.
+    ///
+    /// [`Filter::summary`]: crate::Filter::summary
+    pub fn filter_summary(&self) -> &str {
+        self.filters.as_ref().map_or("no filter", |f| &f.summary)
+    }
+
     /// The longest name this space can produce, in octets.
     pub fn max_name_len(&self) -> usize {
         self.max_name_len

@@ -329,6 +329,36 @@ impl Filter {
             && self.exclude_regex.is_empty()
             && self.include_regex.is_empty()
     }
+
+    /// The rules in words, for messages: `max_length 12, 3 excluded
+    /// words, exclude_regex `x$``; `no filter` when there are none.
+    pub fn summary(&self) -> String {
+        let mut rules = Vec::new();
+        if let Some(min) = self.min_length {
+            rules.push(format!("min_length {min}"));
+        }
+        if let Some(max) = self.max_length {
+            rules.push(format!("max_length {max}"));
+        }
+        let words: usize = self.exclude.iter().map(WordList::len).sum();
+        if words > 0 {
+            rules.push(format!("{words} excluded words"));
+        }
+        for re in &self.exclude_regex {
+            rules.push(format!("exclude_regex `{re}`"));
+        }
+        for re in &self.include_regex {
+            rules.push(format!("include_regex `{re}`"));
+        }
+        let names: usize = self.exclude_names.iter().map(WordList::len).sum();
+        if names > 0 {
+            rules.push(format!("{names} excluded names"));
+        }
+        if rules.is_empty() {
+            return "no filter".to_owned();
+        }
+        rules.join(", ")
+    }
 }
 
 impl Default for Spec {

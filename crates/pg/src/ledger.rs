@@ -301,6 +301,13 @@ impl StoredCampaign {
                 self.fingerprint
             ));
         }
+        let filter = self.spec.filter.summary();
+        if filter != space.filter_summary() {
+            differ.push(format!(
+                "the filter ({} now, {filter} stored)",
+                space.filter_summary()
+            ));
+        }
         if self.order != space.order() {
             differ.push(format!(
                 "the order ({} now, {} stored)",

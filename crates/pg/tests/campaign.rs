@@ -8,7 +8,7 @@ static ALLOC: domgen_alloc::CountingAlloc = domgen_alloc::CountingAlloc;
 use std::collections::HashSet;
 
 use domgen_engine::{CancelToken, GeneratorBuilder};
-use domgen_pattern::{DomainflowConfig, Order, Space, Spec, WordList};
+use domgen_pattern::{DomainflowConfig, Filter, Order, Space, Spec, WordList};
 use domgen_pg::ErrorKind;
 use domgen_pg::campaign::{self, CampaignOptions, Start};
 use domgen_pg::{Connections, ledger};
@@ -234,6 +234,47 @@ fn resume_refuses_a_different_spec_order_or_seed() {
     };
     let err = db.run(&limited, &options(id, true), 400, None).unwrap_err();
     assert!(err.to_string().contains("the positions"), "{err}");
+}
+
+/// An ASCII spec with a filter of every kind (filters do not cover
+/// patterns with Unicode words).
+fn filtered(order: Order, max_length: usize) -> Spec {
+    Spec {
+        keywords: WordList::inline(["shop", "cafe", "data"]),
+        filter: Filter {
+            max_length: Some(max_length),
+            exclude: vec![WordList::inline(["a-"])],
+            exclude_regex: vec!["[0-9]{2}\\.".into()],
+            exclude_names: vec![WordList::inline(["shop-zz.com", "xab1.net"])],
+            ..Filter::default()
+        },
+        ..spec(order, 3)
+    }
+}
+
+#[test]
+fn a_filtered_campaign_resumes_exactly_once_and_refuses_another_filter() {
+    let mut db = Db::new();
+    for order in [Order::Sequential, Order::Shuffled] {
+        let id = Uuid::new_v4();
+        let s = filtered(order, 6);
+        let space = Space::compile(&s).unwrap();
+        let unfiltered: u64 = space.patterns().map(|p| p.unfiltered).sum();
+        assert!(space.total() < unfiltered, "the filter leaves names out");
+        let first = db.run(&s, &options(id, false), 300, Some(2)).unwrap();
+        assert!(first.rows_total < space.len());
+        let err = db
+            .run(&filtered(order, 7), &options(id, true), 300, None)
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("the filter (max_length 7, 1 excluded words, exclude_regex `[0-9]{2}\\.`, 2 excluded names now, max_length 6,"),
+            "{text}"
+        );
+        let second = db.run(&s, &options(id, true), 300, None).unwrap();
+        assert_eq!(second.rows_total, space.len());
+        db.assert_exactly_once(&s, id);
+    }
 }
 
 #[test]

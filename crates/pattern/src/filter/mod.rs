@@ -68,6 +68,8 @@ pub(crate) struct Filters {
     pub total: u64,
     /// What the filter is, for the space's fingerprint.
     pub canonical: Vec<u8>,
+    /// Its rules in words ([`Filter::summary`]).
+    pub summary: String,
 }
 
 /// Length bounds of a name without its TLD, and how lengths are kept:
@@ -362,6 +364,7 @@ impl Filters {
             excluded: Vec::new(),
             total: sum,
             canonical,
+            summary: filter.summary(),
         };
         filters.exclude_names(&filter.exclude_names, patterns, tables)?;
         Ok(Some(filters))
@@ -381,7 +384,7 @@ impl Filters {
                 ErrorKind::Selection,
                 format!(
                     "the filter leaves no names ({}); loosen it",
-                    describe(filter)
+                    filter.summary()
                 ),
             ));
         }
@@ -736,32 +739,6 @@ pub(crate) struct Walk {
     ats: Vec<At>,
     /// The first excluded whole name at or after `rank`.
     excluded: usize,
-}
-
-/// The filter's rules in words, for messages.
-fn describe(filter: &Filter) -> String {
-    let mut rules = Vec::new();
-    if let Some(min) = filter.min_length {
-        rules.push(format!("min_length {min}"));
-    }
-    if let Some(max) = filter.max_length {
-        rules.push(format!("max_length {max}"));
-    }
-    let words: usize = filter.exclude.iter().map(WordList::len).sum();
-    if words > 0 {
-        rules.push(format!("{words} excluded words"));
-    }
-    for re in &filter.exclude_regex {
-        rules.push(format!("exclude_regex `{re}`"));
-    }
-    for re in &filter.include_regex {
-        rules.push(format!("include_regex `{re}`"));
-    }
-    let names: usize = filter.exclude_names.iter().map(WordList::len).sum();
-    if names > 0 {
-        rules.push(format!("{names} excluded names"));
-    }
-    rules.join(", ")
 }
 
 /// An excluded name as names are written: lowercase A-labels, no
