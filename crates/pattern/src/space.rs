@@ -4,7 +4,7 @@ use std::ops::Range;
 
 use strength_reduce::StrengthReducedU64;
 
-use crate::filter::{At, FilterRule, Filters, Walk};
+use crate::filter::{FilterRule, Filters, Run, Walk};
 use crate::punycode;
 use crate::shuffle::{Permutation, RUN};
 use crate::spec::Order;
@@ -1148,10 +1148,11 @@ impl Cursor<'_> {
         let count = max.min(self.remaining());
         let space = self.space;
         if let (Some(walk), Some(filters)) = (&mut self.walk, &space.filters) {
-            for _ in 0..count {
-                out.extend_from_slice(&walk.name);
-                out.push(terminator);
-                self.next += 1;
+            let mut left = count;
+            while left > 0 {
+                let run = filters.emit_run(space, walk, out, left, terminator);
+                left -= run;
+                self.next += run;
                 if self.next < self.end {
                     filters.step(space, walk);
                 }
@@ -1215,8 +1216,8 @@ struct Ahead {
     digits: [[[u64; MAX_STEPS]; RUN]; RUNS_AHEAD],
     /// Where names are rendered.
     scratch: Scratch,
-    /// A filtered space's walk to a name.
-    ats: Vec<At>,
+    /// A filtered space's names of the run being rendered.
+    filtered: Run,
 }
 
 impl Ahead {
@@ -1232,7 +1233,7 @@ impl Ahead {
             patterns: [[0; RUN]; RUNS_AHEAD],
             digits: [[[0; MAX_STEPS]; RUN]; RUNS_AHEAD],
             scratch: [0; MAX_NAME_LEN + SCRATCH_SLACK],
-            ats: Vec::new(),
+            filtered: Run::default(),
         }
     }
 
@@ -1270,8 +1271,8 @@ impl Ahead {
     /// `out`, and returns its index.
     fn write_next(&mut self, space: &Space, position: u64, end: u64, out: &mut Vec<u8>) -> u64 {
         let index = self.next(space, position, end);
-        if let Some(filters) = &space.filters {
-            filters.write(space, index, out, &mut self.ats);
+        if space.filters.is_some() {
+            out.extend_from_slice(self.filtered.name(self.at - 1));
             return index;
         }
         let (slot, k) = (self.slot(self.run), self.at - 1);
@@ -1309,8 +1310,9 @@ impl Ahead {
             .as_ref()
             .expect("a cursor without an odometer is shuffled");
         permutation.apply_run(positions.start, indexes);
-        if space.filters.is_some() {
+        if let Some(filters) = &space.filters {
             // Names are walked to by rank, not unranked by division.
+            filters.write_run(space, indexes, &mut self.filtered);
             return;
         }
         let (patterns, digits) = (&mut self.patterns[slot], &mut self.digits[slot]);

@@ -23,6 +23,8 @@
 
 mod automaton;
 
+use std::sync::Arc;
+
 use crate::error::{Error, ErrorKind};
 use crate::space::{Pattern, Slot, Space, TldSource, to_u64};
 use crate::spec::{Filter, WordList};
@@ -38,12 +40,15 @@ const MAX_CELLS: usize = 8 << 20;
 const MAX_WORK: u64 = 4_000_000_000;
 
 /// A word level of more words than this unranks by prefix sums, not by
-/// trying its words in turn.
+/// trying its words in turn (character levels always keep them).
 const LINEAR_WORDS: usize = 32;
 
 /// The most prefix sums (8 bytes each) one word level may keep; past it,
 /// a sum is kept every so many words.
 const MAX_SUMS: usize = 4 << 20;
+
+/// A line this short is appended in one move of this width.
+const LINE: usize = 32;
 
 /// The most ways one excluded name is looked for in a pattern.
 const MAX_PARSES: usize = 64;
@@ -115,17 +120,23 @@ enum Level {
         bytes: Box<[u8]>,
         counted: bool,
         exit: usize,
+        /// The state after the bytes, per state the level is entered in.
+        to: Box<[u32]>,
     },
     /// Where the TLD begins: the automaton is fed [`MARK`], nothing is
     /// written.
-    Mark { exit: usize },
+    Mark {
+        exit: usize,
+        /// The state after the mark, per state.
+        to: Box<[u32]>,
+    },
     /// A word of `tables[table]`, the value of slot `slot`.
     Words {
         slot: usize,
         table: usize,
         counted: bool,
         exit: usize,
-        sums: Option<Sums>,
+        sums: Option<Arc<Sums>>,
     },
     /// A number `lo..=hi`, zero-padded to `width`.
     Number {
@@ -152,6 +163,7 @@ enum Level {
         length: usize,
         counted: bool,
         exits: Box<[usize]>,
+        sums: Box<[Option<Arc<Sums>>]>,
     },
 }
 
@@ -179,6 +191,40 @@ struct Program {
     entry: usize,
     /// Whether the levels after level `i` are all fixed.
     fixed_after: Vec<bool>,
+    /// The levels as a run of names walks them, when every level is
+    /// fixed or finds its choice by one sum per choice.
+    ops: Option<Vec<Op>>,
+    /// The last choice level, its table after it and whether it counts
+    /// towards the length, when it is a character of a charset of one
+    /// length and only fixed levels follow: a sequential walk steps it
+    /// by patching one byte ([`Filters::emit_run`]).
+    inner: Option<(usize, usize, bool)>,
+    /// The levels that may have more than one choice, in order.
+    choice_levels: Vec<usize>,
+}
+
+/// A level as [`Filters::write_run`] walks it: what it needs at hand,
+/// with no choice left to look up.
+#[derive(Clone, Debug)]
+enum Op {
+    /// Fixed bytes, or the mark (no bytes): the state after, per state.
+    Fixed {
+        bytes: Box<[u8]>,
+        to: Box<[u32]>,
+        counted: bool,
+    },
+    /// A character of a charset string of one length.
+    Char {
+        chars: Box<[u8]>,
+        sums: Arc<Sums>,
+        counted: bool,
+    },
+    /// A word of `tables[table]`.
+    Words {
+        table: usize,
+        sums: Arc<Sums>,
+        counted: bool,
+    },
 }
 
 /// What walking a pattern's levels reads.
@@ -226,6 +272,32 @@ impl StateSet {
             self.stamps[state as usize] = self.stamp;
             self.list.push(state);
         }
+    }
+}
+
+/// A walk to a kept name between levels: the automaton state, the
+/// length so far, and the rank left to find among the names that share
+/// the levels before.
+#[derive(Clone, Copy, Debug, Default)]
+struct Lane {
+    state: u32,
+    len: usize,
+    rank: u64,
+}
+
+/// The names of a run of positions, found together ([`Filters::write_run`]).
+#[derive(Debug, Default)]
+pub(crate) struct Run {
+    lanes: Vec<(usize, Lane)>,
+    ats: Vec<At>,
+    /// The names.
+    outs: Vec<Vec<u8>>,
+}
+
+impl Run {
+    /// Name `k` of the run.
+    pub(crate) fn name(&self, k: usize) -> &[u8] {
+        &self.outs[k]
     }
 }
 
@@ -622,6 +694,117 @@ impl Filters {
         p
     }
 
+    /// Finds the names at `positions` together, level by level for all
+    /// of them where they share a pattern: each name's walk is a chain of
+    /// lookups that wait for each other, and the names' chains do not.
+    pub(crate) fn write_run(&self, space: &Space, positions: &[u64], run: &mut Run) {
+        let n = positions.len();
+        let width = self
+            .programs
+            .iter()
+            .map(|p| p.levels.len())
+            .max()
+            .unwrap_or(0);
+        run.ats.resize(n * width, At::default());
+        run.outs
+            .resize_with(n, || Vec::with_capacity(space.max_name_len));
+        run.lanes.clear();
+        let start = self.automaton.start();
+        for (k, &position) in positions.iter().enumerate() {
+            let (p, rank) = self.locate(self.kept_rank(position));
+            run.lanes.push((
+                p,
+                Lane {
+                    state: start,
+                    len: 0,
+                    rank,
+                },
+            ));
+            run.outs[k].clear();
+        }
+        let first = run.lanes.first().map_or(0, |lane| lane.0);
+        let shared = run.lanes.iter().all(|lane| lane.0 == first);
+        if let (true, Some(ops)) = (shared, &self.programs[first].ops) {
+            let cx = self.cx(space, first);
+            for op in ops {
+                self.walk_op(cx, op, &mut run.lanes, &mut run.outs);
+            }
+            return;
+        }
+        if shared {
+            let program = &self.programs[first];
+            let cx = self.cx(space, first);
+            for i in 0..program.levels.len() {
+                for ((lane, ats), out) in run
+                    .lanes
+                    .iter_mut()
+                    .zip(run.ats.chunks_mut(width))
+                    .zip(run.outs.iter_mut())
+                {
+                    program.unrank_level(cx, i, &mut lane.1, ats, out);
+                }
+            }
+            return;
+        }
+        for ((&(p, lane), ats), out) in run
+            .lanes
+            .iter()
+            .zip(run.ats.chunks_mut(width))
+            .zip(run.outs.iter_mut())
+        {
+            let state = (lane.state, lane.len);
+            self.programs[p].unrank_from(self.cx(space, p), 0, state, lane.rank, ats, out);
+        }
+    }
+
+    /// One [`Op`] of the walks of a run's names to them.
+    fn walk_op(&self, cx: Ctx<'_>, op: &Op, lanes: &mut [(usize, Lane)], outs: &mut [Vec<u8>]) {
+        let (lens, bounds, automaton) = (cx.bounds.lens, cx.bounds, &self.automaton);
+        let lanes = lanes.iter_mut().map(|(_, lane)| lane).zip(outs);
+        match op {
+            Op::Fixed { bytes, to, counted } => {
+                for (lane, out) in lanes {
+                    out.extend_from_slice(bytes);
+                    lane.state = to[lane.state as usize];
+                    lane.len = bounds
+                        .add(lane.len, bytes.len(), *counted)
+                        .unwrap_or(lane.len);
+                }
+            }
+            Op::Char {
+                chars,
+                sums,
+                counted,
+            } => {
+                for (lane, out) in lanes {
+                    let (k, rank) = sums.find(lane.state, lane.len, lens, lane.rank);
+                    lane.rank = rank;
+                    let c = chars[k];
+                    out.push(c);
+                    lane.state = automaton.step(lane.state, c);
+                    lane.len = bounds.add(lane.len, 1, *counted).unwrap_or(lane.len);
+                }
+            }
+            Op::Words {
+                table,
+                sums,
+                counted,
+            } => {
+                let table = &cx.tables[*table];
+                for (lane, out) in lanes {
+                    let (k, rank) = sums.find(lane.state, lane.len, lens, lane.rank);
+                    lane.rank = rank;
+                    let word = table.bytes(k);
+                    out.extend_from_slice(word);
+                    lane.state = automaton.walk(lane.state, word);
+                    lane.len = bounds
+                        .add(lane.len, word.len(), *counted)
+                        .unwrap_or(lane.len);
+                }
+            }
+        }
+    }
+
     /// The pattern and unfiltered index within it of the name at filtered
     /// `position`.
     pub(crate) fn raw(&self, space: &Space, position: u64) -> (usize, u64) {
@@ -645,6 +828,74 @@ impl Filters {
         walk.pattern = p;
         self.write(space, position, &mut walk.name, &mut walk.ats);
         walk
+    }
+
+    /// Appends the current name of `walk` and the next ones that differ
+    /// from it only in the last character of the pattern's last charset
+    /// (each followed by `terminator`), at most `max` names (`max > 0`);
+    /// returns how many. `walk` is left at the last one appended.
+    pub(crate) fn emit_run(
+        &self,
+        space: &Space,
+        walk: &mut Walk,
+        out: &mut Vec<u8>,
+        max: u64,
+        terminator: u8,
+    ) -> u64 {
+        out.extend_from_slice(&walk.name);
+        out.push(terminator);
+        let program = &self.programs[walk.pattern];
+        let Some((i, exit, counted)) = program.inner else {
+            return 1;
+        };
+        let Slot::Chars(chars) = &space.patterns[walk.pattern].slots[program.slot_of(i)] else {
+            return 1;
+        };
+        // Names past the next excluded whole name are left to `step`.
+        let stop = self
+            .excluded
+            .get(walk.excluded)
+            .map_or(u64::MAX, |&e| e - walk.rank);
+        let max = max.min(stop);
+        let at = walk.ats[i];
+        let Some(len) = self.bounds.add(at.len, 1, counted) else {
+            return 1;
+        };
+        let table = &program.tables[exit];
+        let lens = self.bounds.lens;
+        // The line in a fixed-width buffer, appended in one move of its
+        // width and cut back.
+        let n = walk.name.len() + 1;
+        let mut line = [0u8; LINE];
+        let short = n <= LINE;
+        if short {
+            line[..n - 1].copy_from_slice(&walk.name);
+            line[n - 1] = terminator;
+        }
+        let byte = at.start;
+        let mut emitted = 1;
+        let mut value = at.value + 1;
+        while emitted < max && value < to_u64(chars.chars.len()) {
+            let c = chars.chars[index(value)];
+            let to = self.automaton.step(at.state, c);
+            if to != DEAD && table[to as usize * lens + len] > 0 {
+                let start = out.len();
+                walk.name[byte] = c;
+                line[byte] = c;
+                if short && out.capacity() - start >= LINE {
+                    out.extend_from_slice(&line);
+                    out.truncate(start + n);
+                } else {
+                    out.extend_from_slice(&walk.name);
+                    out.push(terminator);
+                }
+                walk.ats[i].value = value;
+                walk.rank += 1;
+                emitted += 1;
+            }
+            value += 1;
+        }
+        emitted
     }
 
     /// Moves `walk` to the next kept name that is not left out.
@@ -857,6 +1108,9 @@ impl Program {
             tables: Vec::new(),
             entry: 0,
             fixed_after: Vec::new(),
+            ops: None,
+            inner: None,
+            choice_levels: Vec::new(),
         };
         let mut accept = vec![0u64; size].into_boxed_slice();
         budget.cells(size, states, lens)?;
@@ -883,8 +1137,11 @@ impl Program {
                         _ => (&[MARK], 0),
                     };
                     let next = &program.tables[exit];
+                    let mut jumps = vec![DEAD; states];
+                    budget.cells(states / 2, states, lens)?;
                     for &s in from {
                         let t = automaton.walk(s, bytes);
+                        jumps[s as usize] = t;
                         if t == DEAD {
                             continue;
                         }
@@ -899,8 +1156,12 @@ impl Program {
                             bytes: bytes.clone(),
                             counted,
                             exit,
+                            to: jumps.into(),
                         },
-                        _ => Level::Mark { exit },
+                        _ => Level::Mark {
+                            exit,
+                            to: jumps.into(),
+                        },
                     });
                 }
                 Unit::Slot(slot) => match &pattern.slots[*slot] {
@@ -928,8 +1189,14 @@ impl Program {
                         let sums = (words.len() > LINEAR_WORDS)
                             .then(|| {
                                 Sums::build(
-                                    words, from, &table, next, automaton, bounds, counted, budget,
+                                    words.len(),
+                                    |w| words.bytes(w),
+                                    (from, &table, next),
+                                    automaton,
+                                    (bounds, counted),
+                                    budget,
                                 )
+                                .map(Arc::new)
                             })
                             .transpose()?;
                         levels.push(Level::Words {
@@ -974,6 +1241,9 @@ impl Program {
                         // of a string of length len.
                         let mut firsts = Vec::with_capacity(choices);
                         let mut after: Vec<Vec<usize>> = vec![vec![usize::MAX; choices]; chars.max];
+                        let mut sums: Vec<Vec<Option<Arc<Sums>>>> = (0..chars.max)
+                            .map(|_| (0..choices).map(|_| None).collect())
+                            .collect();
                         for len in chars.min..=chars.max {
                             let mut cur = exit;
                             for j in (0..len).rev() {
@@ -995,6 +1265,17 @@ impl Program {
                                         }
                                     }
                                 }
+                                // Characters are found by their sums: one
+                                // row of a few numbers, not a step and a
+                                // count per character tried.
+                                sums[j][len - chars.min] = Some(Arc::new(Sums::build(
+                                    chars.chars.len(),
+                                    |c| &chars.chars[c..=c],
+                                    (&inside[j], &t, next),
+                                    automaton,
+                                    (bounds, counted),
+                                    budget,
+                                )?));
                                 program.tables.push(t);
                                 cur = program.tables.len() - 1;
                             }
@@ -1008,13 +1289,14 @@ impl Program {
                         // The levels are reversed at the end: characters
                         // last first, then the length.
                         let length_from_end = chars.max;
-                        for j in (0..chars.max).rev() {
+                        for (j, sums) in sums.into_iter().enumerate().rev() {
                             levels.push(Level::Char {
                                 slot: *slot,
                                 j,
                                 length: length_from_end,
                                 counted,
                                 exits: after[j].clone().into(),
+                                sums: sums.into(),
                             });
                         }
                         levels.push(Level::Length {
@@ -1042,6 +1324,7 @@ impl Program {
                         j,
                         counted,
                         exits,
+                        sums,
                         ..
                     } => Level::Char {
                         slot,
@@ -1049,12 +1332,34 @@ impl Program {
                         length: base,
                         counted,
                         exits,
+                        sums,
                     },
                     other => other,
                 });
             }
         }
         let n = program.levels.len();
+        program.ops = program.ops(pattern);
+        program.choice_levels = (0..n)
+            .filter(|&i| match &program.levels[i] {
+                Level::Fixed { .. } | Level::Mark { .. } => false,
+                Level::Length { exits, .. } => exits.len() > 1,
+                _ => true,
+            })
+            .collect();
+        program.inner = program
+            .levels
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, level)| match level {
+                Level::Fixed { .. } | Level::Mark { .. } => None,
+                Level::Char { exits, counted, .. } if exits.len() == 1 => {
+                    Some(Some((i, exits[0], *counted)))
+                }
+                _ => Some(None),
+            })
+            .flatten();
         program.fixed_after = (0..n)
             .map(|i| {
                 program.levels[i + 1..]
@@ -1063,6 +1368,61 @@ impl Program {
             })
             .collect();
         Ok(program)
+    }
+
+    /// The levels as [`Op`]s, when each is one.
+    fn ops(&self, pattern: &Pattern) -> Option<Vec<Op>> {
+        let mut ops = Vec::with_capacity(self.levels.len());
+        for level in &self.levels {
+            ops.push(match level {
+                Level::Fixed {
+                    bytes, counted, to, ..
+                } => Op::Fixed {
+                    bytes: bytes.clone(),
+                    to: to.clone(),
+                    counted: *counted,
+                },
+                Level::Mark { to, .. } => Op::Fixed {
+                    bytes: Box::default(),
+                    to: to.clone(),
+                    counted: false,
+                },
+                Level::Length { exits, .. } if exits.len() == 1 => continue,
+                Level::Char {
+                    slot,
+                    counted,
+                    sums,
+                    ..
+                } => match (&pattern.slots[*slot], &sums[..]) {
+                    (Slot::Chars(chars), [Some(sums)]) if sums.block == 1 => Op::Char {
+                        chars: chars.chars.clone(),
+                        sums: sums.clone(),
+                        counted: *counted,
+                    },
+                    _ => return None,
+                },
+                Level::Words {
+                    table,
+                    counted,
+                    sums: Some(sums),
+                    ..
+                } if sums.block == 1 => Op::Words {
+                    table: *table,
+                    sums: sums.clone(),
+                    counted: *counted,
+                },
+                _ => return None,
+            });
+        }
+        Some(ops)
+    }
+
+    /// The slot of level `i`, which is a character's.
+    fn slot_of(&self, i: usize) -> usize {
+        match &self.levels[i] {
+            Level::Char { slot, .. } => *slot,
+            _ => unreachable!("only a character level is stepped in place"),
+        }
     }
 
     /// How many names of the pattern the filter keeps.
@@ -1080,7 +1440,7 @@ impl Program {
 
     /// Walks level `i` with choice `value` from `state`/`len`: the bytes it
     /// writes (`buf` holds a number's digits), the state and length after
-    /// it, and the count of kept names through it.
+    /// it, and the table of the levels after it.
     #[inline(always)]
     fn choose<'a>(
         &'a self,
@@ -1090,7 +1450,7 @@ impl Program {
         ats: &[At],
         (state, len): (u32, usize),
         buf: &'a mut [u8; 20],
-    ) -> (&'a [u8], u32, Option<usize>, u64) {
+    ) -> (&'a [u8], u32, Option<usize>, usize) {
         let Ctx {
             pattern,
             tables,
@@ -1103,13 +1463,14 @@ impl Program {
                 bytes,
                 counted,
                 exit,
+                to,
             } => (
                 bytes,
-                automaton.walk(state, bytes),
+                to[state as usize],
                 bounds.add(len, bytes.len(), *counted),
                 *exit,
             ),
-            Level::Mark { exit } => (&[], automaton.step(state, MARK), Some(len), *exit),
+            Level::Mark { exit, to } => (&[], to[state as usize], Some(len), *exit),
             Level::Words {
                 table,
                 counted,
@@ -1159,8 +1520,17 @@ impl Program {
                 )
             }
         };
-        let count = self.cell(table, to, l2, lens);
-        (bytes, to, l2, count)
+        let _ = lens;
+        (bytes, to, l2, table)
+    }
+
+    /// The prefix sums of level `i`'s choices, if it keeps them.
+    fn sums(&self, i: usize, ats: &[At]) -> Option<&Sums> {
+        match &self.levels[i] {
+            Level::Words { sums, .. } => sums.as_deref(),
+            Level::Char { sums, length, .. } => sums.get(index(ats[*length].value))?.as_deref(),
+            _ => None,
+        }
     }
 
     /// How many choices level `i` has, or 0 for a level that takes none
@@ -1197,50 +1567,115 @@ impl Program {
         &self,
         cx: Ctx<'_>,
         from: usize,
-        (mut state, mut len): (u32, usize),
-        mut rank: u64,
+        (state, len): (u32, usize),
+        rank: u64,
+        ats: &mut [At],
+        out: &mut Vec<u8>,
+    ) {
+        let mut lane = Lane { state, len, rank };
+        for i in from..self.levels.len() {
+            self.unrank_level(cx, i, &mut lane, ats, out);
+        }
+    }
+
+    /// Level `i` of a walk to a kept name: its choice, the bytes it
+    /// appends to `out`, and where `lane` is after it.
+    #[inline(always)]
+    fn unrank_level(
+        &self,
+        cx: Ctx<'_>,
+        i: usize,
+        lane: &mut Lane,
         ats: &mut [At],
         out: &mut Vec<u8>,
     ) {
         let mut buf = [0u8; 20];
-        for i in from..self.levels.len() {
-            ats[i].state = state;
-            ats[i].len = len;
-            ats[i].start = out.len();
-            let choices = self.choices(cx, i, ats);
-            if choices == 0 {
-                if let Level::Fixed { .. } | Level::Mark { .. } = self.levels[i] {
-                    let (bytes, to, l2, _) = self.choose(cx, i, 0, ats, (state, len), &mut buf);
-                    out.extend_from_slice(bytes);
-                    state = to;
-                    len = l2.unwrap_or(len);
-                }
-                continue;
+        let Lane {
+            state,
+            len,
+            mut rank,
+        } = *lane;
+        ats[i].state = state;
+        ats[i].len = len;
+        ats[i].start = out.len();
+        // The common levels first, without looking their choices up.
+        match &self.levels[i] {
+            Level::Fixed {
+                bytes, to, counted, ..
+            } => {
+                out.extend_from_slice(bytes);
+                lane.state = to[state as usize];
+                lane.len = cx.bounds.add(len, bytes.len(), *counted).unwrap_or(len);
+                return;
             }
-            let mut value = 0;
-            if let Level::Words {
-                sums: Some(sums), ..
-            } = &self.levels[i]
-            {
-                let (first, before) = sums.skip(state, len, cx.bounds.lens, rank);
-                value = first;
-                rank -= before;
+            Level::Mark { to, .. } => {
+                lane.state = to[state as usize];
+                return;
             }
-            loop {
-                debug_assert!(value < choices, "rank past the level's names");
-                let (_, _, _, count) = self.choose(cx, i, value, ats, (state, len), &mut buf);
-                if rank < count {
-                    break;
-                }
+            Level::Length { exits, .. } if exits.len() == 1 => {
+                ats[i].value = 0;
+                return;
+            }
+            Level::Char {
+                slot,
+                counted,
+                sums,
+                ..
+            } if sums.len() == 1 => {
+                let (Slot::Chars(chars), Some(sums)) = (&cx.pattern.slots[*slot], &sums[0]) else {
+                    unreachable!("a character level of one length keeps its sums")
+                };
+                let (k, rank) = sums.find(state, len, cx.bounds.lens, rank);
+                ats[i].value = to_u64(k);
+                let c = chars.chars[k];
+                out.push(c);
+                *lane = Lane {
+                    state: cx.automaton.step(state, c),
+                    len: cx.bounds.add(len, 1, *counted).unwrap_or(len),
+                    rank,
+                };
+                return;
+            }
+            _ => {}
+        }
+        let choices = self.choices(cx, i, ats);
+        if choices == 0 {
+            if let Level::Fixed { .. } | Level::Mark { .. } = self.levels[i] {
+                let (bytes, to, l2, _) = self.choose(cx, i, 0, ats, (state, len), &mut buf);
+                out.extend_from_slice(bytes);
+                lane.state = to;
+                lane.len = l2.unwrap_or(len);
+            }
+            return;
+        }
+        let mut value = 0;
+        let mut found = false;
+        if let Some(sums) = self.sums(i, ats) {
+            let (first, before) = sums.skip(state, len, cx.bounds.lens, rank);
+            value = first;
+            rank -= before;
+            // A sum per choice finds the choice itself.
+            found = sums.block == 1;
+        }
+        while !found {
+            debug_assert!(value < choices, "rank past the level's names");
+            let (_, to, l2, table) = self.choose(cx, i, value, ats, (state, len), &mut buf);
+            let count = self.cell(table, to, l2, cx.bounds.lens);
+            if rank < count {
+                found = true;
+            } else {
                 rank -= count;
                 value += 1;
             }
-            ats[i].value = value;
-            let (bytes, to, l2, _) = self.choose(cx, i, value, ats, (state, len), &mut buf);
-            out.extend_from_slice(bytes);
-            state = to;
-            len = l2.unwrap_or(len);
         }
+        ats[i].value = value;
+        let (bytes, to, l2, _) = self.choose(cx, i, value, ats, (state, len), &mut buf);
+        out.extend_from_slice(bytes);
+        *lane = Lane {
+            state: to,
+            len: l2.unwrap_or(len),
+            rank,
+        };
     }
 
     /// Moves `walk` to the next kept name of the pattern; `false` when it
@@ -1248,13 +1683,13 @@ impl Program {
     fn advance(&self, cx: Ctx<'_>, walk: &mut Walk) -> bool {
         let mut buf = [0u8; 20];
         let ats = &mut walk.ats;
-        for i in (0..self.levels.len()).rev() {
+        for &i in self.choice_levels.iter().rev() {
             let choices = self.choices(cx, i, ats);
             let (state, len) = (ats[i].state, ats[i].len);
             let mut value = ats[i].value + 1;
             while value < choices {
-                let (bytes, to, l2, count) = self.choose(cx, i, value, ats, (state, len), &mut buf);
-                if count > 0 {
+                let (bytes, to, l2, table) = self.choose(cx, i, value, ats, (state, len), &mut buf);
+                if self.cell(table, to, l2, cx.bounds.lens) > 0 {
                     let start = ats[i].start;
                     ats[i].value = value;
                     if self.fixed_after[i] && matches!(self.levels[i], Level::Char { .. }) {
@@ -1321,20 +1756,19 @@ impl Program {
             let choices = self.choices(cx, i, &ats);
             if choices > 0 {
                 let mut v = 0;
-                if let Level::Words {
-                    sums: Some(sums), ..
-                } = &self.levels[i]
-                {
+                if let Some(sums) = self.sums(i, &ats) {
                     let (first, skipped) = sums.before(state, len, bounds.lens, value);
                     v = first;
                     before += skipped;
                 }
                 while v < value {
-                    before += self.choose(cx, i, v, &ats, (state, len), &mut buf).3;
+                    let (_, to, l2, table) = self.choose(cx, i, v, &ats, (state, len), &mut buf);
+                    before += self.cell(table, to, l2, bounds.lens);
                     v += 1;
                 }
             }
-            let (_, to, l2, count) = self.choose(cx, i, value, &ats, (state, len), &mut buf);
+            let (_, to, l2, table) = self.choose(cx, i, value, &ats, (state, len), &mut buf);
+            let count = self.cell(table, to, l2, bounds.lens);
             match l2 {
                 Some(l2) if count > 0 => {
                     state = to;
@@ -1374,15 +1808,15 @@ impl Program {
 }
 
 impl Sums {
-    #[allow(clippy::too_many_arguments)]
-    fn build(
-        words: &Table,
-        from: &[u32],
-        table: &[u64],
-        next: &[u64],
+    /// The sums of a level of `n` choices (choice `w`'s bytes are
+    /// `choice(w)`) whose table is `table`, entered in the states `from`,
+    /// with table `next` after it.
+    fn build<'c>(
+        n: usize,
+        choice: impl Fn(usize) -> &'c [u8],
+        (from, table, next): (&[u32], &[u64], &[u64]),
         automaton: &Automaton,
-        bounds: Bounds,
-        counted: bool,
+        (bounds, counted): (Bounds, bool),
         budget: &mut Budget,
     ) -> Result<Sums, Error> {
         let lens = bounds.lens;
@@ -1391,7 +1825,6 @@ impl Sums {
             .flat_map(|&s| (0..lens).map(move |len| s as usize * lens + len))
             .filter(|&cell| table[cell] > 0)
             .collect();
-        let n = words.len();
         let wanted = live.len() * n;
         let mut block = 1;
         while wanted / block > MAX_SUMS {
@@ -1399,7 +1832,12 @@ impl Sums {
         }
         let blocks = n.div_ceil(block);
         let width = blocks + 1;
-        budget.work(to_u64(from.len() * (words.heap_bytes() + n * lens)))?;
+        budget.work(to_u64(live.len() * n * 8))?;
+        budget.cells(
+            live.len() * width + table.len() / 2,
+            automaton.states(),
+            lens,
+        )?;
         let mut rows = vec![u32::MAX; table.len()];
         let mut cum = Vec::with_capacity(live.len() * (blocks + 1));
         for &cell in &live {
@@ -1410,7 +1848,7 @@ impl Sums {
                 if w % block == 0 {
                     cum.push(sum);
                 }
-                let word = words.bytes(w);
+                let word = choice(w);
                 let to = automaton.walk(state, word);
                 if to != DEAD
                     && let Some(l2) = bounds.add(len, word.len(), counted)
@@ -1435,7 +1873,13 @@ impl Sums {
         let Some(row) = self.row(state, len, lens) else {
             return (0, 0);
         };
-        let k = row.partition_point(|&c| c <= rank) - 1;
+        // The last sum at most `rank`: counted without branches in a
+        // short row (a charset's), searched in a long one.
+        let k = if row.len() <= 64 {
+            row.iter().map(|&c| usize::from(c <= rank)).sum::<usize>() - 1
+        } else {
+            row.partition_point(|&c| c <= rank) - 1
+        };
         (to_u64(k * self.block), row[k])
     }
 
@@ -1446,6 +1890,20 @@ impl Sums {
         };
         let k = index(word) / self.block;
         (to_u64(k * self.block), row[k])
+    }
+
+    /// The choice of rank `rank` from `state`/`len` (a level with a sum
+    /// per choice, entered where it keeps names), and the rank left.
+    #[inline(always)]
+    fn find(&self, state: u32, len: usize, lens: usize, rank: u64) -> (usize, u64) {
+        let at = self.rows[state as usize * lens + len] as usize;
+        let row = &self.cum[at..at + self.width];
+        let k = if row.len() <= 64 {
+            row.iter().map(|&c| usize::from(c <= rank)).sum::<usize>() - 1
+        } else {
+            row.partition_point(|&c| c <= rank) - 1
+        };
+        (k, rank - row[k])
     }
 
     fn row(&self, state: u32, len: usize, lens: usize) -> Option<&[u64]> {
