@@ -867,6 +867,7 @@ impl Filters {
         // width and cut back.
         let n = walk.name.len() + 1;
         let mut line = [0u8; LINE];
+        // `line` is written once, here, and only read in the loop.
         let short = n <= LINE;
         if short {
             line[..n - 1].copy_from_slice(&walk.name);
@@ -881,10 +882,13 @@ impl Filters {
             if to != DEAD && table[to as usize * lens + len] > 0 {
                 let start = out.len();
                 walk.name[byte] = c;
-                line[byte] = c;
                 if short && out.capacity() - start >= LINE {
+                    // The line as it was, patched where it lands: a byte
+                    // written into `line` and read back at once in the
+                    // move would wait for the store.
                     out.extend_from_slice(&line);
                     out.truncate(start + n);
+                    out[start + byte] = c;
                 } else {
                     out.extend_from_slice(&walk.name);
                     out.push(terminator);
@@ -894,6 +898,11 @@ impl Filters {
                 emitted += 1;
             }
             value += 1;
+        }
+        if value == to_u64(chars.chars.len()) {
+            // No character after the current one is kept: the next step
+            // need not try them again.
+            walk.ats[i].value = value - 1;
         }
         emitted
     }
