@@ -607,6 +607,15 @@ impl Space {
         Filters::rules(self, filter)
     }
 
+    /// The index of `name` (with or without a trailing dot, in any case,
+    /// Unicode or A-labels), or `None` when the space does not make it.
+    /// When several patterns make it, the first index. It sorts the
+    /// space's word tables to find words, so it is for a few names, not
+    /// millions.
+    pub fn index_of(&self, name: &str) -> Option<u64> {
+        crate::filter::index_of(self, name)
+    }
+
     /// The name with index `index`, as a new `String` (convenient, not fast).
     ///
     /// # Panics
@@ -906,12 +915,12 @@ impl Space {
 
 /// 128-bit FNV-1a; byte strings are length-prefixed so that the encoding
 /// is unambiguous.
-struct Fnv128(u128);
+pub(crate) struct Fnv128(pub(crate) u128);
 
 impl Fnv128 {
     const PRIME: u128 = 0x0000_0000_0100_0000_0000_0000_0000_013b;
 
-    fn new() -> Fnv128 {
+    pub(crate) fn new() -> Fnv128 {
         Fnv128(0x6c62_272e_07bb_0142_62b8_2175_6295_c58d)
     }
 
@@ -922,7 +931,7 @@ impl Fnv128 {
         }
     }
 
-    fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.raw(&v.to_le_bytes());
     }
 

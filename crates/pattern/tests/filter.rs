@@ -96,6 +96,22 @@ fn check(spec: &Spec) {
     assert_eq!(space.patterns().map(|p| p.count).sum::<u64>(), total);
     for (i, name) in expected.iter().enumerate() {
         assert_eq!(&space.name(i as u64), name, "index {i}");
+        // The first index of a name several patterns make.
+        let found = space
+            .index_of(name)
+            .unwrap_or_else(|| panic!("{name} not found"));
+        assert!(
+            found <= i as u64 && space.name(found) == *name,
+            "{name} at {found}"
+        );
+    }
+    for name in naive(&Spec {
+        filter: Filter::default(),
+        ..spec.clone()
+    }) {
+        if !keeps(&spec.filter, &name) {
+            assert_eq!(space.index_of(&name), None, "{name} is left out");
+        }
     }
     assert_eq!(lines(&space, 0..total), expected);
     let step = (total / 7).max(1);

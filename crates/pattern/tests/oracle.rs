@@ -78,7 +78,16 @@ fn check_against_oracle(spec: &Spec) {
     // Random access.
     for (i, name) in expected.iter().enumerate() {
         assert_eq!(&space.name(i as u64), name, "index {i}");
+        // index → name → index, to the first index of a name made twice.
+        let found = space
+            .index_of(name)
+            .unwrap_or_else(|| panic!("{name} not found"));
+        assert!(
+            found <= i as u64 && &space.name(found) == name,
+            "{name} at {found}"
+        );
     }
+    assert_eq!(space.index_of("not-made.example"), None);
     // The sequential cursor, from the start and from every offset.
     assert_eq!(all_names(&space), expected);
     for start in 0..expected.len() {
@@ -735,4 +744,21 @@ fn a_shuffled_mask_writes_each_positions_name() {
             );
         }
     }
+}
+
+#[test]
+fn index_of_finds_a_name_in_either_form() {
+    let space = Space::compile(&spec(&["{keyword}{digit:1}.{tld}"])).unwrap();
+    let unicode = Space::compile(&Spec {
+        keywords: WordList::inline(["café", "shop"]),
+        ..spec(&["{keyword}-{digit:1}.{tld}"])
+    })
+    .unwrap();
+    for (space, index) in [(&space, 40), (&unicode, 11), (&unicode, 30)] {
+        assert_eq!(space.index_of(&space.name(index)), Some(index));
+    }
+    assert_eq!(unicode.name(11), "xn--caf-3-dsa.io");
+    assert_eq!(unicode.index_of("Café-3.IO."), Some(11));
+    assert_eq!(space.index_of("cloud77.com"), None);
+    assert_eq!(space.index_of("not a name"), None);
 }

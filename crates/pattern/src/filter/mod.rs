@@ -26,7 +26,7 @@ mod automaton;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
-use crate::space::{Pattern, Slot, Space, TldSource, to_u64};
+use crate::space::{Fnv128, Pattern, Slot, Space, TldSource, to_u64};
 use crate::spec::{Filter, WordList};
 use crate::words::{self, Table};
 
@@ -611,8 +611,6 @@ impl Filters {
                         format!("excluded name `{raw}` ({}): {why}", list.locate(i)),
                     )
                 })?;
-                self.canonical.extend_from_slice(name.as_bytes());
-                self.canonical.push(b'\n');
                 for (p, pattern) in patterns.iter().enumerate() {
                     let mut parses = Vec::new();
                     lookup.parse(pattern, name.as_bytes(), &mut values, &mut parses);
@@ -633,6 +631,13 @@ impl Filters {
         }
         ranks.sort_unstable();
         ranks.dedup();
+        // The names left out, whatever the list's order or repeats.
+        let mut hash = Fnv128::new();
+        for &rank in &ranks {
+            hash.u64(rank);
+        }
+        self.canonical.extend_from_slice(b"names");
+        self.canonical.extend_from_slice(&hash.0.to_le_bytes());
         for (p, count) in self.counts.iter_mut().enumerate() {
             let range = self.kept_starts[p]..self.kept_starts[p] + self.kept[p];
             *count -= to_u64(
@@ -999,6 +1004,36 @@ pub(crate) struct Walk {
     ats: Vec<At>,
     /// The first excluded whole name at or after `rank`.
     excluded: usize,
+}
+
+/// [`Space::index_of`].
+pub(crate) fn index_of(space: &Space, name: &str) -> Option<u64> {
+    let name = normalise_name(name).ok()?;
+    // A pattern of Unicode words makes its names in Unicode form first.
+    let unicode = idna::domain_to_unicode(&name).0;
+    let mut lookup = Lookup::new(&space.patterns, &space.tables);
+    let mut values = Vec::new();
+    for (p, pattern) in space.patterns.iter().enumerate() {
+        let mut parses = Vec::new();
+        let form = if pattern.unicode { &unicode } else { &name };
+        lookup.parse(pattern, form.as_bytes(), &mut values, &mut parses);
+        for parse in parses {
+            let Some(filters) = &space.filters else {
+                let local: u64 = parse
+                    .iter()
+                    .zip(&pattern.places)
+                    .map(|(v, place)| v * place)
+                    .sum();
+                return Some(space.starts[p] + local);
+            };
+            let (before, kept) = filters.programs[p].rank(filters.cx(space, p), &parse);
+            let rank = filters.kept_starts[p] + before;
+            if kept && filters.excluded.binary_search(&rank).is_err() {
+                return Some(rank - to_u64(filters.excluded.partition_point(|&e| e < rank)));
+            }
+        }
+    }
+    None
 }
 
 /// An excluded name as names are written: lowercase A-labels, no
