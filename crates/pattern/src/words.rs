@@ -44,6 +44,29 @@ impl Table {
         self.ends.len()
     }
 
+    /// The table's values as their labels are written out: A-labels for
+    /// the Unicode ones (for a value that is a label by itself).
+    pub fn a_labels(&self) -> Table {
+        let mut table = Table {
+            bytes: Vec::with_capacity(self.bytes.len()),
+            ends: Vec::with_capacity(self.ends.len()),
+            dropped: Vec::new(),
+            what: self.what.clone(),
+        };
+        for i in 0..self.len() {
+            crate::space::encode_labels(self.bytes(i), &mut table.bytes);
+            table
+                .ends
+                .push(u32::try_from(table.bytes.len()).unwrap_or(u32::MAX));
+        }
+        table
+    }
+
+    /// Whether some value is not ASCII.
+    pub fn has_unicode(&self) -> bool {
+        !self.bytes.is_ascii()
+    }
+
     /// Value `i`'s bytes.
     ///
     /// # Panics

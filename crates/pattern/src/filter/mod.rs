@@ -134,6 +134,8 @@ enum Level {
     Words {
         slot: usize,
         table: usize,
+        /// The table's words as written out, when some are Unicode.
+        a_labels: Option<Arc<Table>>,
         counted: bool,
         exit: usize,
         sums: Option<Arc<Sums>>,
@@ -219,9 +221,10 @@ enum Op {
         sums: Arc<Sums>,
         counted: bool,
     },
-    /// A word of `tables[table]`.
+    /// A word of `tables[table]` (as written out: `a_labels`).
     Words {
         table: usize,
+        a_labels: Option<Arc<Table>>,
         sums: Arc<Sums>,
         counted: bool,
     },
@@ -365,14 +368,30 @@ impl Filters {
                 ),
             ));
         }
-        if let Some(p) = patterns.iter().find(|p| p.unicode) {
-            return Err(Error::new(
-                ErrorKind::BadValue,
-                format!(
-                    "pattern `{}` writes Unicode words as A-labels, which filters do not cover yet; leave the filter out of this spec, or put the Unicode words in a spec of their own",
-                    p.text
-                ),
-            ));
+        for p in patterns.iter().filter(|p| p.unicode) {
+            if let Some(slot) = composed_unicode(p, tables) {
+                return Err(Error::new(
+                    ErrorKind::BadValue,
+                    format!(
+                        "pattern `{}` composes a Unicode word (piece {}) with other pieces into one label, whose A-label a filter cannot follow piece by piece; give the Unicode words a label of their own (`{{keyword}}.{{tld}}`, `{{list:x}}.{{keyword}}.{{tld}}`), or leave the filter out of this spec",
+                        p.text,
+                        slot + 1
+                    ),
+                ));
+            }
+        }
+        // A Unicode word alone in its label is written as its A-label:
+        // the automaton reads those.
+        let mut a_labels: Vec<Option<Arc<Table>>> = vec![None; tables.len()];
+        for p in patterns.iter().filter(|p| p.unicode) {
+            for slot in &p.slots {
+                if let Slot::Words { table } = slot
+                    && tables[*table].has_unicode()
+                    && a_labels[*table].is_none()
+                {
+                    a_labels[*table] = Some(Arc::new(tables[*table].a_labels()));
+                }
+            }
         }
         let mut canonical = Vec::new();
         let mut note = |bytes: &[u8]| {
@@ -415,7 +434,8 @@ impl Filters {
         let mut programs = Vec::with_capacity(patterns.len());
         let mut kept = Vec::with_capacity(patterns.len());
         for pattern in patterns {
-            let program = Program::build(pattern, tables, &automaton, bounds, &mut budget)?;
+            let program =
+                Program::build(pattern, tables, &a_labels, &automaton, bounds, &mut budget)?;
             kept.push(program.count(&automaton, bounds));
             programs.push(program);
         }
@@ -611,9 +631,11 @@ impl Filters {
                         format!("excluded name `{raw}` ({}): {why}", list.locate(i)),
                     )
                 })?;
+                let unicode = idna::domain_to_unicode(&name).0;
                 for (p, pattern) in patterns.iter().enumerate() {
                     let mut parses = Vec::new();
-                    lookup.parse(pattern, name.as_bytes(), &mut values, &mut parses);
+                    let form = if pattern.unicode { &unicode } else { &name };
+                    lookup.parse(pattern, form.as_bytes(), &mut values, &mut parses);
                     for parse in parses {
                         let cx = Ctx {
                             pattern,
@@ -792,10 +814,11 @@ impl Filters {
             }
             Op::Words {
                 table,
+                a_labels,
                 sums,
                 counted,
             } => {
-                let table = &cx.tables[*table];
+                let table = a_labels.as_deref().unwrap_or(&cx.tables[*table]);
                 for (lane, out) in lanes {
                     let (k, rank) = sums.find(lane.state, lane.len, lens, lane.rank);
                     lane.rank = rank;
@@ -1006,6 +1029,24 @@ pub(crate) struct Walk {
     excluded: usize,
 }
 
+/// The first slot of `pattern` that may put a Unicode word in a label
+/// with other pieces, if any.
+fn composed_unicode(pattern: &Pattern, tables: &[Table]) -> Option<usize> {
+    let slots = &pattern.slots;
+    slots.iter().enumerate().position(|(i, slot)| {
+        let Slot::Words { table } = slot else {
+            return false;
+        };
+        if !tables[*table].has_unicode() {
+            return false;
+        }
+        let starts = i == 0 || matches!(&slots[i - 1], Slot::Literal(b) if b.ends_with(b"."));
+        let ends = slots.get(i + 1).is_none()
+            || matches!(&slots[i + 1], Slot::Literal(b) if b.starts_with(b"."));
+        !(starts && ends)
+    })
+}
+
 /// [`Space::index_of`].
 pub(crate) fn index_of(space: &Space, name: &str) -> Option<u64> {
     let name = normalise_name(name).ok()?;
@@ -1062,10 +1103,13 @@ impl Program {
     fn build(
         pattern: &Pattern,
         tables: &[Table],
+        a_labels: &[Option<Arc<Table>>],
         automaton: &Automaton,
         bounds: Bounds,
         budget: &mut Budget,
     ) -> Result<Program, Error> {
+        // A word level reads its words as they are written out.
+        let words_of = |table: usize| a_labels[table].as_deref().unwrap_or(&tables[table]);
         let units = units(pattern);
         let states = automaton.states();
         let lens = bounds.lens;
@@ -1098,7 +1142,7 @@ impl Program {
                 }
                 Unit::Slot(slot) => match &pattern.slots[*slot] {
                     Slot::Words { table } => {
-                        let table = &tables[*table];
+                        let table = words_of(*table);
                         budget.work(to_u64(from.len() * table.heap_bytes()))?;
                         for &s in from {
                             for w in 0..table.len() {
@@ -1210,7 +1254,7 @@ impl Program {
                 }
                 Unit::Slot(slot) => match &pattern.slots[*slot] {
                     Slot::Words { table: t } => {
-                        let words = &tables[*t];
+                        let words = words_of(*t);
                         let next = &program.tables[exit];
                         budget.work(to_u64(
                             from.len() * (words.heap_bytes() + words.len() * lens),
@@ -1246,6 +1290,7 @@ impl Program {
                         levels.push(Level::Words {
                             slot: *slot,
                             table: *t,
+                            a_labels: a_labels[*t].clone(),
                             counted,
                             exit,
                             sums,
@@ -1447,11 +1492,13 @@ impl Program {
                 },
                 Level::Words {
                     table,
+                    a_labels,
                     counted,
                     sums: Some(sums),
                     ..
                 } if sums.block == 1 => Op::Words {
                     table: *table,
+                    a_labels: a_labels.clone(),
                     sums: sums.clone(),
                     counted: *counted,
                 },
@@ -1517,11 +1564,13 @@ impl Program {
             Level::Mark { exit, to } => (&[], to[state as usize], Some(len), *exit),
             Level::Words {
                 table,
+                a_labels,
                 counted,
                 exit,
                 ..
             } => {
-                let word = tables[*table].bytes(index(value));
+                let words = a_labels.as_deref().unwrap_or(&tables[*table]);
+                let word = words.bytes(index(value));
                 (
                     word,
                     automaton.walk(state, word),
