@@ -643,19 +643,27 @@ impl Space {
             }
         };
         let pattern = &self.patterns[number];
-        let value = |slot: usize| match &pattern.slots[slot] {
+        self.pieces_from(number, |slot| {
+            (local / pattern.places[slot]) % pattern.cards[slot]
+        })
+    }
+
+    /// The pieces of a name of pattern `number` whose word slots have the
+    /// values `value` gives.
+    pub(crate) fn pieces_from(&self, number: usize, value: impl Fn(usize) -> u64) -> Pieces<'_> {
+        let pattern = &self.patterns[number];
+        let word = |slot: usize| match &pattern.slots[slot] {
             Slot::Words { table } => {
-                let digit = (local / pattern.places[slot]) % pattern.cards[slot];
-                std::str::from_utf8(self.word(*table, digit)).expect("words are UTF-8")
+                std::str::from_utf8(self.word(*table, value(slot))).expect("words are UTF-8")
             }
             _ => unreachable!("keyword and TLD slots hold words"),
         };
         Pieces {
             pattern: number,
             pattern_text: &pattern.text,
-            keyword: pattern.keyword.map(value),
+            keyword: pattern.keyword.map(word),
             tld: match &pattern.tld {
-                TldSource::Slot(slot) => value(*slot),
+                TldSource::Slot(slot) => word(*slot),
                 TldSource::Literal(tld) => tld,
             },
         }
@@ -1100,7 +1108,7 @@ pub struct Cursor<'s> {
     ahead: Option<Box<Ahead>>,
 }
 
-impl Cursor<'_> {
+impl<'s> Cursor<'s> {
     /// A shuffled cursor's [`Ahead`], made at its first name.
     fn ahead(&mut self) -> &mut Ahead {
         let first = self.next;
@@ -1149,6 +1157,30 @@ impl Cursor<'_> {
         };
         self.next += 1;
         Some(index)
+    }
+
+    /// [`Cursor::write_next`], with the [`Pieces`] of the name: as
+    /// [`Space::pieces`] of its index, but for a filtered space without
+    /// walking to the name again.
+    pub fn write_next_with_pieces(&mut self, out: &mut Vec<u8>) -> Option<(u64, Pieces<'s>)> {
+        if self.next == self.end {
+            return None;
+        }
+        let space = self.space;
+        let filters = space.filters.as_deref();
+        let pieces = match (&self.walk, filters) {
+            (Some(walk), Some(filters)) => Some(filters.walk_pieces(space, walk)),
+            _ => None,
+        };
+        let index = self.write_next(out)?;
+        let pieces = match (pieces, &self.ahead, filters) {
+            (Some(pieces), _, _) => pieces,
+            (None, Some(ahead), Some(filters)) => {
+                filters.run_pieces(space, &ahead.filtered, ahead.at - 1)
+            }
+            _ => space.pieces(index),
+        };
+        Some((index, pieces))
     }
 
     /// Appends up to `max` names to `out`, each followed by `terminator`,

@@ -163,6 +163,16 @@ fn check_with(spec: &Spec, all: Vec<String>) {
     for p in 0..total {
         assert_eq!(shuffled.name(shuffled.index_at(p)), all[us(p)]);
     }
+    // Pieces as the cursor gives them, and as the space does.
+    for space in [&space, &shuffled] {
+        let mut cursor = space.cursor(0..total);
+        let mut out = Vec::new();
+        while let Some((index, pieces)) = cursor.write_next_with_pieces(&mut out) {
+            assert_eq!(pieces, space.pieces(index), "{}", space.name(index));
+            assert!(space.name(index).ends_with(pieces.tld));
+            out.clear();
+        }
+    }
 }
 
 fn us(x: u64) -> usize {

@@ -143,12 +143,11 @@ impl CopyRows {
             self.row_start(self.fields, position, out);
             let length_at = out.len();
             out.extend_from_slice(&[0; 4]);
-            let index = cursor
-                .write_next(out)
+            let (_, pieces) = cursor
+                .write_next_with_pieces(out)
                 .expect("the cursor covers the positions");
             let length = i32::try_from(out.len() - length_at - 4).expect("names are short");
             out[length_at..length_at + 4].copy_from_slice(&length.to_be_bytes());
-            let pieces = space.pieces(index);
             if self.pieces.keyword {
                 text(pieces.keyword, out);
             }

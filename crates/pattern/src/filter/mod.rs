@@ -26,7 +26,7 @@ mod automaton;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
-use crate::space::{Fnv128, Pattern, Slot, Space, TldSource, to_u64};
+use crate::space::{Fnv128, Pattern, Pieces, Slot, Space, TldSource, to_u64};
 use crate::spec::{Filter, WordList};
 use crate::words::{self, Table};
 
@@ -38,10 +38,6 @@ const MAX_CELLS: usize = 8 << 20;
 
 /// The most automaton steps compilation may take to fill the tables.
 const MAX_WORK: u64 = 4_000_000_000;
-
-/// A word level of more words than this unranks by prefix sums, not by
-/// trying its words in turn (character levels always keep them).
-const LINEAR_WORDS: usize = 32;
 
 /// The most prefix sums (8 bytes each) one word level may keep; past it,
 /// a sum is kept every so many words.
@@ -203,6 +199,8 @@ struct Program {
     inner: Option<(usize, usize, bool)>,
     /// The levels that may have more than one choice, in order.
     choice_levels: Vec<usize>,
+    /// The level of each word slot (`usize::MAX` for other slots).
+    word_levels: Vec<usize>,
 }
 
 /// A level as [`Filters::write_run`] walks it: what it needs at hand,
@@ -221,8 +219,10 @@ enum Op {
         sums: Arc<Sums>,
         counted: bool,
     },
-    /// A word of `tables[table]` (as written out: `a_labels`).
+    /// A word of `tables[table]` (as written out: `a_labels`), the
+    /// program's level `level`.
     Words {
+        level: usize,
         table: usize,
         a_labels: Option<Arc<Table>>,
         sums: Arc<Sums>,
@@ -295,6 +295,8 @@ pub(crate) struct Run {
     ats: Vec<At>,
     /// The names.
     outs: Vec<Vec<u8>>,
+    /// Each name's words: (level, value).
+    words: Vec<Vec<(usize, u64)>>,
 }
 
 impl Run {
@@ -735,6 +737,10 @@ impl Filters {
         run.ats.resize(n * width, At::default());
         run.outs
             .resize_with(n, || Vec::with_capacity(space.max_name_len));
+        run.words.resize_with(n, Vec::new);
+        for words in &mut run.words {
+            words.clear();
+        }
         run.lanes.clear();
         let start = self.automaton.start();
         for (k, &position) in positions.iter().enumerate() {
@@ -754,7 +760,7 @@ impl Filters {
         if let (true, Some(ops)) = (shared, &self.programs[first].ops) {
             let cx = self.cx(space, first);
             for op in ops {
-                self.walk_op(cx, op, &mut run.lanes, &mut run.outs);
+                self.walk_op(cx, op, &mut run.lanes, &mut run.outs, &mut run.words);
             }
             return;
         }
@@ -771,21 +777,41 @@ impl Filters {
                     program.unrank_level(cx, i, &mut lane.1, ats, out);
                 }
             }
-            return;
+        } else {
+            for ((&(p, lane), ats), out) in run
+                .lanes
+                .iter()
+                .zip(run.ats.chunks_mut(width))
+                .zip(run.outs.iter_mut())
+            {
+                let state = (lane.state, lane.len);
+                self.programs[p].unrank_from(self.cx(space, p), 0, state, lane.rank, ats, out);
+            }
         }
-        for ((&(p, lane), ats), out) in run
+        // The words' values, for the names' pieces.
+        for ((&(p, _), ats), words) in run
             .lanes
             .iter()
-            .zip(run.ats.chunks_mut(width))
-            .zip(run.outs.iter_mut())
+            .zip(run.ats.chunks(width))
+            .zip(run.words.iter_mut())
         {
-            let state = (lane.state, lane.len);
-            self.programs[p].unrank_from(self.cx(space, p), 0, state, lane.rank, ats, out);
+            for &level in &self.programs[p].word_levels {
+                if level != usize::MAX {
+                    words.push((level, ats[level].value));
+                }
+            }
         }
     }
 
     /// One [`Op`] of the walks of a run's names to them.
-    fn walk_op(&self, cx: Ctx<'_>, op: &Op, lanes: &mut [(usize, Lane)], outs: &mut [Vec<u8>]) {
+    fn walk_op(
+        &self,
+        cx: Ctx<'_>,
+        op: &Op,
+        lanes: &mut [(usize, Lane)],
+        outs: &mut [Vec<u8>],
+        words: &mut [Vec<(usize, u64)>],
+    ) {
         let (lens, bounds, automaton) = (cx.bounds.lens, cx.bounds, &self.automaton);
         let lanes = lanes.iter_mut().map(|(_, lane)| lane).zip(outs);
         match op {
@@ -813,14 +839,16 @@ impl Filters {
                 }
             }
             Op::Words {
+                level,
                 table,
                 a_labels,
                 sums,
                 counted,
             } => {
                 let table = a_labels.as_deref().unwrap_or(&cx.tables[*table]);
-                for (lane, out) in lanes {
+                for ((lane, out), words) in lanes.zip(words) {
                     let (k, rank) = sums.find(lane.state, lane.len, lens, lane.rank);
+                    words.push((*level, to_u64(k)));
                     lane.rank = rank;
                     let word = table.bytes(k);
                     out.extend_from_slice(word);
@@ -1017,6 +1045,30 @@ fn quoted(list: &WordList) -> String {
     shown.join(" ")
 }
 
+impl Filters {
+    /// The pieces of the name `walk` is at.
+    pub(crate) fn walk_pieces<'s>(&self, space: &'s Space, walk: &Walk) -> Pieces<'s> {
+        let program = &self.programs[walk.pattern];
+        space.pieces_from(walk.pattern, |slot| {
+            walk.ats[program.word_levels[slot]].value
+        })
+    }
+
+    /// The pieces of name `k` of `run`.
+    pub(crate) fn run_pieces<'s>(&self, space: &'s Space, run: &Run, k: usize) -> Pieces<'s> {
+        let (p, _) = run.lanes[k];
+        let program = &self.programs[p];
+        let words = &run.words[k];
+        space.pieces_from(p, |slot| {
+            let level = program.word_levels[slot];
+            words
+                .iter()
+                .find(|&&(l, _)| l == level)
+                .map_or(0, |&(_, value)| value)
+        })
+    }
+}
+
 /// A sequential walk over kept names ([`Filters::walk`]).
 pub(crate) struct Walk {
     pattern: usize,
@@ -1199,6 +1251,7 @@ impl Program {
             ops: None,
             inner: None,
             choice_levels: Vec::new(),
+            word_levels: Vec::new(),
         };
         let mut accept = vec![0u64; size].into_boxed_slice();
         budget.cells(size, states, lens)?;
@@ -1274,19 +1327,15 @@ impl Program {
                                 }
                             }
                         }
-                        let sums = (words.len() > LINEAR_WORDS)
-                            .then(|| {
-                                Sums::build(
-                                    words.len(),
-                                    |w| words.bytes(w),
-                                    (from, &table, next),
-                                    automaton,
-                                    (bounds, counted),
-                                    budget,
-                                )
-                                .map(Arc::new)
-                            })
-                            .transpose()?;
+                        // Words are found by their sums, as characters are.
+                        let sums = Some(Arc::new(Sums::build(
+                            words.len(),
+                            |w| words.bytes(w),
+                            (from, &table, next),
+                            automaton,
+                            (bounds, counted),
+                            budget,
+                        )?));
                         levels.push(Level::Words {
                             slot: *slot,
                             table: *t,
@@ -1428,6 +1477,12 @@ impl Program {
             }
         }
         let n = program.levels.len();
+        program.word_levels = vec![usize::MAX; pattern.slots.len()];
+        for (i, level) in program.levels.iter().enumerate() {
+            if let Level::Words { slot, .. } = level {
+                program.word_levels[*slot] = i;
+            }
+        }
         program.ops = program.ops(pattern);
         program.choice_levels = (0..n)
             .filter(|&i| match &program.levels[i] {
@@ -1462,7 +1517,7 @@ impl Program {
     /// The levels as [`Op`]s, when each is one.
     fn ops(&self, pattern: &Pattern) -> Option<Vec<Op>> {
         let mut ops = Vec::with_capacity(self.levels.len());
-        for level in &self.levels {
+        for (i, level) in self.levels.iter().enumerate() {
             ops.push(match level {
                 Level::Fixed {
                     bytes, counted, to, ..
@@ -1497,6 +1552,7 @@ impl Program {
                     sums: Some(sums),
                     ..
                 } if sums.block == 1 => Op::Words {
+                    level: i,
                     table: *table,
                     a_labels: a_labels.clone(),
                     sums: sums.clone(),
