@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 
 use regex_automata::dfa::{Automaton as _, StartKind, dense};
+use regex_automata::nfa::thompson;
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, MatchKind};
@@ -179,6 +180,9 @@ fn check_regex(re: &str, at: &str) -> Result<(), Error> {
 fn component(pattern: &str, role: Role, what: &str) -> Result<Component, Error> {
     let dfa = dense::Builder::new()
         .syntax(syntax_config())
+        // The NFA first: `\d{188888888}` would fill memory before the
+        // DFA's limits are reached.
+        .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_DFA_BYTES)))
         .configure(
             dense::Config::new()
                 .start_kind(StartKind::Unanchored)
@@ -371,6 +375,18 @@ mod tests {
         assert!(kept(&a, "shop.co"), "the TLD is not searched for words");
         assert!(!kept(&a, "shop.com"), "regexes see the TLD");
         assert!(!kept(&a, "1shop.net"), "an included regex must match");
+    }
+
+    #[test]
+    fn a_huge_repetition_is_refused_before_it_fills_memory() {
+        // Found by the `filter` fuzz target (fuzz/seeds/filter/huge-repetition.txt).
+        let e = Automaton::build(&[], &[(r"\d{188888888}".into(), "item 1".into())], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot be made into an automaton of at most 64 MiB"),
+            "{e}"
+        );
     }
 
     #[test]
