@@ -388,6 +388,48 @@ fn a_unicode_word_alone_in_its_label_is_filtered_as_its_a_label() {
     };
     let e = Space::compile(&composed).unwrap_err().to_string();
     assert!(e.contains("composes a Unicode word (piece 1)"), "{e}");
+    // A TLD that is an A-label stays one where the keyword is decoded.
+    let idn = Spec {
+        keywords: WordList::inline(["café", "shop"]),
+        tlds: WordList::inline(["рф", "com"]),
+        ..filtered(
+            &["{keyword}.{tld}"],
+            Filter {
+                exclude_names: vec![WordList::inline(["café.рф", "shop.com"])],
+                ..Filter::default()
+            },
+        )
+    };
+    let space = Space::compile(&idn).unwrap();
+    assert_eq!(
+        lines(&space, 0..space.total()),
+        ["xn--caf-dma.com", "shop.xn--p1ai"]
+    );
+    assert_eq!(space.index_of("shop.рф"), Some(1));
+}
+
+#[test]
+fn an_excluded_name_no_pattern_makes_is_given_up_on_at_once() {
+    // Every split of `a…a` into six strings of 1-9 fails only at the TLD.
+    let label = "{c:1-9}".repeat(6);
+    let spec = Spec {
+        charsets: [("c".to_owned(), "a".to_owned())].into_iter().collect(),
+        filter: Filter {
+            exclude_names: vec![WordList::inline([format!(
+                "{}.{}.net",
+                "a".repeat(30),
+                "a".repeat(30)
+            )])],
+            ..Filter::default()
+        },
+        ..filtered(&[&format!("{label}.{label}.com")], Filter::default())
+    };
+    let space = Space::compile(&spec).unwrap();
+    assert_eq!(space.total(), 9u64.pow(12));
+    assert_eq!(
+        space.index_of(&format!("{}.{}.net", "a".repeat(30), "a".repeat(30))),
+        None
+    );
 }
 
 #[test]
@@ -424,6 +466,24 @@ fn bad_filters_are_refused_with_the_value_and_what_to_do() {
         ..Filter::default()
     });
     assert!(e.contains("min_length 9 is more than max_length 3"), "{e}");
+    let e = refused(Filter {
+        min_length: Some(1_000_000),
+        ..Filter::default()
+    });
+    assert!(
+        e.contains("longer than any name can be (253 octets)"),
+        "{e}"
+    );
+    // A bound past the longest name is no bound, not a table that size.
+    let huge = Space::compile(&filtered(
+        &["{keyword}.{tld}"],
+        Filter {
+            max_length: Some(1 << 40),
+            ..Filter::default()
+        },
+    ))
+    .unwrap();
+    assert_eq!(huge.total(), 15);
 }
 
 #[test]
@@ -449,6 +509,27 @@ fn the_fingerprint_covers_the_filter() {
     assert_eq!(plain.total(), one.total());
     assert_ne!(plain.fingerprint(), one.fingerprint());
     assert_ne!(one.fingerprint(), other.fingerprint());
+    // Sections are counted: a word and an excluded regex are not an
+    // included regex.
+    let with = |filter: Filter| {
+        Space::compile(&Spec {
+            keywords: WordList::inline(["include", "shop"]),
+            ..filtered(&["{keyword}.{tld}"], filter)
+        })
+        .unwrap()
+        .fingerprint()
+    };
+    assert_ne!(
+        with(Filter {
+            exclude: vec![WordList::inline(["include"])],
+            exclude_regex: vec!["include".into()],
+            ..Filter::default()
+        }),
+        with(Filter {
+            include_regex: vec!["include".into()],
+            ..Filter::default()
+        })
+    );
 }
 
 #[test]

@@ -30,8 +30,10 @@ pub(crate) const DEAD: u32 = 0;
 /// The most states the product may have.
 pub(crate) const MAX_STATES: usize = 1 << 16;
 
-/// The most bytes the DFA of one filter may take.
-const MAX_DFA_BYTES: usize = 64 << 20;
+/// The most bytes the DFA of one filter may take: about as many states
+/// as the product may have ([`MAX_STATES`]), so that a regex whose DFA
+/// explodes is refused soon, not after minutes of determinizing.
+const MAX_DFA_BYTES: usize = 16 << 20;
 
 /// The bytes a name is written with (A-labels, so ASCII): letters,
 /// digits, hyphen and dot.
@@ -192,6 +194,14 @@ fn component(pattern: &str, role: Role, what: &str) -> Result<Component, Error> 
         )
         .build(pattern)
         .map_err(|e| {
+            if e.to_string().contains("Unicode word boundaries") {
+                return Error::new(
+                    ErrorKind::BadValue,
+                    format!(
+                        "{what}: a Unicode word boundary (`(?u)\\b`) cannot be a finite automaton; names are ASCII, so use `\\b` (an ASCII boundary)"
+                    ),
+                );
+            }
             Error::new(
                 ErrorKind::TooLarge,
                 format!(
@@ -384,9 +394,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("cannot be made into an automaton of at most 64 MiB"),
+            e.contains("cannot be made into an automaton of at most 16 MiB"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_exploding_dfa_is_refused_soon() {
+        // Found by the `filter` fuzz target (fuzz/seeds/filter/many-dots.txt).
+        let re = "8\0/\0\0..|....\0\0\0\0/\0\0..|.&..................,.\0.+|\0\0\0\0myx9xgo-mv";
+        let result = Automaton::build(&[], &[(re.into(), "item 1".into())], &[]);
+        if let Err(e) = result {
+            assert!(
+                e.to_string().contains("MiB") || e.to_string().contains("states"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_unicode_word_boundary_is_refused_with_the_ascii_one_offered() {
+        let e = Automaton::build(&[], &[], &[(r"(?u)\bshop".into(), "item 1".into())]).unwrap_err();
+        assert!(e.to_string().contains("use `\\b`"), "{e}");
+        assert_eq!(e.kind(), ErrorKind::BadValue);
     }
 
     #[test]

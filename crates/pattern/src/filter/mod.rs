@@ -26,7 +26,7 @@ mod automaton;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
-use crate::space::{Fnv128, Pattern, Pieces, Slot, Space, TldSource, to_u64};
+use crate::space::{Fnv128, MAX_NAME_LEN, Pattern, Pieces, Slot, Space, TldSource, to_u64};
 use crate::spec::{Filter, WordList};
 use crate::words::{self, Table};
 
@@ -144,6 +144,7 @@ enum Level {
         width: usize,
         counted: bool,
         exit: usize,
+        sums: Option<Arc<Sums>>,
     },
     /// The length of charset slot `slot`'s string: choice `v` is length
     /// `min + v`, whose strings' counts are in table `exits[v]`.
@@ -412,6 +413,9 @@ impl Filters {
         }
         words.sort();
         words.dedup();
+        // Each section says how many it holds, so that no two filters
+        // encode alike.
+        note(format!("{} excluded words", words.len()).as_bytes());
         for word in &words {
             note(word);
         }
@@ -423,15 +427,28 @@ impl Filters {
         };
         let exclude = regexes(&filter.exclude_regex, "exclude_regex");
         let include = regexes(&filter.include_regex, "include_regex");
-        for (re, _) in exclude.iter().chain(&include) {
+        note(format!("{} excluded regexes", exclude.len()).as_bytes());
+        for (re, _) in &exclude {
             note(re.as_bytes());
         }
-        note(b"include");
+        note(format!("{} included regexes", include.len()).as_bytes());
         for (re, _) in &include {
             note(re.as_bytes());
         }
         let automaton = Automaton::build(&words, &exclude, &include)?;
-        let bounds = Bounds::new(filter.min_length, filter.max_length);
+        if let Some(min) = filter.min_length
+            && min > MAX_NAME_LEN
+        {
+            return Err(Error::new(
+                ErrorKind::Selection,
+                format!(
+                    "filter min_length {min} is longer than any name can be ({MAX_NAME_LEN} octets), which leaves no name; lower min_length"
+                ),
+            ));
+        }
+        // No name is longer than MAX_NAME_LEN: a larger bound is no bound.
+        let max = filter.max_length.filter(|&max| max < MAX_NAME_LEN);
+        let bounds = Bounds::new(filter.min_length, max);
         let mut budget = Budget { cells: 0, work: 0 };
         let mut programs = Vec::with_capacity(patterns.len());
         let mut kept = Vec::with_capacity(patterns.len());
@@ -633,11 +650,17 @@ impl Filters {
                         format!("excluded name `{raw}` ({}): {why}", list.locate(i)),
                     )
                 })?;
-                let unicode = idna::domain_to_unicode(&name).0;
+                let unicode = unicode_forms(&name);
                 for (p, pattern) in patterns.iter().enumerate() {
                     let mut parses = Vec::new();
-                    let form = if pattern.unicode { &unicode } else { &name };
-                    lookup.parse(pattern, form.as_bytes(), &mut values, &mut parses);
+                    let forms = if pattern.unicode {
+                        &unicode[..]
+                    } else {
+                        std::slice::from_ref(&name)
+                    };
+                    for form in forms {
+                        lookup.parse(pattern, form.as_bytes(), &mut values, &mut parses);
+                    }
                     for parse in parses {
                         let cx = Ctx {
                             pattern,
@@ -1099,17 +1122,49 @@ fn composed_unicode(pattern: &Pattern, tables: &[Table]) -> Option<usize> {
     })
 }
 
+/// The forms a pattern of Unicode words may have made `name` in before
+/// its labels were encoded: its labels decoded, but for a TLD's, which
+/// stay A-labels as the TLD list holds them (the last one to three).
+fn unicode_forms(name: &str) -> Vec<String> {
+    let labels: Vec<&str> = name.split('.').collect();
+    let mut forms: Vec<String> = (0..=labels.len().min(3))
+        .map(|kept| {
+            let decoded = labels.len() - kept;
+            labels
+                .iter()
+                .enumerate()
+                .map(|(i, &label)| {
+                    if i < decoded {
+                        idna::domain_to_unicode(label).0
+                    } else {
+                        label.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .collect();
+    forms.dedup();
+    forms
+}
+
 /// [`Space::index_of`].
 pub(crate) fn index_of(space: &Space, name: &str) -> Option<u64> {
     let name = normalise_name(name).ok()?;
     // A pattern of Unicode words makes its names in Unicode form first.
-    let unicode = idna::domain_to_unicode(&name).0;
+    let unicode = unicode_forms(&name);
     let mut lookup = Lookup::new(&space.patterns, &space.tables);
     let mut values = Vec::new();
     for (p, pattern) in space.patterns.iter().enumerate() {
         let mut parses = Vec::new();
-        let form = if pattern.unicode { &unicode } else { &name };
-        lookup.parse(pattern, form.as_bytes(), &mut values, &mut parses);
+        let forms = if pattern.unicode {
+            &unicode[..]
+        } else {
+            std::slice::from_ref(&name)
+        };
+        for form in forms {
+            lookup.parse(pattern, form.as_bytes(), &mut values, &mut parses);
+        }
         for parse in parses {
             let Some(filters) = &space.filters else {
                 let local: u64 = parse
@@ -1253,8 +1308,8 @@ impl Program {
             choice_levels: Vec::new(),
             word_levels: Vec::new(),
         };
-        let mut accept = vec![0u64; size].into_boxed_slice();
         budget.cells(size, states, lens)?;
+        let mut accept = vec![0u64; size].into_boxed_slice();
         for &s in reach.last().expect("reach has an end") {
             for len in 0..lens {
                 if automaton.accepts(s) && len >= bounds.min {
@@ -1268,8 +1323,8 @@ impl Program {
         for (u, unit) in units.iter().enumerate().rev() {
             let from = &reach[u];
             let counted = counted[u];
-            let mut table = vec![0u64; size].into_boxed_slice();
             budget.cells(size, states, lens)?;
+            let mut table = vec![0u64; size].into_boxed_slice();
             let mut levels = Vec::new();
             match unit {
                 Unit::Fixed(_) | Unit::Mark => {
@@ -1330,7 +1385,7 @@ impl Program {
                         // Words are found by their sums, as characters are.
                         let sums = Some(Arc::new(Sums::build(
                             words.len(),
-                            |w| words.bytes(w),
+                            |w, out| out.extend_from_slice(words.bytes(w)),
                             (from, &table, next),
                             automaton,
                             (bounds, counted),
@@ -1348,6 +1403,12 @@ impl Program {
                     &Slot::Number { lo, hi, width } => {
                         let next = &program.tables[exit];
                         let mut buf = [0u8; 20];
+                        let values = hi - lo + 1;
+                        budget.work(
+                            to_u64(from.len())
+                                .saturating_mul(values)
+                                .saturating_mul(to_u64(20 + lens)),
+                        )?;
                         for &s in from {
                             for v in lo..=hi {
                                 let n = number(v, width, &mut buf);
@@ -1363,6 +1424,19 @@ impl Program {
                                 }
                             }
                         }
+                        // Numbers are found by their sums too.
+                        let count = usize::try_from(values).unwrap_or(usize::MAX);
+                        let sums = Some(Arc::new(Sums::build(
+                            count,
+                            |v, out| {
+                                let mut buf = [0u8; 20];
+                                out.extend_from_slice(number(lo + to_u64(v), width, &mut buf));
+                            },
+                            (from, &table, next),
+                            automaton,
+                            (bounds, counted),
+                            budget,
+                        )?));
                         levels.push(Level::Number {
                             slot: *slot,
                             lo,
@@ -1370,6 +1444,7 @@ impl Program {
                             width,
                             counted,
                             exit,
+                            sums,
                         });
                     }
                     Slot::Chars(chars) => {
@@ -1386,8 +1461,8 @@ impl Program {
                             let mut cur = exit;
                             for j in (0..len).rev() {
                                 after[j][len - chars.min] = cur;
-                                let mut t = vec![0u64; size].into_boxed_slice();
                                 budget.cells(size, states, lens)?;
+                                let mut t = vec![0u64; size].into_boxed_slice();
                                 let next = &program.tables[cur];
                                 for &s in &inside[j] {
                                     for &c in chars.chars.iter() {
@@ -1408,7 +1483,7 @@ impl Program {
                                 // count per character tried.
                                 sums[j][len - chars.min] = Some(Arc::new(Sums::build(
                                     chars.chars.len(),
-                                    |c| &chars.chars[c..=c],
+                                    |c, out| out.push(chars.chars[c]),
                                     (&inside[j], &t, next),
                                     automaton,
                                     (bounds, counted),
@@ -1676,7 +1751,7 @@ impl Program {
     /// The prefix sums of level `i`'s choices, if it keeps them.
     fn sums(&self, i: usize, ats: &[At]) -> Option<&Sums> {
         match &self.levels[i] {
-            Level::Words { sums, .. } => sums.as_deref(),
+            Level::Words { sums, .. } | Level::Number { sums, .. } => sums.as_deref(),
             Level::Char { sums, length, .. } => sums.get(index(ats[*length].value))?.as_deref(),
             _ => None,
         }
@@ -1770,7 +1845,7 @@ impl Program {
                 counted,
                 sums,
                 ..
-            } if sums.len() == 1 => {
+            } if matches!(&sums[..], [Some(sums)] if sums.block == 1) => {
                 let (Slot::Chars(chars), Some(sums)) = (&cx.pattern.slots[*slot], &sums[0]) else {
                     unreachable!("a character level of one length keeps its sums")
                 };
@@ -1957,12 +2032,12 @@ impl Program {
 }
 
 impl Sums {
-    /// The sums of a level of `n` choices (choice `w`'s bytes are
-    /// `choice(w)`) whose table is `table`, entered in the states `from`,
-    /// with table `next` after it.
-    fn build<'c>(
+    /// The sums of a level of `n` choices (choice `w` appends its bytes
+    /// to the buffer `choice` is given) whose table is `table`, entered in
+    /// the states `from`, with table `next` after it.
+    fn build(
         n: usize,
-        choice: impl Fn(usize) -> &'c [u8],
+        choice: impl Fn(usize, &mut Vec<u8>),
         (from, table, next): (&[u32], &[u64], &[u64]),
         automaton: &Automaton,
         (bounds, counted): (Bounds, bool),
@@ -1989,6 +2064,7 @@ impl Sums {
         )?;
         let mut rows = vec![u32::MAX; table.len()];
         let mut cum = Vec::with_capacity(live.len() * (blocks + 1));
+        let mut word = Vec::new();
         for &cell in &live {
             let (state, len) = (u32::try_from(cell / lens).unwrap_or(DEAD), cell % lens);
             rows[cell] = u32::try_from(cum.len()).unwrap_or(u32::MAX);
@@ -1997,8 +2073,9 @@ impl Sums {
                 if w % block == 0 {
                     cum.push(sum);
                 }
-                let word = choice(w);
-                let to = automaton.walk(state, word);
+                word.clear();
+                choice(w, &mut word);
+                let to = automaton.walk(state, &word);
                 if to != DEAD
                     && let Some(l2) = bounds.add(len, word.len(), counted)
                 {
@@ -2150,6 +2227,8 @@ fn index(value: u64) -> usize {
 struct Lookup<'t> {
     tables: &'t [Table],
     sorted: Vec<Option<Vec<u32>>>,
+    /// (slot, bytes left) from which the name being parsed has no parse.
+    dead: std::collections::HashSet<(usize, usize)>,
 }
 
 impl<'t> Lookup<'t> {
@@ -2168,7 +2247,11 @@ impl<'t> Lookup<'t> {
                 }
             }
         }
-        Lookup { tables, sorted }
+        Lookup {
+            tables,
+            sorted,
+            dead: std::collections::HashSet::new(),
+        }
     }
 
     fn word(&self, table: usize, bytes: &[u8]) -> Option<u64> {
@@ -2190,20 +2273,38 @@ impl<'t> Lookup<'t> {
     ) {
         values.clear();
         values.resize(pattern.slots.len(), 0);
+        self.dead.clear();
         self.parse_from(pattern, 0, name, values, out);
     }
 
     fn parse_from(
-        &self,
+        &mut self,
         pattern: &Pattern,
         slot: usize,
         rest: &[u8],
         values: &mut Vec<u64>,
         out: &mut Vec<Vec<u64>>,
     ) {
-        if out.len() >= MAX_PARSES {
+        if out.len() >= MAX_PARSES || self.dead.contains(&(slot, rest.len())) {
             return;
         }
+        let found = out.len();
+        self.parse_slot(pattern, slot, rest, values, out);
+        if out.len() == found {
+            // No way on from here: a name that fails late is not tried
+            // again split every other way.
+            self.dead.insert((slot, rest.len()));
+        }
+    }
+
+    fn parse_slot(
+        &mut self,
+        pattern: &Pattern,
+        slot: usize,
+        rest: &[u8],
+        values: &mut Vec<u64>,
+        out: &mut Vec<Vec<u64>>,
+    ) {
         let Some(piece) = pattern.slots.get(slot) else {
             if rest.is_empty() {
                 out.push(values.clone());
