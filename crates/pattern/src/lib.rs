@@ -17,6 +17,12 @@ Suffix List) is refused with an [`Error`] that names the pattern, the
 position and the value. So every index of a compiled space is a valid name,
 and the count is exact.
 
+A spec's [`Filter`] leaves names out (length bounds, excluded words,
+regular expressions, whole names) and the space stays exact: `total` counts
+the names kept, and indexes and positions are theirs, found by dynamic
+programming over an automaton of the rules, never by enumerating.
+[`Space::index_of`] finds a name's index again.
+
 This crate does no I/O and starts no threads. Spec files are parsed from
 text ([`SpecFile::from_toml`]); word files are read through a closure the
 caller passes to [`SpecFile::resolve`].

@@ -535,12 +535,13 @@ impl Space {
     }
 
     /// Appends the name with index `index` to `out`. It allocates nothing
-    /// when `out` has room for [`Space::max_name_len`] more bytes.
+    /// when `out` has room for [`Space::max_name_len`] more bytes, but in
+    /// a filtered space, which allocates the state of its walk to the
+    /// name (a cursor keeps its own).
     ///
     /// # Panics
     ///
     /// If `index >= total()`.
-    /// A filtered space allocates the state of its walk to the name.
     pub fn write_name(&self, index: u64, out: &mut Vec<u8>) {
         assert!(index < self.total, "index {index} out of range");
         if let Some(filters) = &self.filters {

@@ -15,8 +15,11 @@
 //!   state and length), each for the states the levels before can reach.
 //! - The kept names' count is the first table's entry at the start; the
 //!   `i`-th kept name is found by walking the levels and, at each, skipping
-//!   whole choices by their counts (unranking), a word level by prefix sums
-//!   over its words.
+//!   whole choices by their counts (unranking): a word, a number or a
+//!   character is found by one row of prefix sums over the level's choices.
+//! - A sequential walk steps from one kept name to the next in place, the
+//!   last character patched where only it changes; a shuffled cursor walks
+//!   32 names level by level together.
 //! - Whole names left out (`exclude_names`) are found in the pattern they
 //!   belong to, ranked among the kept names, and subtracted by rank: a
 //!   sorted list of 8 bytes per excluded name.
@@ -39,8 +42,8 @@ const MAX_CELLS: usize = 8 << 20;
 /// The most automaton steps compilation may take to fill the tables.
 const MAX_WORK: u64 = 4_000_000_000;
 
-/// The most prefix sums (8 bytes each) one word level may keep; past it,
-/// a sum is kept every so many words.
+/// The most prefix sums (8 bytes each) one level may keep; past it, a sum
+/// is kept every so many choices, and the ones between are counted.
 const MAX_SUMS: usize = 4 << 20;
 
 /// A line this short is appended in one move of this width.
