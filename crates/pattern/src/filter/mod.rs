@@ -2102,13 +2102,8 @@ impl Sums {
         let Some(row) = self.row(state, len, lens) else {
             return (0, 0);
         };
-        // The last sum at most `rank`: counted without branches in a
-        // short row (a charset's), searched in a long one.
-        let k = if row.len() <= 64 {
-            row.iter().map(|&c| usize::from(c <= rank)).sum::<usize>() - 1
-        } else {
-            row.partition_point(|&c| c <= rank) - 1
-        };
+        // The last sum at most `rank`.
+        let k = row.partition_point(|&c| c <= rank) - 1;
         (to_u64(k * self.block), row[k])
     }
 
@@ -2127,11 +2122,7 @@ impl Sums {
     fn find(&self, state: u32, len: usize, lens: usize, rank: u64) -> (usize, u64) {
         let at = self.rows[state as usize * lens + len] as usize;
         let row = &self.cum[at..at + self.width];
-        let k = if row.len() <= 64 {
-            row.iter().map(|&c| usize::from(c <= rank)).sum::<usize>() - 1
-        } else {
-            row.partition_point(|&c| c <= rank) - 1
-        };
+        let k = row.partition_point(|&c| c <= rank) - 1;
         (k, rank - row[k])
     }
 
