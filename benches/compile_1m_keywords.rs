@@ -10,6 +10,8 @@
 //! heap of the two exceeds 3x the file's size + 1 MiB: the words are held
 //! once as written and once normalised, with compact offsets beside them.
 
+mod common;
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,13 +36,7 @@ impl KeywordFile {
             std::process::id()
         ));
         let mut text = String::with_capacity(KEYWORDS * 11);
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below
-        };
+        let mut next = common::xorshift();
         for _ in 0..KEYWORDS {
             for _ in 0..5 + next(10) {
                 text.push(char::from(b'a' + u8::try_from(next(26)).unwrap()));

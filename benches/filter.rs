@@ -55,13 +55,7 @@ fn mask(order: Order, filtered: bool) -> Space {
 /// About 10^12 names (10 keywords × 36^6 × 10 × 5 TLDs), with 1,000
 /// pseudorandom excluded words of 3-5 letters and a length bound.
 fn huge() -> Spec {
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = |below: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % below
-    };
+    let mut next = common::xorshift();
     let words: Vec<String> = (0..1000)
         .map(|_| {
             (0..3 + next(3))

@@ -72,3 +72,15 @@ pub fn run(space: &Space, names: u64, threads: usize, pooled: bool) -> Report {
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// A fixed xorshift stream: `next(below)` is its next number below
+/// `below`, the same on every run.
+pub fn xorshift() -> impl FnMut(u64) -> u64 {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    move |below| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    }
+}

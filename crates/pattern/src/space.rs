@@ -1024,7 +1024,7 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
 
 /// Writes `value` in decimal, zero-padded to `width`, so that it ends at
 /// `buf[end]`; returns where it starts.
-fn number_back(mut value: u64, width: usize, buf: &mut [u8], end: usize) -> usize {
+pub(crate) fn number_back(mut value: u64, width: usize, buf: &mut [u8], end: usize) -> usize {
     let mut at = end;
     loop {
         at -= 1;

@@ -29,7 +29,9 @@ mod automaton;
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind};
-use crate::space::{Fnv128, MAX_NAME_LEN, Pattern, Pieces, Slot, Space, TldSource, to_u64};
+use crate::space::{
+    Fnv128, MAX_NAME_LEN, Pattern, Pieces, Slot, Space, TldSource, number_back, to_u64,
+};
 use crate::spec::{Filter, WordList};
 use crate::words::{self, Table};
 
@@ -1262,7 +1264,7 @@ impl Program {
                     }
                     Slot::Number { lo, hi, width } => {
                         budget.work(to_u64(from.len()).saturating_mul(hi - lo + 1))?;
-                        let mut buf = [0u8; 20];
+                        let mut buf: NumberBuf = [0; 20];
                         for &s in from {
                             for v in *lo..=*hi {
                                 to.insert(automaton.walk(s, number(v, *width, &mut buf)));
@@ -1405,7 +1407,7 @@ impl Program {
                     }
                     &Slot::Number { lo, hi, width } => {
                         let next = &program.tables[exit];
-                        let mut buf = [0u8; 20];
+                        let mut buf: NumberBuf = [0; 20];
                         let values = hi - lo + 1;
                         budget.work(
                             to_u64(from.len())
@@ -1432,7 +1434,7 @@ impl Program {
                         let sums = Some(Arc::new(Sums::build(
                             count,
                             |v, out| {
-                                let mut buf = [0u8; 20];
+                                let mut buf: NumberBuf = [0; 20];
                                 out.extend_from_slice(number(lo + to_u64(v), width, &mut buf));
                             },
                             (from, &table, next),
@@ -1674,7 +1676,7 @@ impl Program {
         value: u64,
         ats: &[At],
         (state, len): (u32, usize),
-        buf: &'a mut [u8; 20],
+        buf: &'a mut NumberBuf,
     ) -> (&'a [u8], u32, Option<usize>, usize) {
         let Ctx {
             pattern,
@@ -1816,7 +1818,7 @@ impl Program {
         ats: &mut [At],
         out: &mut Vec<u8>,
     ) {
-        let mut buf = [0u8; 20];
+        let mut buf: NumberBuf = [0; 20];
         let Lane {
             state,
             len,
@@ -1908,7 +1910,7 @@ impl Program {
     /// Moves `walk` to the next kept name of the pattern; `false` when it
     /// was the last.
     fn advance(&self, cx: Ctx<'_>, walk: &mut Walk) -> bool {
-        let mut buf = [0u8; 20];
+        let mut buf: NumberBuf = [0; 20];
         let ats = &mut walk.ats;
         for &i in self.choice_levels.iter().rev() {
             let choices = self.choices(cx, i, ats);
@@ -1946,7 +1948,7 @@ impl Program {
             ..
         } = cx;
         let mut ats = vec![At::default(); self.levels.len()];
-        let mut buf = [0u8; 20];
+        let mut buf: NumberBuf = [0; 20];
         let (mut state, mut len) = (automaton.start(), 0);
         let mut before = 0;
         // A charset slot's string, as (length, number among that length).
@@ -2193,23 +2195,14 @@ fn units(pattern: &Pattern) -> Vec<Unit> {
     units
 }
 
+/// Room for a number's digits: a `u64` has at most 20, and padding goes
+/// to the width of the range's end, itself a `u64`.
+type NumberBuf = [u8; 20];
+
 /// `value` zero-padded to `width`, in `buf`.
-fn number(value: u64, width: usize, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    let mut v = value;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + u8::try_from(v % 10).unwrap_or(0);
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    while buf.len() - i < width.min(buf.len()) {
-        i -= 1;
-        buf[i] = b'0';
-    }
-    &buf[i..]
+fn number(value: u64, width: usize, buf: &mut NumberBuf) -> &[u8] {
+    let start = number_back(value, width, buf, 20);
+    &buf[start..]
 }
 
 fn index(value: u64) -> usize {
@@ -2321,7 +2314,7 @@ impl<'t> Lookup<'t> {
                 }
             }
             Slot::Number { lo, hi, width } => {
-                let mut buf = [0u8; 20];
+                let mut buf: NumberBuf = [0; 20];
                 for n in 1..=rest.len().min(20) {
                     let digits = &rest[..n];
                     if !digits.iter().all(u8::is_ascii_digit) {
