@@ -12,13 +12,13 @@ use crate::parse::{self, MAX_LABEL, Piece, PieceKind};
 use crate::punycode;
 use crate::shuffle::{LATEST_SHUFFLE, Permutation, SHUFFLE_VERSIONS};
 use crate::space::{
-    Chars, FAR_TABLE_BYTES, FarWord, MAX_FAR_WORDS, MAX_NAME_LEN, Pattern, Slot, Space, Template,
-    TldSource, to_u64,
+    Chars, FAR_TABLE_BYTES, FarWord, KEYWORDS, MAX_FAR_WORDS, MAX_NAME_LEN, Pattern, Slot, Space,
+    Template, TldSource, to_u64,
 };
 use crate::spec::{Order, Spec, WordList};
+use crate::typo::{TypoAlgorithm, TypoTable, Typos};
 use crate::words::{self, BUILTIN_CHARSETS, Table};
 
-const KEYWORDS: usize = 0;
 const TLDS: usize = 1;
 
 /// Unicode labels are checked shape by shape; past this many shapes a spec
@@ -94,17 +94,31 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         sources.push(list);
     }
 
+    let parsed = spec
+        .patterns
+        .iter()
+        .enumerate()
+        .map(|(i, text)| parse::parse(i + 1, text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let typos = typo_tables(spec, &parsed, &list_tables, &mut tables)?;
+    let typo_index: BTreeMap<Vec<TypoAlgorithm>, usize> = typos
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.algorithms.clone(), i))
+        .collect();
     let mut patterns = Vec::with_capacity(spec.patterns.len());
     let mut max_name_len = 0;
-    for (i, text) in spec.patterns.iter().enumerate() {
+    for (i, (text, pieces)) in spec.patterns.iter().zip(&parsed).enumerate() {
         let number = i + 1;
-        let pieces = parse::parse(number, text)?;
         let ctx = Ctx {
             number,
             text,
             spec,
             sources: &sources,
             tables: &tables,
+            typos: &typos,
+            typo_index: &typo_index,
+            dictionary: list_tables.contains_key(DICTIONARY),
         };
         let slots = pieces
             .iter()
@@ -125,6 +139,13 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         let keyword = slots
             .iter()
             .position(|s| matches!(s, Slot::Words { table: KEYWORDS }));
+        let typo = slots.iter().enumerate().find_map(|(slot, s)| match s {
+            Slot::Words { table } => typos
+                .iter()
+                .position(|t| t.table == *table)
+                .map(|t| (slot, t)),
+            _ => None,
+        });
         let tld = tld_source(&slots);
         let mut first_steps = vec![0; slots.len()];
         let steps = if unicode {
@@ -143,6 +164,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             count,
             unicode,
             keyword,
+            typo,
             tld,
             far_words,
             template,
@@ -192,8 +214,93 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         permutation,
         selection: spec.offset..spec.offset + len,
         max_name_len,
+        typos,
         filters: filters.map(Box::new),
     })
+}
+
+/// The list `{typo:dictionary}` takes its words from.
+const DICTIONARY: &str = "dictionary";
+
+/// The algorithms of a `{typo}` piece: its own, else the spec's, else
+/// every one (`dictionary` only when the spec has its list, which it needs
+/// when named). The error is what is wrong and what to do.
+fn typo_selection(
+    spec: &Spec,
+    named: Option<&[TypoAlgorithm]>,
+    dictionary: bool,
+) -> Result<Vec<TypoAlgorithm>, (String, &'static str)> {
+    let (mut algorithms, chosen) = match named {
+        Some(named) => (named.to_vec(), true),
+        None if !spec.typo_algorithms.is_empty() => (spec.typo_algorithms.clone(), true),
+        None => (TypoAlgorithm::ALL.to_vec(), false),
+    };
+    algorithms.sort_unstable();
+    algorithms.dedup();
+    if !dictionary && algorithms.contains(&TypoAlgorithm::Dictionary) {
+        if chosen {
+            return Err((
+                "the typo algorithm `dictionary` needs words to join to the keywords, and the spec has no list named `dictionary`".to_owned(),
+                "add [lists] dictionary = [\"login\", \"secure\"] (or { file = \"words.txt\" }) to the spec",
+            ));
+        }
+        algorithms.retain(|&a| a != TypoAlgorithm::Dictionary);
+    }
+    Ok(algorithms)
+}
+
+/// Makes the look-alike tables the patterns' `{typo}` pieces use, one per
+/// selection of algorithms, and adds them to `tables`.
+fn typo_tables(
+    spec: &Spec,
+    parsed: &[Vec<Piece>],
+    lists: &BTreeMap<&str, usize>,
+    tables: &mut Vec<Table>,
+) -> Result<Vec<TypoTable>, Error> {
+    let dictionary = lists.get(DICTIONARY).copied();
+    let mut typos: Vec<TypoTable> = Vec::new();
+    for (i, pieces) in parsed.iter().enumerate() {
+        for piece in pieces {
+            let PieceKind::Typo(named) = &piece.kind else {
+                continue;
+            };
+            let fail = |kind, what: &str, help: &str| {
+                pattern_error(kind, i + 1, &spec.patterns[i], piece.span, what, help)
+            };
+            if tables[KEYWORDS].len() == 0 {
+                return Err(fail(
+                    ErrorKind::Undefined,
+                    "the pattern uses {typo}, which makes look-alikes of the keywords, but the spec has no keywords",
+                    "add keywords = [...] or keywords_file to the spec",
+                ));
+            }
+            let algorithms = typo_selection(spec, named.as_deref(), dictionary.is_some())
+                .map_err(|(what, help)| fail(ErrorKind::Undefined, &what, help))?;
+            if typos.iter().any(|t| t.algorithms == algorithms) {
+                continue;
+            }
+            let words: Vec<&str> = dictionary.map_or_else(Vec::new, |d| tables[d].iter().collect());
+            let typo = Typos::new(&algorithms, &spec.typo_keyboards, words);
+            let (table, typos_of) = typo.table(&tables[KEYWORDS], "look-alike", tables.len())?;
+            if table.len() == 0 {
+                return Err(fail(
+                    ErrorKind::BadValue,
+                    &format!(
+                        "the typo algorithms {} make no valid look-alike of any keyword",
+                        algorithms
+                            .iter()
+                            .map(|a| a.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    "choose other algorithms, e.g. {typo} for all of them, or add keywords",
+                ));
+            }
+            tables.push(table);
+            typos.push(typos_of);
+        }
+    }
+    Ok(typos)
 }
 
 /// Refuses an order version this release does not know.
@@ -249,6 +356,11 @@ struct Ctx<'a> {
     /// The word list of each table.
     sources: &'a [&'a WordList],
     tables: &'a [Table],
+    /// The look-alike tables, and which selection of algorithms each is.
+    typos: &'a [TypoTable],
+    typo_index: &'a BTreeMap<Vec<TypoAlgorithm>, usize>,
+    /// Whether the spec has a `dictionary` list.
+    dictionary: bool,
 }
 
 impl Ctx<'_> {
@@ -256,7 +368,31 @@ impl Ctx<'_> {
     fn describe(&self, what: &What) -> String {
         match what {
             What::Text(text) => text.clone(),
-            &What::Word { table, index } => self.tables[table].origin(index, self.sources[table]),
+            &What::Word { table, index } => match self.sources.get(table) {
+                Some(source) => self.tables[table].origin(index, source),
+                None => {
+                    let typo = self.typos.iter().find(|t| t.table == table);
+                    let keyword = typo.map_or(0, |t| t.keyword_of(to_u64(index)));
+                    format!(
+                        "look-alike `{}` of keyword `{}`",
+                        self.tables[table].get(index),
+                        self.tables[KEYWORDS].get(keyword)
+                    )
+                }
+            },
+        }
+    }
+
+    /// The look-alike table of `seg`, when it is a `{typo}` piece.
+    fn typo_table(&self, seg: &Seg, slots: &[Slot]) -> Option<usize> {
+        match (&seg.source, slots) {
+            (SegSource::Slot(i), _) => match &slots[*i] {
+                Slot::Words { table } if self.typos.iter().any(|t| t.table == *table) => {
+                    Some(*table)
+                }
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -295,6 +431,12 @@ impl Ctx<'_> {
                     ));
                 }
                 Slot::Words { table: TLDS }
+            }
+            PieceKind::Typo(named) => {
+                let algorithms = typo_selection(self.spec, named.as_deref(), self.dictionary)
+                    .map_err(|(what, help)| self.fail(ErrorKind::Undefined, span, &what, help))?;
+                let typo = &self.typos[self.typo_index[&algorithms]];
+                Slot::Words { table: typo.table }
             }
             PieceKind::List(name) => {
                 let Some(&table) = lists.get(name.as_str()) else {
@@ -422,6 +564,26 @@ impl Ctx<'_> {
             {
                 longest += tables[TLDS].max_len();
                 continue;
+            }
+            if let [seg] = label.as_slice()
+                && let Some(table) = self.typo_table(seg, slots)
+            {
+                // Look-alikes were each checked as hostnames when made.
+                longest += tables[table].max_len();
+                continue;
+            }
+            for seg in label {
+                let Some(table) = self.typo_table(seg, slots) else {
+                    continue;
+                };
+                if tables[table].iter().any(|v| v.contains("xn--")) {
+                    return Err(self.fail(
+                        ErrorKind::InvalidName,
+                        seg.span,
+                        "{typo} makes Unicode look-alikes here (homoglyph, cyrillic, or of a Unicode keyword), written as A-labels, so it must be a label by itself",
+                        "write it as {typo}.{tld}, or choose algorithms that keep to ASCII ({typo:addition,omission,...}) to join it with other pieces",
+                    ));
+                }
             }
             let segs: Vec<Vec<Variant<'_>>> =
                 label.iter().map(|s| s.variants(slots, tables)).collect();

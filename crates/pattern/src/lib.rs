@@ -89,6 +89,7 @@ mod punycode;
 mod shuffle;
 mod space;
 mod spec;
+mod typo;
 mod words;
 
 pub use crate::domainflow::{DOMAINFLOW_CHARSET, DomainflowConfig, ServiceKey};
@@ -97,6 +98,7 @@ pub use crate::filter::FilterRule;
 pub use crate::shuffle::{LATEST_SHUFFLE, SHUFFLE_VERSIONS};
 pub use crate::space::{Cursor, MAX_NAME_LEN, PatternInfo, Pieces, Space};
 pub use crate::spec::{Filter, FilterFile, ListDef, Order, Spec, SpecFile, WordList};
+pub use crate::typo::{Keyboard, TypoAlgorithm, TypoCount, TypoReport};
 
 impl Space {
     /// Validates `spec` and builds its space. See the crate docs for what

@@ -1,6 +1,7 @@
 //! The pattern parser: text to pieces, with character spans for errors.
 
 use crate::error::{Error, ErrorKind, pattern_error};
+use crate::typo::TypoAlgorithm;
 
 /// The longest a label may be, and so the longest a charset piece may be.
 pub(crate) const MAX_LABEL: usize = 63;
@@ -25,6 +26,9 @@ pub(crate) enum PieceKind {
         min: usize,
         max: usize,
     },
+    /// `{typo}` (the spec's algorithms: `None`) or `{typo:ALGO,ALGO}`:
+    /// each keyword's look-alikes.
+    Typo(Option<Vec<TypoAlgorithm>>),
     /// `{number:A-B}`; `width` > 0 pads with zeros.
     Number {
         lo: u64,
@@ -33,7 +37,7 @@ pub(crate) enum PieceKind {
     },
 }
 
-const PIECES_HELP: &str = "pieces are {keyword}, {tld}, {list:NAME}, {CHARSET:N}, {CHARSET:M-N}, {random}, {random:N} and {number:A-B}; literal text may hold a-z, 0-9, '.' and '-'";
+const PIECES_HELP: &str = "pieces are {keyword}, {tld}, {typo}, {typo:ALGO,...}, {list:NAME}, {CHARSET:N}, {CHARSET:M-N}, {random}, {random:N} and {number:A-B}; literal text may hold a-z, 0-9, '.' and '-'";
 
 /// Parses pattern `number` (1-based, for messages).
 pub(crate) fn parse(number: usize, pattern: &str) -> Result<Vec<Piece>, Error> {
@@ -105,6 +109,8 @@ pub(crate) fn parse(number: usize, pattern: &str) -> Result<Vec<Piece>, Error> {
 
 type PieceError = (String, &'static str);
 
+const TYPO_HELP: &str = "write {typo} for the spec's typo algorithms, or name some: {typo:omission,homoglyph}; the algorithms are addition, bitsquatting, cyrillic, homoglyph, hyphenation, insertion, omission, plural, repetition, replacement, subdomain, transposition, vowel-swap and dictionary";
+
 fn parse_piece(body: &str) -> Result<PieceKind, PieceError> {
     let (name, arg) = match body.split_once(':') {
         Some((name, arg)) => (name, Some(arg)),
@@ -120,6 +126,15 @@ fn parse_piece(body: &str) -> Result<PieceKind, PieceError> {
             format!("`{{{name}}}` takes no argument"),
             "write it as {keyword} or {tld}",
         )),
+        ("typo", None) => Ok(PieceKind::Typo(None)),
+        ("typo", Some(names)) => {
+            let mut algorithms = Vec::new();
+            for name in names.split(',') {
+                let algorithm = TypoAlgorithm::parse(name).map_err(|why| (why, TYPO_HELP))?;
+                algorithms.push(algorithm);
+            }
+            Ok(PieceKind::Typo(Some(algorithms)))
+        }
         ("list", Some(list)) if is_name(list) => Ok(PieceKind::List(list.to_owned())),
         ("list", _) => Err((
             "`{list:NAME}` needs a list name (letters, digits, `_`)".into(),

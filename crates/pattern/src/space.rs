@@ -8,7 +8,11 @@ use crate::filter::{FilterRule, Filters, Run, Walk};
 use crate::punycode;
 use crate::shuffle::{Permutation, RUN};
 use crate::spec::Order;
+use crate::typo::{TypoAlgorithm, TypoReport, TypoTable};
 use crate::words::{Table, offset};
+
+/// The keywords' table among a space's tables.
+pub(crate) const KEYWORDS: usize = 0;
 
 /// The longest name a space can produce, in octets.
 pub const MAX_NAME_LEN: usize = 253;
@@ -222,6 +226,9 @@ pub(crate) struct Pattern {
     pub unicode: bool,
     /// The first `{keyword}` slot, if the pattern has one.
     pub keyword: Option<usize>,
+    /// The first `{typo}` slot and its table's place in
+    /// [`Space::typos`], if the pattern has one.
+    pub typo: Option<(usize, usize)>,
     /// Where the TLD comes from.
     pub tld: TldSource,
     /// The word slots whose tables a shuffled cursor fetches ahead
@@ -357,6 +364,8 @@ pub struct Space {
     /// The spec's filter, when it leaves names out: then `total` counts
     /// the names it keeps, and indexes and positions are theirs.
     pub(crate) filters: Option<Box<Filters>>,
+    /// The look-alike tables of the patterns' `{typo}` pieces.
+    pub(crate) typos: Vec<TypoTable>,
 }
 
 /// A pattern of a compiled [`Space`], for summaries.
@@ -498,6 +507,15 @@ impl Space {
             h.bytes(&filters.canonical);
         }
         format!("{:032x}", h.0)
+    }
+
+    /// For each selection of typo algorithms the patterns' `{typo}` pieces
+    /// use: the selection, and per keyword what each algorithm made.
+    pub fn typo_reports(&self) -> Vec<(Vec<TypoAlgorithm>, Vec<TypoReport>)> {
+        self.typos
+            .iter()
+            .map(|t| (t.algorithms.clone(), t.reports(&self.tables[KEYWORDS])))
+            .collect()
     }
 
     /// The compiled patterns with their counts.
@@ -659,10 +677,18 @@ impl Space {
             }
             _ => unreachable!("keyword and TLD slots hold words"),
         };
+        // A look-alike's keyword is the one it was made from.
+        let typo_keyword = |(slot, typo): (usize, usize)| {
+            let keyword = self.typos[typo].keyword_of(value(slot));
+            self.tables[KEYWORDS].get(keyword)
+        };
         Pieces {
             pattern: number,
             pattern_text: &pattern.text,
-            keyword: pattern.keyword.map(word),
+            keyword: pattern
+                .keyword
+                .map(word)
+                .or_else(|| pattern.typo.map(typo_keyword)),
             tld: match &pattern.tld {
                 TldSource::Slot(slot) => word(*slot),
                 TldSource::Literal(tld) => tld,
@@ -680,7 +706,12 @@ impl Space {
                 Slot::Words { table } => self.tables[*table].max_len(),
                 _ => 0,
             };
-            longest.0 = longest.0.max(p.keyword.map_or(0, words));
+            let keyword = match (p.keyword, p.typo) {
+                (Some(slot), _) => words(slot),
+                (None, Some(_)) => self.tables[KEYWORDS].max_len(),
+                (None, None) => 0,
+            };
+            longest.0 = longest.0.max(keyword);
             longest.1 = longest.1.max(p.text.len());
             longest.2 = longest.2.max(match &p.tld {
                 TldSource::Slot(slot) => words(*slot),

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domainflow::DomainflowConfig;
 use crate::error::{Error, ErrorKind};
 use crate::shuffle::{LATEST_SHUFFLE, SHUFFLE_VERSIONS};
+use crate::typo::{Keyboard, TypoAlgorithm};
 
 /// The order in which a space's names are produced.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -294,6 +295,15 @@ pub struct Spec {
     /// orders and offsets are those of the names that remain.
     #[serde(default, skip_serializing_if = "Filter::is_empty")]
     pub filter: Filter,
+    /// The algorithms of `{typo}` (a `{typo:ALGO,...}` piece names its
+    /// own); every one when empty, `dictionary` only with a `dictionary`
+    /// list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub typo_algorithms: Vec<TypoAlgorithm>,
+    /// The keyboards of the `insertion` and `replacement` algorithms;
+    /// every one when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub typo_keyboards: Vec<Keyboard>,
 }
 
 /// Names a spec leaves out ([`Spec::filter`]). The filtered sequence is
@@ -377,6 +387,8 @@ impl Default for Spec {
             allow_unknown_tlds: false,
             domainflow: None,
             filter: Filter::default(),
+            typo_algorithms: Vec::new(),
+            typo_keyboards: Vec::new(),
         }
     }
 }
@@ -432,6 +444,10 @@ pub struct SpecFile {
     pub allow_unknown_tlds: Option<bool>,
     /// Names to leave out.
     pub filter: Option<FilterFile>,
+    /// The algorithms of `{typo}`.
+    pub typo_algorithms: Option<Vec<TypoAlgorithm>>,
+    /// The keyboards of the `insertion` and `replacement` algorithms.
+    pub typo_keyboards: Option<Vec<Keyboard>>,
 }
 
 /// The `[filter]` table of a spec file, before its files are read.
@@ -490,7 +506,7 @@ impl SpecFile {
             Error::new(
                 ErrorKind::SpecSyntax,
                 format!(
-                    "{source}:{line}:{column}: {}\n  help: see the spec format in README.md (keywords, tlds, patterns, [lists], [charsets], order, seed, shuffle_version, [filter])",
+                    "{source}:{line}:{column}: {}\n  help: see the spec format in README.md (keywords, tlds, patterns, [lists], [charsets], order, seed, shuffle_version, typo_algorithms, typo_keyboards, [filter])",
                     e.message().trim_end()
                 ),
             )
@@ -576,6 +592,8 @@ impl SpecFile {
             allow_unknown_tlds: self.allow_unknown_tlds.unwrap_or(false),
             domainflow: None,
             filter,
+            typo_algorithms: self.typo_algorithms.unwrap_or_default(),
+            typo_keyboards: self.typo_keyboards.unwrap_or_default(),
         })
     }
 }
