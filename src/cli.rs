@@ -281,6 +281,24 @@ pub(crate) struct SpecArgs {
     /// How many names to write at most.
     #[arg(long, value_name = "N")]
     pub(crate) limit: Option<u64>,
+    /// The algorithms of `{typo}` (repeatable, or comma-separated), e.g.
+    /// `omission,homoglyph`; replaces the spec's `typo_algorithms`.
+    #[arg(
+        long = "typo",
+        value_name = "ALGO",
+        value_delimiter = ',',
+        help_heading = "Look-alikes"
+    )]
+    pub(crate) typo: Vec<domgen::pattern::TypoAlgorithm>,
+    /// The keyboards of the `insertion` and `replacement` algorithms
+    /// (repeatable, or comma-separated): qwerty, qwertz, azerty.
+    #[arg(
+        long = "typo-keyboard",
+        value_name = "LAYOUT",
+        value_delimiter = ',',
+        help_heading = "Look-alikes"
+    )]
+    pub(crate) typo_keyboards: Vec<domgen::pattern::Keyboard>,
     /// Leave out names shorter than N octets without their TLD.
     #[arg(long, value_name = "N", help_heading = "Filters")]
     pub(crate) min_length: Option<usize>,
@@ -380,6 +398,12 @@ impl SpecArgs {
         }
         if self.limit.is_some() {
             spec.limit = self.limit;
+        }
+        if !self.typo.is_empty() {
+            spec.typo_algorithms.clone_from(&self.typo);
+        }
+        if !self.typo_keyboards.is_empty() {
+            spec.typo_keyboards.clone_from(&self.typo_keyboards);
         }
         let filter = &mut spec.filter;
         if self.min_length.is_some() {

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use anyhow::Context;
 use domgen::Order;
+use domgen::pattern::{TypoAlgorithm, TypoCount, TypoReport};
 
 use crate::cli::SpecArgs;
 use crate::failure::Failure;
@@ -41,6 +42,9 @@ pub(crate) fn check(args: &SpecArgs, show: u64) -> Result<(), Failure> {
             } else {
                 writeln!(out, "  of {} before the filter", p.unfiltered)?;
             }
+        }
+        for (algorithms, reports) in space.typo_reports() {
+            write_typos(&mut out, &algorithms, &reports)?;
         }
         if !rules.is_empty() {
             writeln!(out, "filter (each rule by itself):")?;
@@ -88,6 +92,74 @@ pub(crate) fn check(args: &SpecArgs, show: u64) -> Result<(), Failure> {
         out.flush()
     };
     run().context("cannot write to standard output")?;
+    Ok(())
+}
+
+/// Keywords whose look-alikes `check` counts one by one; the rest are in
+/// the totals.
+const TYPO_KEYWORDS_SHOWN: usize = 20;
+
+/// What each typo algorithm made: in all, then keyword by keyword.
+fn write_typos(
+    out: &mut impl Write,
+    algorithms: &[TypoAlgorithm],
+    reports: &[TypoReport],
+) -> io::Result<()> {
+    let line = |counts: &mut dyn Iterator<Item = (TypoAlgorithm, TypoCount)>| {
+        let mut kept = 0;
+        let mut dropped = 0;
+        let mut parts = Vec::new();
+        let mut drops = Vec::new();
+        for (algorithm, count) in counts {
+            kept += count.kept;
+            dropped += count.dropped;
+            parts.push(format!("{algorithm} {}", count.kept));
+            if count.dropped > 0 {
+                drops.push(format!("{algorithm} {}", count.dropped));
+            }
+        }
+        let dropped = if dropped == 0 {
+            String::new()
+        } else {
+            format!(
+                "; dropped as not valid hostnames: {dropped} ({})",
+                drops.join(", ")
+            )
+        };
+        format!("{kept} ({}){dropped}", parts.join(", "))
+    };
+    let names: Vec<&str> = algorithms.iter().map(|a| a.name()).collect();
+    writeln!(out, "look-alikes by {{typo:{}}}:", names.join(","))?;
+    let totals = algorithms.iter().enumerate().map(|(i, &algorithm)| {
+        let sum = reports
+            .iter()
+            .fold(TypoCount::default(), |sum, r| TypoCount {
+                kept: sum.kept + r.counts[i].1.kept,
+                dropped: sum.dropped + r.counts[i].1.dropped,
+            });
+        (algorithm, sum)
+    });
+    writeln!(
+        out,
+        "  all {} keywords: {}",
+        reports.len(),
+        line(&mut totals.collect::<Vec<_>>().into_iter())
+    )?;
+    for report in reports.iter().take(TYPO_KEYWORDS_SHOWN) {
+        writeln!(
+            out,
+            "  {}: {}",
+            report.keyword,
+            line(&mut report.counts.iter().copied())
+        )?;
+    }
+    if reports.len() > TYPO_KEYWORDS_SHOWN {
+        writeln!(
+            out,
+            "  … and {} more keywords",
+            reports.len() - TYPO_KEYWORDS_SHOWN
+        )?;
+    }
     Ok(())
 }
 

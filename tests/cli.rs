@@ -328,6 +328,57 @@ exclude_names_file = "lists/taken.txt"
     );
 }
 
+#[test]
+fn typo_makes_look_alikes_from_the_spec_and_the_flags() {
+    let dir = Dir::new();
+    dir.create(
+        "spec.toml",
+        r#"
+keywords = ["abc", "x-y"]
+tlds = ["com", "net"]
+patterns = ["{typo}.{tld}"]
+typo_algorithms = ["omission", "dictionary", "transposition"]
+[lists]
+dictionary = ["go"]
+"#,
+    );
+    // Keyword by keyword; per keyword algorithm by algorithm in their
+    // order (omission, transposition, dictionary), each in its own; then
+    // the TLDs. `xy` is made by omission and transposition alike, and
+    // kept once.
+    let stems = [
+        "bc", "ac", "ab", "bac", "acb", "abc-go", "abcgo", "go-abc", "goabc", // abc
+        "-y", "xy", "x-", "-xy", "xy-", "x-y-go", "x-ygo", "go-x-y", "gox-y", "x-go", "go-y",
+    ];
+    let expected: Vec<String> = stems
+        .iter()
+        .filter(|s| !s.starts_with('-') && !s.ends_with('-'))
+        .flat_map(|s| [format!("{s}.com"), format!("{s}.net")])
+        .collect();
+    let out = dir.run(["generate", "spec.toml", "--out", "-"]);
+    assert_eq!(out.lines(), expected);
+    let check = dir.run(["check", "spec.toml"]);
+    assert_contains(
+        check.success(),
+        &[
+            "total: 32 names",
+            "look-alikes by {typo:omission,transposition,dictionary}:",
+            "  all 2 keywords: 16 (omission 4, transposition 2, dictionary 10); dropped as not valid hostnames: 4 (omission 2, transposition 2)",
+            "  abc: 9 (omission 3, transposition 2, dictionary 4)",
+            "  x-y: 7 (omission 1, transposition 0, dictionary 6); dropped as not valid hostnames: 4 (omission 2, transposition 2)",
+        ],
+    );
+    // The flag replaces the spec's algorithms; a bad name is refused with
+    // the names there are.
+    let out = dir.run(["count", "spec.toml", "--typo", "omission,repetition"]);
+    assert_eq!(out.lines(), ["20"]);
+    let refused = dir.run(["count", "spec.toml", "--typo", "omision"]);
+    assert_contains(
+        refused.spec_error(),
+        &["`omision` is not a typo algorithm; the algorithms are addition"],
+    );
+}
+
 // generate
 
 #[test]

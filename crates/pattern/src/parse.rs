@@ -109,7 +109,8 @@ pub(crate) fn parse(number: usize, pattern: &str) -> Result<Vec<Piece>, Error> {
 
 type PieceError = (String, &'static str);
 
-const TYPO_HELP: &str = "write {typo} for the spec's typo algorithms, or name some: {typo:omission,homoglyph}; the algorithms are addition, bitsquatting, cyrillic, homoglyph, hyphenation, insertion, omission, plural, repetition, replacement, subdomain, transposition, vowel-swap and dictionary";
+const TYPO_HELP: &str =
+    "write {typo} for the spec's typo algorithms, or name some, e.g. {typo:omission,homoglyph}";
 
 fn parse_piece(body: &str) -> Result<PieceKind, PieceError> {
     let (name, arg) = match body.split_once(':') {

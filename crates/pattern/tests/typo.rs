@@ -14,11 +14,7 @@ fn spec(keywords: &[String], pattern: &str) -> Spec {
         keywords: WordList::inline(keywords),
         tlds: WordList::inline(["com", "net"]),
         patterns: vec![pattern.to_owned()],
-        lists: [(
-            "dictionary".to_owned(),
-            WordList::inline(["login", "pay"]),
-        )]
-        .into(),
+        lists: [("dictionary".to_owned(), WordList::inline(["login", "pay"]))].into(),
         ..Spec::default()
     }
 }
@@ -186,8 +182,14 @@ fn refusals_name_the_piece_and_say_what_to_do() {
         patterns: vec![pattern.to_owned()],
         ..Spec::default()
     };
-    refused(base("{typo:omision}.{tld}"), "`omision` is not a typo algorithm");
-    refused(base("{typo:dictionary}.{tld}"), "no list named `dictionary`");
+    refused(
+        base("{typo:omision}.{tld}"),
+        "`omision` is not a typo algorithm",
+    );
+    refused(
+        base("{typo:dictionary}.{tld}"),
+        "no list named `dictionary`",
+    );
     refused(base("shop{typo}.{tld}"), "must be a label by itself");
     refused(
         Spec {
