@@ -15,7 +15,7 @@
 //! keyboard layouts) follow dnstwist 20250130 (Apache-2.0); where the
 //! output differs on purpose, README's "Look-alike names" says so.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -26,7 +26,7 @@ use crate::error::{Error, ErrorKind};
 use crate::parse::MAX_LABEL;
 use crate::punycode;
 use crate::space::to_u64;
-use crate::words::{Seen, Table, hash};
+use crate::words::{Table, hash};
 
 /// One of dnstwist's permutation algorithms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -285,6 +285,87 @@ struct Scratch {
     first: Vec<String>,
     /// The candidate being built.
     candidate: String,
+    /// Per character met in a Unicode label: whether IDNA takes it as it
+    /// is anywhere in a label ([`Typos::free`]).
+    free: HashMap<char, bool>,
+}
+
+/// One keyword's variants, as a thread made them: A-label forms back to
+/// back, and per variant the place of the algorithm that made it.
+#[derive(Default)]
+struct Made {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    by: Vec<u8>,
+    /// Per algorithm of the selection, the variants dropped.
+    dropped: Vec<u64>,
+}
+
+/// Keywords a thread makes the variants of between two merges.
+const KEYWORDS_PER_ROUND: usize = 32;
+
+/// The variants kept so far, to keep each once across keywords: open
+/// addressing over (hash tag, value index) pairs, probed linearly, so
+/// that a probe compares 32 bits of hash before it fetches a value from
+/// the (big, cold) table. The tag also places a pair when the set grows.
+#[derive(Default)]
+struct Kept {
+    /// `tag << 32 | (index + 1)`; 0 is empty.
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl Kept {
+    /// Whether `value` (not yet in `table`) is new; if so it is recorded as
+    /// the value `table.len()` will be.
+    fn insert(&mut self, table: &Table, value: &[u8]) -> bool {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let tag = hash(value) >> 32;
+        let mut slot = Kept::home(tag, self.slots.len());
+        loop {
+            match self.slots[slot] {
+                0 => {
+                    let index = to_u64(table.len()) + 1;
+                    self.slots[slot] = tag << 32 | index;
+                    self.len += 1;
+                    return true;
+                }
+                pair if pair >> 32 == tag => {
+                    let index =
+                        usize::try_from((pair & u64::from(u32::MAX)) - 1).expect("an index fits");
+                    if table.bytes(index) == value {
+                        return false;
+                    }
+                }
+                _ => {}
+            }
+            slot = if slot + 1 == self.slots.len() {
+                0
+            } else {
+                slot + 1
+            };
+        }
+    }
+
+    /// Where a tag's probe starts in `size` slots.
+    fn home(tag: u64, size: usize) -> usize {
+        usize::try_from((tag * to_u64(size)) >> 32).expect("a slot fits")
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(1024);
+        let mut slots = vec![0u64; size];
+        for &pair in self.slots.iter().filter(|&&p| p != 0) {
+            let mut slot = Kept::home(pair >> 32, size);
+            while slots[slot] != 0 {
+                slot = if slot + 1 == size { 0 } else { slot + 1 };
+            }
+            slots[slot] = pair;
+        }
+        self.slots = slots;
+    }
 }
 
 impl<'a> Typos<'a> {
@@ -316,6 +397,9 @@ impl<'a> Typos<'a> {
     /// Makes the variants of every keyword of `keywords` into a table of
     /// `what` (for messages); a variant an earlier keyword made is not
     /// made again. `index` is where the table will sit among the space's.
+    ///
+    /// The processor's threads make the variants of a few keywords each,
+    /// round by round; one thread keeps them in keyword order.
     pub fn table(
         &self,
         keywords: &Table,
@@ -323,36 +407,64 @@ impl<'a> Typos<'a> {
         index: usize,
     ) -> Result<(Table, TypoTable), Error> {
         let n = self.algorithms.len();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(keywords.len().div_ceil(KEYWORDS_PER_ROUND))
+            .max(1);
+        let mut scratches: Vec<Scratch> = (0..threads).map(|_| Scratch::default()).collect();
         let mut table = Table::with_what(what);
-        let mut kept = Seen::with_capacity(0);
-        let mut scratch = Scratch::default();
-        let mut encoded = Vec::new();
+        let mut kept = Kept::default();
         let mut starts = Vec::with_capacity(keywords.len() + 1);
         let mut counts = vec![TypoCount::default(); keywords.len() * n];
-        for k in 0..keywords.len() {
-            starts.push(to_u64(table.len()));
-            let keyword = keywords.get(k);
-            let counts = &mut counts[k * n..(k + 1) * n];
-            let mut full = false;
-            self.make(keyword, &mut scratch, |at, variant| {
-                if !self.encode(variant, &mut encoded) {
-                    counts[at].dropped += 1;
-                    return;
+        let mut first = 0;
+        while first < keywords.len() {
+            let round = first..(first + threads * KEYWORDS_PER_ROUND).min(keywords.len());
+            let made: Vec<Vec<Made>> = if threads == 1 {
+                vec![self.make_all(keywords, round.clone(), &mut scratches[0])]
+            } else {
+                let per = round.len().div_ceil(threads);
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = scratches
+                        .iter_mut()
+                        .enumerate()
+                        .map(|(t, scratch)| {
+                            let part = (round.start + t * per).min(round.end)
+                                ..(round.start + (t + 1) * per).min(round.end);
+                            scope.spawn(move || self.make_all(keywords, part, scratch))
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("a typo thread does not panic"))
+                        .collect()
+                })
+            };
+            for (k, made) in round.clone().zip(made.iter().flatten()) {
+                starts.push(to_u64(table.len()));
+                let counts = &mut counts[k * n..(k + 1) * n];
+                let mut start = 0;
+                for (&end, &by) in made.ends.iter().zip(&made.by) {
+                    let variant = &made.bytes[start..end];
+                    start = end;
+                    if !kept.insert(&table, variant) {
+                        continue;
+                    }
+                    if !table.push(variant) {
+                        return Err(Error::new(
+                            ErrorKind::TooLarge,
+                            format!(
+                                "the look-alike names of keyword `{}` and the keywords before it pass 4 GiB, more than a table can hold; split the keywords into several specs, or choose fewer algorithms with {{typo:ALGO,...}}",
+                                keywords.get(k)
+                            ),
+                        ));
+                    }
+                    counts[usize::from(by)].kept += 1;
                 }
-                match table.push_new(&mut kept, &encoded) {
-                    Some(true) => counts[at].kept += 1,
-                    Some(false) => {}
-                    None => full = true,
+                for (count, &dropped) in counts.iter_mut().zip(&made.dropped) {
+                    count.dropped = dropped;
                 }
-            });
-            if full {
-                return Err(Error::new(
-                    ErrorKind::TooLarge,
-                    format!(
-                        "the look-alike names of keyword `{keyword}` and the keywords before it pass 4 GiB, more than a table can hold; split the keywords into several specs, or choose fewer algorithms with {{typo:ALGO,...}}"
-                    ),
-                ));
             }
+            first = round.end;
         }
         starts.push(to_u64(table.len()));
         let typos = TypoTable {
@@ -362,6 +474,38 @@ impl<'a> Typos<'a> {
             counts,
         };
         Ok((table, typos))
+    }
+
+    /// The variants of keywords `which` of `keywords`, each keyword's in
+    /// its order and valid.
+    fn make_all(
+        &self,
+        keywords: &Table,
+        which: std::ops::Range<usize>,
+        scratch: &mut Scratch,
+    ) -> Vec<Made> {
+        let mut encoded = Vec::new();
+        which
+            .map(|k| {
+                let mut made = Made {
+                    dropped: vec![0; self.algorithms.len()],
+                    ..Made::default()
+                };
+                let mut free = std::mem::take(&mut scratch.free);
+                self.make(keywords.get(k), scratch, |at, variant| {
+                    if self.encode(variant, &mut encoded, &mut free) {
+                        made.bytes.extend_from_slice(&encoded);
+                        made.ends.push(made.bytes.len());
+                        made.by
+                            .push(u8::try_from(at).expect("at most 14 algorithms"));
+                    } else {
+                        made.dropped[at] += 1;
+                    }
+                });
+                scratch.free = free;
+                made
+            })
+            .collect()
     }
 
     /// Calls `emit` with each new variant of `keyword` (Unicode form) and
@@ -375,6 +519,7 @@ impl<'a> Typos<'a> {
             round,
             first,
             candidate,
+            ..
         } = s;
         for (at, &algorithm) in self.algorithms.iter().enumerate() {
             let mut offer = |variant: &str| {
@@ -483,7 +628,7 @@ impl<'a> Typos<'a> {
     /// IDNA 2008 reads it: a label empty, longer than 63 octets, with a
     /// hyphen at an edge or in places 3 and 4 (but for an A-label), or
     /// with characters IDNA refuses or would map.
-    fn encode(&self, variant: &str, out: &mut Vec<u8>) -> bool {
+    fn encode(&self, variant: &str, out: &mut Vec<u8>, free: &mut HashMap<char, bool>) -> bool {
         out.clear();
         for (j, label) in variant.split('.').enumerate() {
             if j > 0 {
@@ -501,6 +646,18 @@ impl<'a> Typos<'a> {
                 if label.get(2..4) == Some("--") {
                     return false;
                 }
+            } else if !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().skip(2).take(2).any(|c| c != '-')
+                && label.chars().all(|c| {
+                    c.is_ascii_lowercase()
+                        || c.is_ascii_digit()
+                        || c == '-'
+                        || *free.entry(c).or_insert_with(|| self.free(c))
+                })
+            {
+                out.extend_from_slice(b"xn--");
+                punycode::encode(label, out);
             } else {
                 // IDNA 2008 takes a label only as it already is: what UTS #46
                 // would map (case, compatibility forms, NFC) is refused.
@@ -532,6 +689,31 @@ impl<'a> Typos<'a> {
 }
 
 const VOWELS: &str = "aeiou";
+
+impl Typos<'_> {
+    /// Whether IDNA takes `c` as it is wherever it stands in a label: alone,
+    /// and between letters, unmapped. A label of such characters (and
+    /// ASCII letters, digits and hyphens) needs no check of its own: none
+    /// is a combining mark (which could not stand alone) nor a Hangul jamo
+    /// (which NFC joins to its neighbours), so together they stay in NFC.
+    fn free(&self, c: char) -> bool {
+        if matches!(u32::from(c), 0x1100..=0x11ff | 0xa960..=0xa97f | 0xd7b0..=0xd7ff) {
+            return false;
+        }
+        [c.to_string(), format!("a{c}a")].iter().all(|label| {
+            let mut ours = b"xn--".to_vec();
+            punycode::encode(label, &mut ours);
+            self.uts46
+                .to_ascii(
+                    label.as_bytes(),
+                    AsciiDenyList::STD3,
+                    Hyphens::Check,
+                    DnsLength::Ignore,
+                )
+                .is_ok_and(|ascii| ascii.as_bytes() == ours)
+        })
+    }
+}
 
 /// `d[..from] + mid + d[to..]`, in `buf`.
 fn splice<'b>(d: &[char], from: usize, to: usize, mid: &str, buf: &'b mut String) -> &'b str {

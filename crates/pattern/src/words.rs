@@ -40,8 +40,8 @@ impl Table {
         }
     }
 
-    /// An empty table of `what` ("look-alike of keyword"), for values
-    /// added with [`Table::push_new`].
+    /// An empty table of `what` ("look-alike"), for values added with
+    /// [`Table::push`].
     pub fn with_what(what: &str) -> Table {
         Table {
             what: what.to_owned(),
@@ -53,21 +53,15 @@ impl Table {
         self.ends.len()
     }
 
-    /// Adds `value` unless an equal one is in the table (`seen` holds
-    /// them); `None` when the values would pass 4 GiB.
-    pub fn push_new(&mut self, seen: &mut Seen, value: &[u8]) -> Option<bool> {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(value);
-        if !seen.insert_growing(self, start) {
-            self.bytes.truncate(start);
-            return Some(false);
-        }
-        let Ok(end) = u32::try_from(self.bytes.len()) else {
-            self.bytes.truncate(start);
-            return None;
+    /// Adds `value` as it is, repeat or not; `false` when the values would
+    /// pass 4 GiB.
+    pub fn push(&mut self, value: &[u8]) -> bool {
+        let Ok(end) = u32::try_from(self.bytes.len() + value.len()) else {
+            return false;
         };
+        self.bytes.extend_from_slice(value);
         self.ends.push(end);
-        Some(true)
+        true
     }
 
     /// The table's values as their labels are written out: A-labels for
@@ -224,47 +218,28 @@ pub(crate) fn offset(at: u32) -> usize {
 /// mapped to by multiply-and-shift rather than a power of two: for a
 /// million words it takes 5.3 MB, where a general-purpose table (control
 /// bytes, power-of-two buckets) takes twice that.
-pub(crate) struct Seen {
+struct Seen {
     slots: Vec<u32>,
 }
 
 impl Seen {
-    pub(crate) fn with_capacity(values: usize) -> Seen {
+    fn with_capacity(values: usize) -> Seen {
         Seen {
             slots: vec![0; values + values / 3 + 1],
         }
     }
 
-    /// [`Seen::insert`], first doubling the set when it is 3/4 full: for
-    /// a table whose size is not known in advance.
-    fn insert_growing(&mut self, table: &Table, start: usize) -> bool {
-        if (table.len() + 1) * 4 > self.slots.len() * 3 {
-            let mut bigger = Seen::with_capacity(2 * (table.len() + 1));
-            for i in 0..table.len() {
-                let placed = bigger.place(table, table.bytes(i), i);
-                debug_assert!(placed, "a table's values are distinct");
-            }
-            *self = bigger;
-        }
-        self.insert(table, start)
-    }
-
     /// Inserts the value at `table.bytes[start..]`, which becomes value
     /// `table.len()`; `false` when an equal value is already there.
     fn insert(&mut self, table: &Table, start: usize) -> bool {
-        self.place(table, &table.bytes[start..], table.len())
-    }
-
-    /// Places `value` as value `index` of `table`, unless an equal value
-    /// is already there.
-    fn place(&mut self, table: &Table, value: &[u8], index: usize) -> bool {
+        let value = &table.bytes[start..];
         let size = u64::try_from(self.slots.len()).expect("a length fits in u64");
         let home = (u128::from(hash(value)) * u128::from(size)) >> 64;
         let mut slot = usize::try_from(home).expect("the slot is below the table's length");
         loop {
             match self.slots[slot] {
                 0 => {
-                    self.slots[slot] = u32::try_from(index + 1).unwrap_or(u32::MAX);
+                    self.slots[slot] = u32::try_from(table.len() + 1).unwrap_or(u32::MAX);
                     return true;
                 }
                 kept => {
