@@ -385,13 +385,11 @@ impl Ctx<'_> {
 
     /// The look-alike table of `seg`, when it is a `{typo}` piece.
     fn typo_table(&self, seg: &Seg, slots: &[Slot]) -> Option<usize> {
-        match (&seg.source, slots) {
-            (SegSource::Slot(i), _) => match &slots[*i] {
-                Slot::Words { table } if self.typos.iter().any(|t| t.table == *table) => {
-                    Some(*table)
-                }
-                _ => None,
-            },
+        let SegSource::Slot(i) = seg.source else {
+            return None;
+        };
+        match slots[i] {
+            Slot::Words { table } if self.typos.iter().any(|t| t.table == table) => Some(table),
             _ => None,
         }
     }

@@ -354,8 +354,19 @@ impl Kept {
         usize::try_from((tag * to_u64(size)) >> 32).expect("a slot fits")
     }
 
+    /// Makes room for `values` values in all, growing once.
+    fn reserve(&mut self, values: usize) {
+        let size = values + values / 3 + 1;
+        if size > self.slots.len() {
+            self.rehash(size);
+        }
+    }
+
     fn grow(&mut self) {
-        let size = (self.slots.len() * 2).max(1024);
+        self.rehash((self.slots.len() * 2).max(1024));
+    }
+
+    fn rehash(&mut self, size: usize) {
         let mut slots = vec![0u64; size];
         for &pair in self.slots.iter().filter(|&&p| p != 0) {
             let mut slot = Kept::home(pair >> 32, size);
@@ -463,6 +474,15 @@ impl<'a> Typos<'a> {
                 for (count, &dropped) in counts.iter_mut().zip(&made.dropped) {
                     count.dropped = dropped;
                 }
+            }
+            if first == 0 && round.end < keywords.len() {
+                // The first round tells what a keyword costs: room for the
+                // rest is made at once, a quarter more than it suggests,
+                // rather than by doubling (whose copies would double the
+                // peak). Room not written to is not resident.
+                let per = |x: usize| x / round.len() * (keywords.len() - round.len()) / 4 * 5;
+                table.reserve(per(table.bytes_len()), per(table.len()));
+                kept.reserve(table.len() + per(table.len()));
             }
             first = round.end;
         }

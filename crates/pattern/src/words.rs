@@ -53,6 +53,12 @@ impl Table {
         self.ends.len()
     }
 
+    /// Makes room for `values` more values of `bytes` bytes in all.
+    pub fn reserve(&mut self, bytes: usize, values: usize) {
+        self.bytes.reserve(bytes);
+        self.ends.reserve(values);
+    }
+
     /// Adds `value` as it is, repeat or not; `false` when the values would
     /// pass 4 GiB.
     pub fn push(&mut self, value: &[u8]) -> bool {
@@ -98,6 +104,11 @@ impl Table {
             None => 0,
         };
         &self.bytes[start..offset(self.ends[i])]
+    }
+
+    /// The bytes of the values, without their ends.
+    pub fn bytes_len(&self) -> usize {
+        self.bytes.len()
     }
 
     /// The bytes the values take, with their ends.

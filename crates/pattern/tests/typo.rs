@@ -150,6 +150,39 @@ proptest! {
     }
 }
 
+/// What `keywords_take_their_turns` checks, for enough keywords that the
+/// variants are made on several threads, in several rounds, with room
+/// reserved after the first.
+#[test]
+fn many_keywords_take_their_turns_across_threads_and_rounds() {
+    let keywords: Vec<String> = (0..300u32)
+        .map(|i| {
+            let letters = b"abcdefghijklmnoprstuvwxyz";
+            let pick = |k: u32| {
+                char::from(letters[usize::try_from(i * 7 + k * 13).unwrap() % letters.len()])
+            };
+            // Neighbours share letters, so that some variants repeat.
+            format!(
+                "{}{}{}{}",
+                pick(0),
+                pick(1),
+                pick(i % 3),
+                if i % 4 == 0 { "x" } else { "" }
+            )
+        })
+        .collect();
+    let pattern = "{typo:omission,homoglyph,transposition}.com";
+    let space = Space::compile(&spec(&keywords, pattern)).unwrap();
+    let mut expected = Vec::new();
+    let mut seen = HashSet::new();
+    for keyword in &keywords {
+        if let Ok(alone) = Space::compile(&spec(&[keyword.clone()], pattern)) {
+            expected.extend(names(&alone).into_iter().filter(|n| seen.insert(n.clone())));
+        }
+    }
+    assert_eq!(names(&space), expected);
+}
+
 #[test]
 fn variants_come_in_the_documented_order() {
     let space = Space::compile(&Spec {

@@ -278,6 +278,35 @@ fn a_filtered_campaign_resumes_exactly_once_and_refuses_another_filter() {
 }
 
 #[test]
+fn a_look_alike_campaign_resumes_exactly_once() {
+    let mut db = Db::new();
+    for order in [Order::Sequential, Order::Shuffled] {
+        let id = Uuid::new_v4();
+        let s = Spec {
+            keywords: WordList::inline(["paypal", "bank-1"]),
+            tlds: WordList::inline(["com", "net"]),
+            patterns: vec![
+                "{typo}.{tld}".into(),
+                "{typo:omission,repetition}-login.{tld}".into(),
+            ],
+            typo_algorithms: vec![
+                domgen_pattern::TypoAlgorithm::Homoglyph,
+                domgen_pattern::TypoAlgorithm::Addition,
+            ],
+            order,
+            seed: 5,
+            ..Spec::default()
+        };
+        let space = Space::compile(&s).unwrap();
+        let first = db.run(&s, &options(id, false), 200, Some(3)).unwrap();
+        assert!(first.rows_total < space.len());
+        let second = db.run(&s, &options(id, true), 200, None).unwrap();
+        assert_eq!(second.rows_total, space.len());
+        db.assert_exactly_once(&s, id);
+    }
+}
+
+#[test]
 fn resume_of_a_campaign_never_started_simply_starts_it() {
     let mut db = Db::new();
     let id = Uuid::new_v4();
