@@ -125,7 +125,7 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
             .map(|piece| ctx.slot(piece, &charsets, &list_tables, &tables))
             .collect::<Result<Vec<_>, _>>()?;
         let (cards, count) = ctx.count(&slots, &tables)?;
-        let (longest, unicode) = ctx.check_names(&pieces, &slots, &tables)?;
+        let (longest, unicode) = ctx.check_names(pieces, &slots, &tables)?;
         max_name_len = max_name_len.max(longest);
         let mut places = vec![1u64; slots.len()];
         for j in (0..slots.len().saturating_sub(1)).rev() {

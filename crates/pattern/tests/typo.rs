@@ -80,7 +80,7 @@ proptest! {
         .unwrap();
         for k in 0..normalised.total() {
             let keyword = normalised.pieces(k).keyword.unwrap().to_owned();
-            let alone = match Space::compile(&spec(&[keyword.clone()], "{typo}.com")) {
+            let alone = match Space::compile(&spec(std::slice::from_ref(&keyword), "{typo}.com")) {
                 Ok(alone) => names(&alone),
                 Err(_) => Vec::new(),
             };
@@ -176,7 +176,7 @@ fn many_keywords_take_their_turns_across_threads_and_rounds() {
     let mut expected = Vec::new();
     let mut seen = HashSet::new();
     for keyword in &keywords {
-        if let Ok(alone) = Space::compile(&spec(&[keyword.clone()], pattern)) {
+        if let Ok(alone) = Space::compile(&spec(std::slice::from_ref(keyword), pattern)) {
             expected.extend(names(&alone).into_iter().filter(|n| seen.insert(n.clone())));
         }
     }
