@@ -15,9 +15,11 @@
 //! keyboard layouts) follow dnstwist 20250130 (Apache-2.0); where the
 //! output differs on purpose, README's "Look-alike names" says so.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use serde::{Deserialize, Serialize};
@@ -301,8 +303,90 @@ struct Made {
     dropped: Vec<u64>,
 }
 
-/// Keywords a thread makes the variants of between two merges.
-const KEYWORDS_PER_ROUND: usize = 32;
+/// Keywords a thread makes the variants of at a time.
+const KEYWORDS_PER_BLOCK: usize = 8;
+
+/// After this many keywords, room for the rest is made at once.
+const KEYWORDS_TO_ESTIMATE: usize = 64;
+
+/// The table being made: keyword after keyword, each variant kept once.
+struct Merge<'t> {
+    keywords: &'t Table,
+    algorithms: Vec<TypoAlgorithm>,
+    table: Table,
+    kept: Kept,
+    starts: Vec<u64>,
+    counts: Vec<TypoCount>,
+}
+
+impl<'t> Merge<'t> {
+    fn new(typos: &Typos<'_>, keywords: &'t Table, what: &str) -> Merge<'t> {
+        Merge {
+            keywords,
+            algorithms: typos.algorithms.clone(),
+            table: Table::with_what(what),
+            kept: Kept::default(),
+            starts: Vec::with_capacity(keywords.len() + 1),
+            counts: Vec::with_capacity(keywords.len() * typos.algorithms.len()),
+        }
+    }
+
+    /// Keeps the new variants of the next keywords.
+    fn add(&mut self, made: Vec<Made>) -> Result<(), Error> {
+        let n = self.algorithms.len();
+        for made in made {
+            let k = self.starts.len();
+            self.starts.push(to_u64(self.table.len()));
+            let mut counts: Vec<TypoCount> = made
+                .dropped
+                .iter()
+                .map(|&dropped| TypoCount { kept: 0, dropped })
+                .collect();
+            let mut start = 0;
+            for (&end, &by) in made.ends.iter().zip(&made.by) {
+                let variant = &made.bytes[start..end];
+                start = end;
+                if !self.kept.insert(&self.table, variant) {
+                    continue;
+                }
+                if !self.table.push(variant) {
+                    return Err(Error::new(
+                        ErrorKind::TooLarge,
+                        format!(
+                            "the look-alike names of keyword `{}` and the keywords before it pass 4 GiB, more than a table can hold; split the keywords into several specs, or choose fewer algorithms with {{typo:ALGO,...}}",
+                            self.keywords.get(k)
+                        ),
+                    ));
+                }
+                counts[usize::from(by)].kept += 1;
+            }
+            debug_assert_eq!(counts.len(), n);
+            self.counts.extend(counts);
+            if k + 1 == KEYWORDS_TO_ESTIMATE && k + 1 < self.keywords.len() {
+                // The first keywords tell what one costs: room for the rest
+                // is made at once, a quarter more than they suggest, rather
+                // than by doubling (whose copies would double the peak).
+                // Room not written to is not resident.
+                let rest = |x: usize| x / (k + 1) * (self.keywords.len() - k - 1) / 4 * 5;
+                let (bytes, values) = (self.table.bytes_len(), self.table.len());
+                self.table.reserve(rest(bytes), rest(values));
+                self.kept.reserve(values + rest(values));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, index: usize) -> (Table, TypoTable) {
+        self.starts.push(to_u64(self.table.len()));
+        let typos = TypoTable {
+            algorithms: self.algorithms,
+            table: index,
+            starts: self.starts,
+            counts: self.counts,
+        };
+        (self.table, typos)
+    }
+}
 
 /// The variants kept so far, to keep each once across keywords: open
 /// addressing over (hash tag, value index) pairs, probed linearly, so
@@ -409,91 +493,64 @@ impl<'a> Typos<'a> {
     /// `what` (for messages); a variant an earlier keyword made is not
     /// made again. `index` is where the table will sit among the space's.
     ///
-    /// The processor's threads make the variants of a few keywords each,
-    /// round by round; one thread keeps them in keyword order.
+    /// The processor's threads make the variants of a few keywords at a
+    /// time, while this one keeps them, in keyword order.
     pub fn table(
         &self,
         keywords: &Table,
         what: &str,
         index: usize,
     ) -> Result<(Table, TypoTable), Error> {
-        let n = self.algorithms.len();
+        let blocks = keywords.len().div_ceil(KEYWORDS_PER_BLOCK);
+        let block =
+            |b: usize| b * KEYWORDS_PER_BLOCK..((b + 1) * KEYWORDS_PER_BLOCK).min(keywords.len());
         let threads = std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
-            .min(keywords.len().div_ceil(KEYWORDS_PER_ROUND))
-            .max(1);
-        let mut scratches: Vec<Scratch> = (0..threads).map(|_| Scratch::default()).collect();
-        let mut table = Table::with_what(what);
-        let mut kept = Kept::default();
-        let mut starts = Vec::with_capacity(keywords.len() + 1);
-        let mut counts = vec![TypoCount::default(); keywords.len() * n];
-        let mut first = 0;
-        while first < keywords.len() {
-            let round = first..(first + threads * KEYWORDS_PER_ROUND).min(keywords.len());
-            let made: Vec<Vec<Made>> = if threads == 1 {
-                vec![self.make_all(keywords, round.clone(), &mut scratches[0])]
-            } else {
-                let per = round.len().div_ceil(threads);
-                std::thread::scope(|scope| {
-                    let handles: Vec<_> = scratches
-                        .iter_mut()
-                        .enumerate()
-                        .map(|(t, scratch)| {
-                            let part = (round.start + t * per).min(round.end)
-                                ..(round.start + (t + 1) * per).min(round.end);
-                            scope.spawn(move || self.make_all(keywords, part, scratch))
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().expect("a typo thread does not panic"))
-                        .collect()
-                })
-            };
-            for (k, made) in round.clone().zip(made.iter().flatten()) {
-                starts.push(to_u64(table.len()));
-                let counts = &mut counts[k * n..(k + 1) * n];
-                let mut start = 0;
-                for (&end, &by) in made.ends.iter().zip(&made.by) {
-                    let variant = &made.bytes[start..end];
-                    start = end;
-                    if !kept.insert(&table, variant) {
-                        continue;
-                    }
-                    if !table.push(variant) {
-                        return Err(Error::new(
-                            ErrorKind::TooLarge,
-                            format!(
-                                "the look-alike names of keyword `{}` and the keywords before it pass 4 GiB, more than a table can hold; split the keywords into several specs, or choose fewer algorithms with {{typo:ALGO,...}}",
-                                keywords.get(k)
-                            ),
-                        ));
-                    }
-                    counts[usize::from(by)].kept += 1;
-                }
-                for (count, &dropped) in counts.iter_mut().zip(&made.dropped) {
-                    count.dropped = dropped;
-                }
+            .min(blocks);
+        let mut merge = Merge::new(self, keywords, what);
+        if threads <= 1 {
+            let mut scratch = Scratch::default();
+            for b in 0..blocks {
+                merge.add(self.make_all(keywords, block(b), &mut scratch))?;
             }
-            if first == 0 && round.end < keywords.len() {
-                // The first round tells what a keyword costs: room for the
-                // rest is made at once, a quarter more than it suggests,
-                // rather than by doubling (whose copies would double the
-                // peak). Room not written to is not resident.
-                let per = |x: usize| x / round.len() * (keywords.len() - round.len()) / 4 * 5;
-                table.reserve(per(table.bytes_len()), per(table.len()));
-                kept.reserve(table.len() + per(table.len()));
-            }
-            first = round.end;
+        } else {
+            let next = AtomicUsize::new(0);
+            let (sender, receiver) = mpsc::sync_channel::<(usize, Vec<Made>)>(threads);
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    let sender = sender.clone();
+                    let next = &next;
+                    scope.spawn(move || {
+                        let mut scratch = Scratch::default();
+                        loop {
+                            let b = next.fetch_add(1, Ordering::Relaxed);
+                            // The merge has stopped when no one receives.
+                            if b >= blocks
+                                || sender
+                                    .send((b, self.make_all(keywords, block(b), &mut scratch)))
+                                    .is_err()
+                            {
+                                break;
+                            }
+                        }
+                    });
+                }
+                drop(sender);
+                // Blocks come in the order they are done, and are kept in
+                // keyword order.
+                let mut early = BTreeMap::new();
+                let mut due = 0;
+                for (b, made) in receiver {
+                    early.insert(b, made);
+                    while let Some(made) = early.remove(&due) {
+                        merge.add(made)?;
+                        due += 1;
+                    }
+                }
+                Ok::<(), Error>(())
+            })?;
         }
-        starts.push(to_u64(table.len()));
-        let typos = TypoTable {
-            algorithms: self.algorithms.clone(),
-            table: index,
-            starts,
-            counts,
-        };
-        Ok((table, typos))
+        Ok(merge.finish(index))
     }
 
     /// The variants of keywords `which` of `keywords`, each keyword's in
