@@ -574,12 +574,18 @@ impl Ctx<'_> {
                 let Some(table) = self.typo_table(seg, slots) else {
                     continue;
                 };
-                if tables[table].iter().any(|v| v.contains("xn--")) {
+                // An A-label is an A-label only whole, and a dotted
+                // look-alike would put the other pieces in another label
+                // than the one checked here.
+                let made = |what: &str| tables[table].iter().find(|v| v.contains(what));
+                if let Some(example) = made("xn--").or_else(|| made(".")) {
                     return Err(self.fail(
                         ErrorKind::InvalidName,
                         seg.span,
-                        "{typo} makes Unicode look-alikes here (homoglyph, cyrillic, or of a Unicode keyword), written as A-labels, so it must be a label by itself",
-                        "write it as {typo}.{tld}, or choose algorithms that keep to ASCII ({typo:addition,omission,...}) to join it with other pieces",
+                        &format!(
+                            "{{typo}} makes look-alikes such as `{example}` here, Unicode ones written as A-labels or dotted ones (subdomain), so it must be a label by itself"
+                        ),
+                        "write it as {typo}.{tld}, or choose algorithms that keep to one ASCII label ({typo:addition,omission,...}) to join it with other pieces",
                     ));
                 }
             }

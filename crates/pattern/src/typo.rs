@@ -18,8 +18,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, mpsc};
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use serde::{Deserialize, Serialize};
@@ -32,7 +31,7 @@ use crate::words::{Table, hash};
 
 /// One of dnstwist's permutation algorithms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", try_from = "String")]
 pub enum TypoAlgorithm {
     /// A character appended (`paypal` → `paypala`), or added before a hyphen.
     Addition,
@@ -125,6 +124,14 @@ impl fmt::Display for TypoAlgorithm {
     }
 }
 
+impl TryFrom<String> for TypoAlgorithm {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        TypoAlgorithm::parse(&name)
+    }
+}
+
 impl std::str::FromStr for TypoAlgorithm {
     type Err = String;
 
@@ -136,7 +143,7 @@ impl std::str::FromStr for TypoAlgorithm {
 /// A keyboard layout whose neighbouring keys `insertion` and `replacement`
 /// type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Keyboard {
     /// The US and UK layout.
     Qwerty,
@@ -185,6 +192,14 @@ impl Keyboard {
 impl fmt::Display for Keyboard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+impl TryFrom<String> for Keyboard {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Keyboard::parse(&name)
     }
 }
 
@@ -303,6 +318,14 @@ struct Made {
     dropped: Vec<u64>,
 }
 
+/// Which block of keywords is next to make, and which the merge waits for.
+struct Handout {
+    next: usize,
+    due: usize,
+    /// The merge is over (done or failed): make no more.
+    stopped: bool,
+}
+
 /// Keywords a thread makes the variants of at a time.
 const KEYWORDS_PER_BLOCK: usize = 8;
 
@@ -364,13 +387,17 @@ impl<'t> Merge<'t> {
             self.counts.extend(counts);
             if k + 1 == KEYWORDS_TO_ESTIMATE && k + 1 < self.keywords.len() {
                 // The first keywords tell what one costs: room for the rest
-                // is made at once, a quarter more than they suggest, rather
-                // than by doubling (whose copies would double the peak).
-                // Room not written to is not resident.
+                // of the table is made at once, a quarter more than they
+                // suggest, rather than by doubling (whose copies would
+                // double the peak). Room not written to is not resident.
+                // At most what a table can hold, past which `push` fails.
+                let room = usize::try_from(u32::MAX).unwrap_or(usize::MAX);
                 let rest = |x: usize| x / (k + 1) * (self.keywords.len() - k - 1) / 4 * 5;
                 let (bytes, values) = (self.table.bytes_len(), self.table.len());
-                self.table.reserve(rest(bytes), rest(values));
-                self.kept.reserve(values + rest(values));
+                self.table.reserve(
+                    rest(bytes).min(room - bytes),
+                    rest(values).min(room - values),
+                );
             }
         }
         Ok(())
@@ -435,22 +462,12 @@ impl Kept {
 
     /// Where a tag's probe starts in `size` slots.
     fn home(tag: u64, size: usize) -> usize {
-        usize::try_from((tag * to_u64(size)) >> 32).expect("a slot fits")
+        usize::try_from((u128::from(tag) * u128::from(to_u64(size))) >> 32).expect("a slot fits")
     }
 
-    /// Makes room for `values` values in all, growing once.
-    fn reserve(&mut self, values: usize) {
-        let size = values + values / 3 + 1;
-        if size > self.slots.len() {
-            self.rehash(size);
-        }
-    }
-
+    /// Doubles the slots, placing each pair again by its tag.
     fn grow(&mut self) {
-        self.rehash((self.slots.len() * 2).max(1024));
-    }
-
-    fn rehash(&mut self, size: usize) {
+        let size = (self.slots.len() * 2).max(1024);
         let mut slots = vec![0u64; size];
         for &pair in self.slots.iter().filter(|&&p| p != 0) {
             let mut slot = Kept::home(pair >> 32, size);
@@ -514,22 +531,40 @@ impl<'a> Typos<'a> {
                 merge.add(self.make_all(keywords, block(b), &mut scratch))?;
             }
         } else {
-            let next = AtomicUsize::new(0);
-            let (sender, receiver) = mpsc::sync_channel::<(usize, Vec<Made>)>(threads);
+            // Blocks are handed out at most `window` past the one the merge
+            // waits for, so that a slow keyword holds back the others'
+            // output rather than letting it pile up.
+            let window = 2 * threads;
+            let handout = Mutex::new(Handout {
+                next: 0,
+                due: 0,
+                stopped: false,
+            });
+            let moved = Condvar::new();
+            let take = || {
+                let mut h = handout.lock().expect("the handout is never poisoned");
+                loop {
+                    if h.stopped || h.next >= blocks {
+                        return None;
+                    }
+                    if h.next < h.due + window {
+                        h.next += 1;
+                        return Some(h.next - 1);
+                    }
+                    h = moved.wait(h).expect("the handout is never poisoned");
+                }
+            };
+            let (sender, receiver) = mpsc::sync_channel::<(usize, Vec<Made>)>(window);
             std::thread::scope(|scope| {
                 for _ in 0..threads {
                     let sender = sender.clone();
-                    let next = &next;
+                    let take = &take;
                     scope.spawn(move || {
                         let mut scratch = Scratch::default();
-                        loop {
-                            let b = next.fetch_add(1, Ordering::Relaxed);
+                        while let Some(b) = take() {
+                            let made = self.make_all(keywords, block(b), &mut scratch);
                             // The merge has stopped when no one receives.
-                            if b >= blocks
-                                || sender
-                                    .send((b, self.make_all(keywords, block(b), &mut scratch)))
-                                    .is_err()
-                            {
+                            if sender.send((b, made)).is_err() {
                                 break;
                             }
                         }
@@ -538,16 +573,28 @@ impl<'a> Typos<'a> {
                 drop(sender);
                 // Blocks come in the order they are done, and are kept in
                 // keyword order.
-                let mut early = BTreeMap::new();
-                let mut due = 0;
-                for (b, made) in receiver {
-                    early.insert(b, made);
-                    while let Some(made) = early.remove(&due) {
-                        merge.add(made)?;
-                        due += 1;
+                let mut merged = || {
+                    let mut early = BTreeMap::new();
+                    let mut due = 0;
+                    for (b, made) in &receiver {
+                        early.insert(b, made);
+                        while let Some(made) = early.remove(&due) {
+                            merge.add(made)?;
+                            due += 1;
+                            handout.lock().expect("the handout is never poisoned").due = due;
+                            moved.notify_all();
+                        }
                     }
-                }
-                Ok::<(), Error>(())
+                    Ok::<(), Error>(())
+                };
+                let result = merged();
+                handout
+                    .lock()
+                    .expect("the handout is never poisoned")
+                    .stopped = true;
+                moved.notify_all();
+                drop(receiver);
+                result
             })?;
         }
         Ok(merge.finish(index))

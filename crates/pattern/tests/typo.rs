@@ -55,8 +55,10 @@ proptest! {
         for algorithm in TypoAlgorithm::ALL {
             let pattern = format!("{{typo:{algorithm}}}.{{tld}}");
             // An algorithm may make nothing valid of these keywords.
-            let Ok(space) = Space::compile(&spec(&keywords, &pattern)) else {
-                continue;
+            let space = match Space::compile(&spec(&keywords, &pattern)) {
+                Ok(space) => space,
+                Err(e) if e.to_string().contains("make no valid look-alike") => continue,
+                Err(e) => panic!("{pattern}: {e}"),
             };
             for name in names(&space) {
                 prop_assert!(all.contains(&name), "{} of {:?} made {} which {{typo}} did not", algorithm, keywords, name);
@@ -224,6 +226,8 @@ fn refusals_name_the_piece_and_say_what_to_do() {
         "no list named `dictionary`",
     );
     refused(base("shop{typo}.{tld}"), "must be a label by itself");
+    // A dotted look-alike would put `--x` in a label of its own.
+    refused(base("{typo:subdomain}--x.{tld}"), "such as `p.aypal` here");
     refused(
         Spec {
             keywords: WordList::default(),
@@ -241,6 +245,58 @@ fn refusals_name_the_piece_and_say_what_to_do() {
     // ASCII algorithms join other pieces.
     let space = Space::compile(&base("{typo:omission}-login.{tld}")).unwrap();
     assert_eq!(space.name(0), "aypal-login.com");
+}
+
+#[test]
+fn look_alikes_are_found_again_beside_unicode_words() {
+    // The typo label is an A-label as the table holds it, the keyword's a
+    // Unicode word: the name is found whichever way each label came.
+    let space = Space::compile(&Spec {
+        keywords: WordList::inline(["münchen", "paypal"]),
+        tlds: WordList::inline(["com"]),
+        patterns: vec!["{typo:homoglyph}.{keyword}.{tld}".into()],
+        ..Spec::default()
+    })
+    .unwrap();
+    for i in (0..space.total()).step_by(97) {
+        let name = space.name(i);
+        assert_eq!(space.index_of(&name), Some(i), "{name}");
+    }
+    let name = "xn--aypal-to1b.xn--mnchen-3ya.com";
+    let i = space.index_of(name).expect("ṗaypal.münchen.com is made");
+    assert_eq!(space.name(i), name);
+    // An excluded name is left out too.
+    let filtered = Space::compile(&Spec {
+        filter: Filter {
+            exclude_names: vec![WordList::inline([name])],
+            ..Filter::default()
+        },
+        keywords: WordList::inline(["münchen", "paypal"]),
+        tlds: WordList::inline(["com"]),
+        patterns: vec!["{typo:homoglyph}.{keyword}.{tld}".into()],
+        ..Spec::default()
+    })
+    .unwrap();
+    assert_eq!(filtered.total(), space.total() - 1);
+    assert_eq!(filtered.index_of(name), None);
+}
+
+#[test]
+fn spec_files_spell_algorithms_as_patterns_do() {
+    let file = domgen_pattern::SpecFile::from_toml(
+        r#"typo_algorithms = ["Vowel_Swap", "omission"]
+typo_keyboards = ["QWERTZ"]"#,
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        file.typo_algorithms,
+        Some(vec![TypoAlgorithm::VowelSwap, TypoAlgorithm::Omission])
+    );
+    let e = domgen_pattern::SpecFile::from_toml(r#"typo_algorithms = ["omision"]"#, "t.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`omision` is not a typo algorithm"), "{e}");
 }
 
 #[test]

@@ -1128,30 +1128,53 @@ fn composed_unicode(pattern: &Pattern, tables: &[Table]) -> Option<usize> {
 }
 
 /// The forms a pattern of Unicode words may have made `name` in before
-/// its labels were encoded: its labels decoded, but for a TLD's, which
-/// stay A-labels as the TLD list holds them (the last one to three).
+/// its labels were encoded: each A-label decoded or kept, since a TLD's
+/// labels and look-alikes (`{typo}`) are held as A-labels and words as
+/// Unicode. Past [`MAX_A_LABELS`] A-labels, only the forms that decode
+/// all but the last one to three labels.
 fn unicode_forms(name: &str) -> Vec<String> {
     let labels: Vec<&str> = name.split('.').collect();
-    let mut forms: Vec<String> = (0..=labels.len().min(3))
-        .map(|kept| {
-            let decoded = labels.len() - kept;
-            labels
-                .iter()
-                .enumerate()
-                .map(|(i, &label)| {
-                    if i < decoded {
-                        idna::domain_to_unicode(label).0
-                    } else {
-                        label.to_owned()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(".")
-        })
+    let encoded: Vec<usize> = (0..labels.len())
+        .filter(|&i| labels[i].starts_with("xn--"))
         .collect();
+    let form = |decode: &dyn Fn(usize) -> bool| {
+        labels
+            .iter()
+            .enumerate()
+            .map(|(i, &label)| {
+                if decode(i) {
+                    idna::domain_to_unicode(label).0
+                } else {
+                    label.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let mut forms: Vec<String> = if encoded.len() <= MAX_A_LABELS {
+        (0..1u32 << encoded.len())
+            .map(|set| {
+                form(&|i| {
+                    encoded
+                        .iter()
+                        .position(|&e| e == i)
+                        .is_some_and(|bit| set >> bit & 1 == 1)
+                })
+            })
+            .collect()
+    } else {
+        (0..=labels.len().min(3))
+            .map(|kept| form(&|i| i < labels.len() - kept))
+            .collect()
+    };
+    forms.sort();
     forms.dedup();
     forms
 }
+
+/// The most A-labels of a name whose forms [`unicode_forms`] makes every
+/// one of (2^6 forms).
+const MAX_A_LABELS: usize = 6;
 
 /// [`Space::index_of`].
 pub(crate) fn index_of(space: &Space, name: &str) -> Option<u64> {
