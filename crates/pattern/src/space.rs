@@ -327,8 +327,9 @@ pub struct Pieces<'a> {
     /// The pattern's text as written in the spec, e.g. `{keyword}-{alpha:3}.{tld}`.
     pub pattern_text: &'a str,
     /// The keyword of the pattern's first `{keyword}` piece, normalised as
-    /// the space holds it (Unicode form: NFC, lowercased); `None` for a
-    /// pattern without one.
+    /// the space holds it (Unicode form: NFC, lowercased); without one, the
+    /// keyword the first `{typo}` piece's look-alike was made from; `None`
+    /// for a pattern with neither.
     pub keyword: Option<&'a str>,
     /// The TLD without its leading dot, as the name ends in it (A-label
     /// form): the value of `{tld}`, or the public suffix of the literal

@@ -34,7 +34,8 @@ pub const MAX_POSITIONS: u64 = 1 << 63;
 /// name, each a `text` field, in this order.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PieceFields {
-    /// The keyword of the pattern's first `{keyword}`, NULL without one.
+    /// The keyword of the pattern's first `{keyword}` (or the one its
+    /// `{typo}` look-alike was made from), NULL without either.
     pub keyword: bool,
     /// The pattern's text as written in the spec.
     pub pattern: bool,
