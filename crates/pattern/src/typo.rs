@@ -326,6 +326,20 @@ struct Handout {
     stopped: bool,
 }
 
+/// Stops the handout when the thread holding it unwinds.
+struct StopOnPanic<'h>(&'h Mutex<Handout>, &'h Condvar);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Ok(mut handout) = self.0.lock() {
+                handout.stopped = true;
+            }
+            self.1.notify_all();
+        }
+    }
+}
+
 /// Keywords a thread makes the variants of at a time.
 const KEYWORDS_PER_BLOCK: usize = 8;
 
@@ -559,7 +573,12 @@ impl<'a> Typos<'a> {
                 for _ in 0..threads {
                     let sender = sender.clone();
                     let take = &take;
+                    let (handout, moved) = (&handout, &moved);
                     scope.spawn(move || {
+                        // Were it to panic, the others would wait for its
+                        // block for ever: they stop, and the scope passes the
+                        // panic on.
+                        let _stop = StopOnPanic(handout, moved);
                         let mut scratch = Scratch::default();
                         while let Some(b) = take() {
                             let made = self.make_all(keywords, block(b), &mut scratch);
