@@ -118,27 +118,35 @@ impl TypoAlgorithm {
     }
 }
 
-impl fmt::Display for TypoAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// Shows an enum by its `name()`, and reads it from text (a flag, a spec
+/// file) through its `parse`, whose message lists the names.
+macro_rules! named {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl TryFrom<String> for $t {
+            type Error = String;
+
+            fn try_from(name: String) -> Result<Self, Self::Error> {
+                <$t>::parse(&name)
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                <$t>::parse(s)
+            }
+        }
+    )*};
 }
 
-impl TryFrom<String> for TypoAlgorithm {
-    type Error = String;
-
-    fn try_from(name: String) -> Result<Self, Self::Error> {
-        TypoAlgorithm::parse(&name)
-    }
-}
-
-impl std::str::FromStr for TypoAlgorithm {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TypoAlgorithm::parse(s)
-    }
-}
+named!(TypoAlgorithm, Keyboard);
 
 /// A keyboard layout whose neighbouring keys `insertion` and `replacement`
 /// type.
@@ -186,28 +194,6 @@ impl Keyboard {
             Keyboard::Qwertz => QWERTZ,
             Keyboard::Azerty => AZERTY,
         }
-    }
-}
-
-impl fmt::Display for Keyboard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl TryFrom<String> for Keyboard {
-    type Error = String;
-
-    fn try_from(name: String) -> Result<Self, Self::Error> {
-        Keyboard::parse(&name)
-    }
-}
-
-impl std::str::FromStr for Keyboard {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Keyboard::parse(s)
     }
 }
 
