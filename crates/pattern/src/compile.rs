@@ -279,6 +279,30 @@ fn typo_tables(
             if typos.iter().any(|t| t.algorithms == algorithms) {
                 continue;
             }
+            // A keyword that is no label has no look-alikes (dnstwist
+            // refuses it as a domain), and its homoglyphs' cost grows with
+            // the cube of its length.
+            let keywords = &tables[KEYWORDS];
+            let mut encoded = Vec::new();
+            for k in 0..keywords.len() {
+                let keyword = keywords.get(k);
+                let len = if keyword.is_ascii() {
+                    keyword.len()
+                } else {
+                    encoded.clear();
+                    punycode::encode(keyword, &mut encoded);
+                    "xn--".len() + encoded.len()
+                };
+                if len > MAX_LABEL {
+                    return Err(Error::new(
+                        ErrorKind::InvalidName,
+                        format!(
+                            "{} is {len} octets as an A-label, longer than a label can be ({MAX_LABEL}), so {{typo}} cannot make look-alikes of it; shorten it or remove it",
+                            keywords.origin(k, &spec.keywords),
+                        ),
+                    ));
+                }
+            }
             let words: Vec<&str> = dictionary.map_or_else(Vec::new, |d| tables[d].iter().collect());
             let typo = Typos::new(&algorithms, &spec.typo_keyboards, words);
             let (table, typos_of) = typo.table(&tables[KEYWORDS], "look-alike", tables.len())?;

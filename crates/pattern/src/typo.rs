@@ -665,7 +665,7 @@ impl<'a> Typos<'a> {
                     // Round one, then the same again on each of its variants.
                     round.clear();
                     first.clear();
-                    homoglyphs(&d, candidate, &mut |v| {
+                    homoglyphs(&d, candidate, false, &mut |v| {
                         if round.insert(v.to_owned()) {
                             first.push(v.to_owned());
                         }
@@ -677,7 +677,16 @@ impl<'a> Typos<'a> {
                     for v in first.iter() {
                         chars.clear();
                         chars.extend(v.chars());
-                        homoglyphs(&chars, candidate, &mut offer);
+                        // A look-alike of `v` is at most a character shorter,
+                        // and Unicode when `v` is (the tables' keys are ASCII).
+                        // Past UNICODE_LABEL characters a Unicode label cannot
+                        // be valid, so such look-alikes are not made at all:
+                        // they would be dropped, and making them is the bulk
+                        // of a long keyword's cost.
+                        let ascii_only = chars.len() > UNICODE_LABEL + 1 && !v.contains('.');
+                        if !ascii_only || v.is_ascii() {
+                            homoglyphs(&chars, candidate, ascii_only, &mut offer);
+                        }
                     }
                 }
                 TypoAlgorithm::Hyphenation => {
@@ -904,13 +913,18 @@ fn cyrillic(d: &[char], buf: &mut String, offer: &mut dyn FnMut(&str)) {
     offer(buf);
 }
 
+/// The most characters a Unicode label can have: its A-label adds `xn--`
+/// to at least an octet per character.
+const UNICODE_LABEL: usize = MAX_LABEL - "xn--".len();
+
 /// One round of homoglyphs: each character swapped for each look-alike,
 /// then each pair of neighbours: its first character's look-alikes (in
 /// both places where the pair repeats it), its second's, and the pair's own.
-fn homoglyphs(d: &[char], buf: &mut String, offer: &mut dyn FnMut(&str)) {
+/// With `ascii_only`, only the ASCII look-alikes.
+fn homoglyphs(d: &[char], buf: &mut String, ascii_only: bool, offer: &mut dyn FnMut(&str)) {
     let mut key = [0; 8];
     for (i, &c) in d.iter().enumerate() {
-        for g in glyphs(c.encode_utf8(&mut key)) {
+        for g in glyphs(c.encode_utf8(&mut key), ascii_only) {
             offer(splice(d, i, i + 1, g, buf));
         }
     }
@@ -924,7 +938,7 @@ fn homoglyphs(d: &[char], buf: &mut String, offer: &mut dyn FnMut(&str)) {
                 1 => continue,
                 _ => [a, b].into_iter().collect(),
             };
-            for g in glyphs(&key) {
+            for g in glyphs(&key, ascii_only) {
                 window.clear();
                 if pick == 2 {
                     window.push_str(g);
@@ -945,8 +959,8 @@ fn homoglyphs(d: &[char], buf: &mut String, offer: &mut dyn FnMut(&str)) {
 }
 
 /// The look-alikes of `key` (a character or a pair): the ASCII ones, then
-/// the Unicode ones.
-fn glyphs(key: &str) -> impl Iterator<Item = &'static str> + '_ {
+/// the Unicode ones (only those in ASCII with `ascii_only`).
+fn glyphs(key: &str, ascii_only: bool) -> impl Iterator<Item = &'static str> + '_ {
     let find = |table: &'static [(&'static str, &'static [&'static str])]| {
         table
             .iter()
@@ -955,10 +969,12 @@ fn glyphs(key: &str) -> impl Iterator<Item = &'static str> + '_ {
     };
     let ascii = find(GLYPHS_ASCII);
     let unicode = find(GLYPHS_UNICODE);
-    ascii
-        .iter()
-        .copied()
-        .chain(unicode.iter().copied().filter(move |g| !ascii.contains(g)))
+    ascii.iter().copied().chain(
+        unicode
+            .iter()
+            .copied()
+            .filter(move |g| !ascii.contains(g) && (!ascii_only || g.is_ascii())),
+    )
 }
 
 /// Each word joined after the keyword (with and without a hyphen) and
@@ -1225,3 +1241,61 @@ const AZERTY: &[(char, &str)] = &[
     ('b', "vghn"),
     ('n', "bhj"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Homoglyph's second round, made in full: every look-alike of every
+    /// first-round variant, valid ones kept in order, repeats left out.
+    fn homoglyphs_in_full(typos: &Typos, keyword: &str) -> Vec<String> {
+        let d: Vec<char> = keyword.chars().collect();
+        let mut buf = String::new();
+        let mut first = Vec::new();
+        homoglyphs(&d, &mut buf, false, &mut |v| {
+            if !first.iter().any(|f| f == v) {
+                first.push(v.to_owned());
+            }
+        });
+        let mut all = first.clone();
+        for v in &first {
+            let chars: Vec<char> = v.chars().collect();
+            homoglyphs(&chars, &mut buf, false, &mut |w| all.push(w.to_owned()));
+        }
+        let (mut seen, mut kept) = (HashSet::new(), Vec::new());
+        let (mut out, mut free) = (Vec::new(), HashMap::new());
+        seen.insert(keyword.to_owned());
+        for v in all {
+            if seen.insert(v.clone()) && typos.encode(&v, &mut out, &mut free) {
+                kept.push(String::from_utf8(out.clone()).expect("A-labels are ASCII"));
+            }
+        }
+        kept
+    }
+
+    /// Leaving out the Unicode look-alikes too long to be labels changes
+    /// nothing that is kept, at and around the length where it starts, and
+    /// below it, where some Unicode ones are kept.
+    #[test]
+    fn long_keywords_keep_every_valid_homoglyph() {
+        let typos = Typos::new(&[TypoAlgorithm::Homoglyph], &[], Vec::new());
+        for len in [53, 59, 60, 61, 62, 63] {
+            for letters in ["rn", "clodwm1"] {
+                let keyword: String = letters.chars().cycle().take(len).collect();
+                let mut made = Vec::new();
+                let mut out = Vec::new();
+                let mut free = HashMap::new();
+                typos.make(&keyword, &mut Scratch::default(), |_, v| {
+                    if typos.encode(v, &mut out, &mut free) {
+                        made.push(String::from_utf8(out.clone()).expect("A-labels are ASCII"));
+                    }
+                });
+                assert!(!made.is_empty(), "{keyword}");
+                if len == 53 {
+                    assert!(made.iter().any(|v| v.starts_with("xn--")), "{keyword}");
+                }
+                assert_eq!(made, homoglyphs_in_full(&typos, &keyword), "{keyword}");
+            }
+        }
+    }
+}

@@ -242,6 +242,26 @@ fn refusals_name_the_piece_and_say_what_to_do() {
         },
         "make no valid look-alike",
     );
+    // A keyword that is no label is named with its place; one of 63
+    // octets, or of more as UTF-8 but fewer as an A-label, is taken.
+    let long = |keyword: String| Spec {
+        keywords: WordList::inline(["paypal".to_owned(), keyword]),
+        ..base("{typo}.{tld}")
+    };
+    let munchen = format!("münche{}n", "y".repeat(56));
+    refused(
+        long(munchen.clone()),
+        &format!("keyword `{munchen}` (item 2) is 70 octets as an A-label"),
+    );
+    refused(
+        long("o".repeat(64)),
+        "is 64 octets as an A-label, longer than a label can be (63)",
+    );
+    for keyword in ["o".repeat(63), format!("m{}", "ü".repeat(40))] {
+        let space = Space::compile(&long(keyword.clone())).unwrap();
+        let keyword_of_last = space.pieces(space.total() - 1).keyword;
+        assert_eq!(keyword_of_last, Some(keyword.as_str()));
+    }
     // ASCII algorithms join other pieces.
     let space = Space::compile(&base("{typo:omission}-login.{tld}")).unwrap();
     assert_eq!(space.name(0), "aypal-login.com");
