@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
+use crate::telemetry;
+
 /// Counters a [`Generator`](crate::Generator) updates while it runs, and a
 /// throttle a monitor sets to lower its in-flight limit under memory
 /// pressure. Share one through an `Arc` with
@@ -42,12 +44,23 @@ impl Gauge {
     /// [`release`](Gauge::release) is called. A run applies it before it
     /// dispatches the next batch; batches already out finish as they are.
     pub fn throttle(&self, batches: usize) {
-        self.throttle.store(batches.max(1), Relaxed);
+        let batches = batches.max(1);
+        let was = self.throttle.swap(batches, Relaxed);
+        if was == 0 {
+            metrics::counter!(telemetry::THROTTLED).increment(1);
+            metrics::gauge!(telemetry::THROTTLED_NOW).increment(1.0);
+            tracing::warn!(batches, "memory pressure: throttling the engine");
+        } else if was != batches {
+            tracing::info!(batches, "memory pressure: throttle changed");
+        }
     }
 
     /// Lifts the cap set by [`throttle`](Gauge::throttle).
     pub fn release(&self) {
-        self.throttle.store(0, Relaxed);
+        if self.throttle.swap(0, Relaxed) != 0 {
+            metrics::gauge!(telemetry::THROTTLED_NOW).decrement(1.0);
+            tracing::info!("memory pressure over: throttle released");
+        }
     }
 
     /// The cap in force, if any.
@@ -76,5 +89,14 @@ impl Gauge {
 
     pub(crate) fn written(&self) {
         self.batches.fetch_add(1, Relaxed);
+    }
+}
+
+impl Drop for Gauge {
+    /// A gauge dropped while throttled is an engine throttled no more.
+    fn drop(&mut self) {
+        if *self.throttle.get_mut() != 0 {
+            metrics::gauge!(telemetry::THROTTLED_NOW).decrement(1.0);
+        }
     }
 }

@@ -38,6 +38,12 @@ builder method that sets it, in backticks (`` `GeneratorBuilder::threads` ``,
 the settings under other names (the `domgen` binary's flags) can replace
 those references with its own.
 
+# Telemetry
+
+Runs report through the [`metrics`] facade and [`tracing`], to whatever
+recorder and subscriber the host installed; [`telemetry`] names the
+metrics and describes them.
+
 # Crate features
 
 This crate has no optional features.
@@ -50,6 +56,7 @@ mod error;
 mod gauge;
 mod run;
 mod sink;
+pub mod telemetry;
 
 pub use crate::encode::{Encoder, Lines};
 pub use crate::error::{Error, ErrorKind};

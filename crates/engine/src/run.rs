@@ -13,6 +13,7 @@ use crate::encode::Encoder;
 use crate::error::Error;
 use crate::gauge::Gauge;
 use crate::sink::{Flow, Sink};
+use crate::telemetry;
 
 /// The memory budget when none is given.
 pub const DEFAULT_MEMORY_BUDGET: u64 = 64 << 20;
@@ -343,6 +344,41 @@ struct Plan {
     overhead: u64,
 }
 
+/// A run's metric handles, registered once so that a batch pays an
+/// atomic add at most (nothing when no recorder is installed).
+struct Meters {
+    names: metrics::Counter,
+    in_flight: metrics::Gauge,
+    live_heap: metrics::Gauge,
+    memory_waits: metrics::Counter,
+    /// Whether batches are told as `tracing` events too.
+    events: bool,
+}
+
+impl Meters {
+    fn new() -> Meters {
+        Meters {
+            names: metrics::counter!(telemetry::NAMES_GENERATED),
+            in_flight: metrics::gauge!(telemetry::BATCHES_IN_FLIGHT),
+            live_heap: metrics::gauge!(telemetry::LIVE_HEAP_BYTES),
+            memory_waits: metrics::counter!(telemetry::MEMORY_WAITS),
+            events: true,
+        }
+    }
+
+    /// Handles that record nothing, and no events: the warm-up is not a
+    /// run to report.
+    fn noop() -> Meters {
+        Meters {
+            names: metrics::Counter::noop(),
+            in_flight: metrics::Gauge::noop(),
+            live_heap: metrics::Gauge::noop(),
+            memory_waits: metrics::Counter::noop(),
+            events: false,
+        }
+    }
+}
+
 struct Job {
     seq: u64,
     positions: Range<u64>,
@@ -407,6 +443,7 @@ impl Generator {
             &crate::encode::Lines,
             &mut sink,
             RunOptions::new(0..space.total()),
+            Meters::noop(),
         );
     }
 
@@ -494,7 +531,26 @@ impl Generator {
             overhead(encoder),
             options.batch_names,
         )?;
-        self.run_plan(plan, space, encoder, sink, options)
+        let span = tracing::debug_span!(
+            "generate",
+            start = options.positions.start,
+            end = options.positions.end,
+            batch_names = plan.batch_names,
+            threads = self.threads,
+        );
+        let _entered = span.enter();
+        let report = self.run_plan(plan, space, encoder, sink, options, Meters::new());
+        match &report {
+            Ok(r) => tracing::debug!(
+                names = r.names,
+                batches = r.batches,
+                seconds = r.duration_secs,
+                stopped_early = r.stopped_early,
+                "run finished"
+            ),
+            Err(e) => tracing::debug!(error = %e, "run failed"),
+        }
+        report
     }
 
     fn run_plan<E, S>(
@@ -504,6 +560,7 @@ impl Generator {
         encoder: &E,
         sink: &mut S,
         options: RunOptions<'_>,
+        meters: Meters,
     ) -> Result<Report, Error>
     where
         E: Encoder,
@@ -554,6 +611,7 @@ impl Generator {
                 write_seq: 0,
                 high_water,
                 gauge: self.settings.gauge.as_deref(),
+                meters,
                 report: &mut report,
                 started,
                 cancel,
@@ -683,6 +741,7 @@ struct Run<'a, 'p> {
     write_seq: u64,
     high_water: Option<u64>,
     gauge: Option<&'a Gauge>,
+    meters: Meters,
     report: &'a mut Report,
     started: Instant,
     cancel: Option<&'a CancelToken>,
@@ -774,6 +833,14 @@ impl Run<'_, '_> {
         // above the mark is not ours, so go on rather than hang.
         if stats.live_bytes > high_water && self.in_workers > 0 {
             self.report.memory_waits += 1;
+            self.meters.memory_waits.increment(1);
+            if self.meters.events {
+                tracing::debug!(
+                    live_bytes = stats.live_bytes,
+                    high_water,
+                    "over the memory budget: waiting for a batch"
+                );
+            }
             return true;
         }
         false
@@ -787,6 +854,7 @@ impl Run<'_, '_> {
         if let Some(gauge) = self.gauge {
             gauge.dispatched(!self.free.is_empty());
         }
+        self.meters.in_flight.increment(1.0);
         let buf = match self.free.pop() {
             Some(buf) => {
                 self.report.pool_hits += 1;
@@ -819,19 +887,33 @@ impl Run<'_, '_> {
             .write_batch(done.positions.clone(), &done.buf)
             .map_err(|e| Error::sink(e, 0..0));
         if flow.is_ok() {
+            let names = done.positions.end - done.positions.start;
             let r = &mut *self.report;
-            r.names += done.positions.end - done.positions.start;
+            r.names += names;
             r.batches += 1;
             r.bytes_out += done.buf.len() as u64;
             match r.written.last_mut() {
                 Some(last) if last.end == done.positions.start => last.end = done.positions.end,
                 _ => r.written.push(done.positions.clone()),
             }
+            let live_bytes = domgen_alloc::stats().map(|s| s.live_bytes);
+            self.meters.names.increment(names);
+            if let Some(live) = live_bytes {
+                self.meters.live_heap.set(live as f64);
+            }
+            if self.meters.events {
+                tracing::debug!(
+                    start = done.positions.start,
+                    end = done.positions.end,
+                    bytes = done.buf.len(),
+                    "batch written"
+                );
+            }
             let p = Progress {
                 written: r.names,
                 total: r.requested.end - r.requested.start,
                 elapsed: self.started.elapsed(),
-                live_bytes: domgen_alloc::stats().map(|s| s.live_bytes),
+                live_bytes,
             };
             (self.progress)(&p);
         }
@@ -847,6 +929,7 @@ impl Run<'_, '_> {
         if let Some(gauge) = self.gauge {
             gauge.retired();
         }
+        self.meters.in_flight.decrement(1.0);
         // Buffers only grow, so the capacity held is largest when all
         // buffers are back: the pool's total, or one buffer per slot when
         // each batch has its own.

@@ -42,6 +42,10 @@ assert!(summary.samples >= 2);
 # Ok::<(), Box<dyn std::error::Error>>(())
 ```
 
+Each sample sets the `domgen_live_heap_bytes` gauge, each leak counts in
+`domgen_leaks_reported_total` and is a `warn` event, and a change of
+memory state is an event (see `domgen_engine::telemetry`).
+
 # Crate features
 
 This crate has no optional features.

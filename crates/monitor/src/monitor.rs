@@ -10,7 +10,7 @@ use domgen_engine::Gauge;
 use crate::config::MIN_INTERVAL;
 use crate::error::{Error, RecordErrorKind};
 use crate::leak::{self, Detector, Leak};
-use crate::shared::{Backlog, Counts, Event, Shared, lock};
+use crate::shared::{Backlog, Counts, Shared, lock};
 use crate::store::{Recorder, Store};
 use crate::{Config, Sample, State};
 
@@ -200,8 +200,7 @@ impl Handle {
     /// Returns the leak when there is one.
     pub fn operation(&self, operation_id: &str, before: u64, after: u64) -> Option<Leak> {
         let leak = leak::operation(&self.shared.config, operation_id, before, after)?;
-        self.shared.counts.leaks.fetch_add(1, Relaxed);
-        self.shared.push(Event::Leak(leak.clone()));
+        self.shared.leak_found(leak.clone());
         Some(leak)
     }
 

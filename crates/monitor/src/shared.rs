@@ -9,6 +9,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use crate::leak::{Detector, Leak};
 use crate::sample::Reader;
 use crate::{Config, Sample, State, WriteError};
+use domgen_engine::telemetry;
 
 /// What the sampler hands the writer.
 #[derive(Debug)]
@@ -83,6 +84,9 @@ impl Shared {
             return;
         }
         self.counts.samples.fetch_add(1, Relaxed);
+        if let Some(live) = sample.live_bytes {
+            metrics::gauge!(telemetry::LIVE_HEAP_BYTES).set(live as f64);
+        }
         let leaks = {
             let mut history = lock(&self.history);
             if history.len() >= self.config.history.max(1) {
@@ -93,16 +97,35 @@ impl Shared {
         };
         self.push(Event::Sample(sample));
         for leak in leaks {
-            self.counts.leaks.fetch_add(1, Relaxed);
-            self.push(Event::Leak(leak));
+            self.leak_found(leak);
         }
+    }
+
+    /// Counts, reports and queues a leak a rule found.
+    pub(crate) fn leak_found(&self, leak: Leak) {
+        self.counts.leaks.fetch_add(1, Relaxed);
+        metrics::counter!(telemetry::LEAKS_REPORTED, "rule" => leak.rule.name()).increment(1);
+        tracing::warn!(
+            rule = leak.rule.name(),
+            leaked = leak.leaked,
+            operation = leak.operation_id.as_deref(),
+            evidence = %leak.evidence,
+            "memory leak suspected"
+        );
+        self.push(Event::Leak(leak));
     }
 
     pub(crate) fn set_state(&self, state: State) {
         let mut current = lock(&self.counts.state);
         if *current != Some(state) {
-            *current = Some(state);
+            let previous = current.replace(state);
             drop(current);
+            let (from, to) = (previous.map_or("none", State::name), state.name());
+            if state >= State::Warning {
+                tracing::warn!(from, to, "memory state changed");
+            } else {
+                tracing::info!(from, to, "memory state changed");
+            }
             for callback in &self.config.callbacks {
                 // A panicking callback must not take the writer down with it.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(state)));

@@ -171,6 +171,13 @@ impl Store<'_> {
     fn failed(&self, e: &RecordError) -> RecordErrorKind {
         let counts = &self.shared.counts;
         counts.write_errors.fetch_add(1, Relaxed);
+        let kind = match e.kind() {
+            RecordErrorKind::Transient => "transient",
+            RecordErrorKind::Rejected => "rejected",
+        };
+        metrics::counter!(domgen_engine::telemetry::MONITOR_WRITE_ERRORS, "kind" => kind)
+            .increment(1);
+        tracing::debug!(kind, error = %e, "memory monitor: recording failed");
         *lock(&counts.last_error) = Some(WriteError {
             at: SystemTime::now(),
             kind: e.kind(),

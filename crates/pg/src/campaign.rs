@@ -19,6 +19,7 @@ use domgen_pattern::{Order, SHUFFLE_VERSIONS, Space, Spec};
 use tokio::runtime::Handle;
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::connect::{Connection, Connections};
@@ -28,6 +29,7 @@ use crate::ledger::{
 };
 use crate::retry::{Backoff, Control, Retry};
 use crate::sizing::{self, Sizer, Sizing, SizingReport};
+use crate::telemetry::Meters;
 
 /// Which positions a campaign run writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -190,6 +192,12 @@ pub async fn prepare(
             keep_continued_order(client, &mut space).await?;
             let state = ledger::ConfigState::for_spec(spec, &space)?;
             let positions = ledger::reserve(client, &state, &space, spec.limit).await?;
+            tracing::info!(
+                campaign = %id,
+                start = positions.start,
+                end = positions.end,
+                "positions reserved"
+            );
             space.select(positions.clone());
             reserved = Some(positions);
         }
@@ -267,6 +275,13 @@ pub async fn prepare(
     }
     prepared.sizing = resumed_sizing(&stored, generator.pinned_batch_names(), &shape, largest);
     (prepared.missing, prepared.committed_rows) = ledger::missing(client, id, selection).await?;
+    tracing::info!(
+        campaign = %id,
+        rows_before = prepared.committed_rows,
+        missing = prepared.missing.iter().map(|r| r.end - r.start).sum::<u64>(),
+        ranges = prepared.missing.len(),
+        "resuming campaign"
+    );
     Ok(prepared)
 }
 
@@ -340,11 +355,13 @@ fn resumed_sizing(
 }
 
 /// What a commit task gives back: its connection (unless it broke), the
-/// batch's cells, when it ended, and what became of the batch.
+/// batch's cells, when it ended, how long it took, and what became of the
+/// batch.
 type Committed = (
     Option<Connection>,
     Vec<Range<u64>>,
     std::time::Instant,
+    f64,
     Result<Outcome, Error>,
 );
 
@@ -370,6 +387,7 @@ pub struct PgSink {
     source: Arc<Connections>,
     retry: Retry,
     reconnects: Arc<AtomicU64>,
+    meters: Arc<Meters>,
     sizer: Sizer,
     /// The group being filled: its cells and their rows.
     cells: Vec<Range<u64>>,
@@ -414,6 +432,7 @@ impl PgSink {
             source: Arc::new(source.clone()),
             retry,
             reconnects: Arc::default(),
+            meters: Arc::new(Meters::new(campaign_id)),
             sizer: Sizer::new(sizing, idle.len()),
             idle,
             cells: Vec::new(),
@@ -439,12 +458,14 @@ impl PgSink {
         let Some(joined) = self.handle.block_on(self.busy.join_next()) else {
             return Ok(());
         };
-        let (connection, cells, done, outcome) =
+        let (connection, cells, done, seconds, outcome) =
             joined.map_err(|e| Error::task("a COPY task", e))?;
         self.idle.extend(connection);
         let names: u64 = cells.iter().map(|c| c.end - c.start).sum();
         match outcome? {
             Outcome::Committed { rows } => {
+                let first_to_last = cells[0].start..cells[cells.len() - 1].end;
+                self.meters.committed(first_to_last, rows, Some(seconds));
                 self.commits += 1;
                 self.committed_rows += rows;
                 self.already_present += names.saturating_sub(rows);
@@ -503,9 +524,18 @@ impl PgSink {
         );
         let (target, campaign_id) = (Arc::clone(&self.target), self.campaign_id);
         let (source, retry) = (Arc::clone(&self.source), self.retry);
-        let reconnects = Arc::clone(&self.reconnects);
+        let (reconnects, meters) = (Arc::clone(&self.reconnects), Arc::clone(&self.meters));
+        // A group's cells need not be neighbours: its span names the first
+        // and last, and how many.
+        let span = tracing::debug_span!(
+            "batch",
+            start = cells[0].start,
+            end = cells[cells.len() - 1].end,
+            cells = cells.len()
+        );
         self.busy.spawn_on(
             async move {
+                let started = std::time::Instant::now();
                 let batch = Batch {
                     campaign_id,
                     positions: &cells,
@@ -519,10 +549,14 @@ impl PgSink {
                     &target,
                     &batch,
                     &reconnects,
+                    &meters,
                 )
                 .await;
-                (connection, cells, std::time::Instant::now(), outcome)
-            },
+                let done = std::time::Instant::now();
+                let seconds = (done - started).as_secs_f64();
+                (connection, cells, done, seconds, outcome)
+            }
+            .instrument(span),
             &self.handle,
         );
         Ok(())
@@ -563,6 +597,7 @@ async fn commit_riding_through(
     target: &Target,
     batch: &Batch<'_>,
     reconnects: &AtomicU64,
+    meters: &Meters,
 ) -> (Option<Connection>, Result<Outcome, Error>) {
     let starts: Vec<u64> = batch.positions.iter().map(|c| c.start).collect();
     let what = format!(
@@ -611,6 +646,7 @@ async fn commit_riding_through(
             Err(e) => return (None, Err(e)),
         };
         reconnects.fetch_add(1, Ordering::Relaxed);
+        meters.reconnected();
         // Whether the commit that was cut had landed: then it is not
         // written again.
         let landed = retry
@@ -646,8 +682,42 @@ impl Prepared {
         cancel: Option<&CancelToken>,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<CampaignReport, Error> {
-        let options = &self.options;
         let run_id = Uuid::new_v4();
+        let positions = self.space.selection();
+        let span = tracing::info_span!(
+            "campaign",
+            campaign = %self.options.campaign_id,
+            run = %run_id,
+            order = ?self.space.order(),
+            start = positions.start,
+            end = positions.end,
+        );
+        let _entered = span.enter();
+        let ran = self.run_in_span(run_id, handle, connections, generator, cancel, progress);
+        if let Err(e) = &ran {
+            tracing::warn!(error = %e, "campaign run failed");
+        }
+        ran
+    }
+
+    /// [`Prepared::run`], inside the run's span.
+    fn run_in_span(
+        self,
+        run_id: Uuid,
+        handle: &Handle,
+        connections: &Connections,
+        generator: &Generator,
+        cancel: Option<&CancelToken>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<CampaignReport, Error> {
+        let options = &self.options;
+        let positions = self.space.selection();
+        tracing::info!(
+            rows_before = self.committed_rows,
+            missing = self.missing.iter().map(|r| r.end - r.start).sum::<u64>(),
+            connections = options.connections,
+            "campaign run started"
+        );
         let mut control = handle.block_on(Control::open(connections, options.retry, None))?;
         let campaign_id = options.campaign_id;
         handle.block_on(control.call("registering the run", |client| {
@@ -734,6 +804,7 @@ impl Prepared {
             failure.is_none(),
         ));
         handle.block_on(control.close());
+        let rows_total = self.committed_rows + committed;
         if let Some(e) = failure {
             return Err(e.context(format!(
                 "{committed} rows of {} were committed before it ({} in all)",
@@ -742,11 +813,20 @@ impl Prepared {
             )));
         }
         recorded?;
+        tracing::info!(
+            rows = committed,
+            batches = commits,
+            rows_total,
+            seconds = report.duration_secs,
+            reconnects,
+            stopped_early = report.stopped_early,
+            "campaign run finished"
+        );
         Ok(CampaignReport {
             run_id,
             rows_before: self.committed_rows,
-            rows_total: self.committed_rows + committed,
-            positions: self.space.selection(),
+            rows_total,
+            positions,
             already_complete: self.missing.is_empty(),
             already_present,
             reconnects,

@@ -191,6 +191,30 @@ impl Database {
         self.connect_with_task().await.map(|(client, _task)| client)
     }
 
+    /// Whether the database answers now: a new connection runs `SELECT 1`,
+    /// all within `limit` (a health check). The connection is closed
+    /// whatever happens, also when the server fell silent halfway, so that
+    /// checks repeated against a silent server leave no sockets behind.
+    pub async fn ping(&self, limit: std::time::Duration) -> Result<(), Error> {
+        let mut task = None;
+        let answer = tokio::time::timeout(limit, async {
+            let (client, connection) = self.connect_with_task().await?;
+            task = Some(connection);
+            client.simple_query("SELECT 1").await.map_err(Error::db)
+        })
+        .await;
+        if let Some(task) = task {
+            task.abort();
+        }
+        match answer {
+            Ok(answered) => answered.map(drop),
+            Err(_) => Err(Error::new(
+                ErrorKind::Connection,
+                format!("{self} did not answer within {limit:?}"),
+            )),
+        }
+    }
+
     pub(crate) async fn connect_with_task(&self) -> Result<(Client, JoinHandle<()>), Error> {
         open(&self.config, &self.tls)
             .await

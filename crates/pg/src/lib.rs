@@ -73,6 +73,14 @@ rt.block_on(async {
 # Ok::<(), Box<dyn std::error::Error>>(())
 ```
 
+# Telemetry
+
+Runs, claims, commits, refusals, take-overs, retries and reconnections are
+reported as [`tracing`] events (a span per campaign run and per worker)
+and through the [`metrics`] facade, with the metric names of
+[`domgen_engine::telemetry`]; nothing is recorded or printed unless the
+host installs a recorder or a subscriber.
+
 # Crate features
 
 This crate has no optional features.
@@ -92,6 +100,7 @@ pub mod monitor;
 pub mod read;
 mod retry;
 pub mod sizing;
+mod telemetry;
 mod tls;
 pub mod workers;
 

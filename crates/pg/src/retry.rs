@@ -96,6 +96,7 @@ impl Retry {
                 .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400)),
             delay: FIRST_DELAY,
             limit: self.reconnect_for,
+            attempts: 0,
         }
     }
 
@@ -250,14 +251,21 @@ pub(crate) struct Backoff {
     until: Instant,
     delay: Duration,
     limit: Duration,
+    /// Pauses so far.
+    attempts: u32,
 }
 
 impl Backoff {
     /// Waits before the next attempt after `failure`; gives `failure` back
     /// when the time is up.
+    /// The first pause of a round is a warning; the ones after it, which
+    /// only say the server is still away, are debug events.
     pub(crate) async fn pause(&mut self, failure: Error) -> Result<(), Error> {
         let now = Instant::now();
         if now >= self.until {
+            if self.attempts > 0 {
+                tracing::warn!(attempts = self.attempts, error = %failure, "gave up retrying");
+            }
             return Err(if self.limit.is_zero() {
                 failure
             } else {
@@ -267,7 +275,16 @@ impl Backoff {
                 ))
             });
         }
-        tokio::time::sleep(self.delay.min(self.until - now)).await;
+        let wait = self.delay.min(self.until - now);
+        self.attempts += 1;
+        metrics::counter!(domgen_engine::telemetry::RETRIES).increment(1);
+        let (attempt, wait_seconds) = (self.attempts, wait.as_secs_f64());
+        if attempt == 1 {
+            tracing::warn!(error = %failure, attempt, wait_seconds, "retrying");
+        } else {
+            tracing::debug!(error = %failure, attempt, wait_seconds, "retrying");
+        }
+        tokio::time::sleep(wait).await;
         self.delay = (self.delay * 2).min(MAX_DELAY);
         Ok(())
     }

@@ -39,6 +39,7 @@ use domgen_pattern::{Space, Spec};
 use serde::Serialize;
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::connect::{Connection, Connections};
@@ -48,6 +49,7 @@ pub use crate::ledger::Outcome;
 use crate::ledger::{self, Batch, Claim, Provenance, Registration, Target, Writer, to_i64};
 use crate::retry::{Backoff, Control, Retry, Statement, statement};
 use crate::sizing::{self, Sizer, Sizing, SizingReport};
+use crate::telemetry::Meters;
 
 /// What [`plan`] registers.
 #[derive(Clone, Debug)]
@@ -150,6 +152,13 @@ pub async fn plan(client: &Client, spec: &Spec, options: &PlanOptions) -> Result
     )
     .await?;
     let positions = space.selection();
+    tracing::info!(
+        campaign = %id,
+        created = registered.created,
+        start = positions.start,
+        end = positions.end,
+        "campaign planned"
+    );
     let planned = |sizing: Sizing| Planned {
         campaign_id: id,
         batches: (positions.end - positions.start).div_ceil(sizing.cell),
@@ -323,13 +332,26 @@ pub async fn claim_cells(
     lease: Duration,
     cells: u64,
 ) -> Result<Option<Lease>, Error> {
+    let meters = Meters::new(campaign_id);
+    claim_metered(client, campaign_id, worker_id, lease, cells, &meters).await
+}
+
+/// [`claim_cells`], reported through `meters` (a worker's, registered once).
+async fn claim_metered(
+    client: &Client,
+    campaign_id: Uuid,
+    worker_id: &str,
+    lease: Duration,
+    cells: u64,
+    meters: &Meters,
+) -> Result<Option<Lease>, Error> {
     let cells = to_i64(cells.max(1), "cells")?;
     let token = Uuid::new_v4();
     let secs = lease_secs(lease);
     let row = client
         .query_typed_opt(
             "WITH open AS (
-                 SELECT batch_start FROM generation_batches
+                 SELECT batch_start, status, worker_id FROM generation_batches
                   WHERE campaign_id = $1
                     AND (status = 'released' OR (status = 'leased' AND lease_expires_at <= statement_timestamp()))
                   ORDER BY batch_start
@@ -341,7 +363,7 @@ pub async fn claim_cells(
                     lease_expires_at = statement_timestamp() + $4 * interval '1 second'
                FROM open
               WHERE b.campaign_id = $1 AND b.batch_start = open.batch_start
-          RETURNING b.batch_start, b.batch_end",
+          RETURNING b.batch_start, b.batch_end, open.status, open.worker_id",
             &[
                 (&campaign_id, Type::UUID),
                 (&worker_id, Type::TEXT),
@@ -351,9 +373,16 @@ pub async fn claim_cells(
         )
         .await?;
     if let Some(row) = row {
+        let positions = positions_of(&row)?;
+        // What the batch was: given back, or leased to a worker whose
+        // lease expired (another, or this one's own, which is no take-over).
+        let (status, previous): (&str, Option<&str>) = (row.get(2), row.get(3));
+        let taken_from = (status == "leased" && previous != Some(worker_id))
+            .then(|| previous.unwrap_or("unknown"));
+        meters.claimed(worker_id, &positions, taken_from, status == "released");
         return Ok(Some(Lease {
             campaign_id,
-            positions: positions_of(&row)?,
+            positions,
             token,
         }));
     }
@@ -386,9 +415,11 @@ pub async fn claim_cells(
         )
         .await?;
     row.map(|row| {
+        let positions = positions_of(&row)?;
+        meters.claimed(worker_id, &positions, None, false);
         Ok(Lease {
             campaign_id,
-            positions: positions_of(&row)?,
+            positions,
             token,
         })
     })
@@ -452,7 +483,17 @@ pub async fn commit(
         claim: Claim::Leased(lease.token),
         chunks: &chunks,
     };
-    ledger::commit_batch(client, target, &batch).await
+    let started = Instant::now();
+    let outcome = ledger::commit_batch(client, target, &batch).await?;
+    let meters = Meters::new(lease.campaign_id);
+    match outcome {
+        Outcome::Committed { rows } => {
+            let seconds = started.elapsed().as_secs_f64();
+            meters.committed(lease.positions.clone(), rows, Some(seconds));
+        }
+        Outcome::Refused => meters.refused(&lease.positions),
+    }
+    Ok(outcome)
 }
 
 /// Whether every position of the campaign is committed.
@@ -650,6 +691,7 @@ struct Shared {
     reconnects: AtomicU64,
     /// How many cells the next new lease takes.
     sizer: std::sync::Mutex<Sizer>,
+    meters: Meters,
     events: Events,
 }
 
@@ -687,6 +729,11 @@ impl Shared {
         };
         if released.unwrap_or(false) {
             self.released.fetch_add(1, Ordering::SeqCst);
+            tracing::debug!(
+                start = lease.positions.start,
+                end = lease.positions.end,
+                "batch released"
+            );
             (self.events)(&WorkEvent::Released(lease.positions.clone()));
         }
     }
@@ -715,8 +762,34 @@ pub async fn work(
     cancel: Option<CancelToken>,
     events: impl Fn(&WorkEvent) + Send + Sync + 'static,
 ) -> Result<WorkReport, Error> {
+    let span = tracing::info_span!(
+        "worker",
+        campaign = %options.campaign_id,
+        worker = %options.worker_id,
+    );
+    let work = work_in_span(
+        connections.into(),
+        options,
+        generator,
+        cancel,
+        Arc::new(events),
+    );
+    let worked = work.instrument(span.clone()).await;
+    if let Err(e) = &worked {
+        span.in_scope(|| tracing::warn!(error = %e, "worker failed"));
+    }
+    worked
+}
+
+/// [`work`], in its span.
+async fn work_in_span(
+    connections: Connections,
+    options: WorkOptions,
+    generator: Arc<Generator>,
+    cancel: Option<CancelToken>,
+    events: Events,
+) -> Result<WorkReport, Error> {
     let started = Instant::now();
-    let connections = connections.into();
     if options.lease < Duration::from_secs(1) {
         return Err(Error::usage(format!(
             "lease of {:?} is too short to renew; give at least 1 second (`WorkOptions::lease`)",
@@ -743,6 +816,14 @@ pub async fn work(
     generator
         .check(&campaign.space, &encoder)
         .map_err(Error::engine)?;
+    tracing::info!(
+        start = campaign.positions.start,
+        end = campaign.positions.end,
+        connections = options.connections,
+        lease_seconds = options.lease.as_secs_f64(),
+        "worker started"
+    );
+    let meters = Meters::new(campaign.campaign_id);
     let stop = CancelToken::new();
     // If the host drops this future (a timeout, a select!), the renders in
     // flight stop at their next chunk and the tasks below are aborted, so
@@ -763,34 +844,41 @@ pub async fn work(
         released: AtomicU64::new(0),
         reconnects: AtomicU64::new(0),
         sizer: std::sync::Mutex::new(sizer),
-        events: Arc::new(events),
+        meters,
+        events,
         options,
     });
     // The host's token is not ours to cancel: a watcher carries it over.
     let cancelled = Arc::new(AtomicBool::new(false));
     let watcher = cancel.map(|cancel| {
         let (stop, cancelled) = (stop.clone(), Arc::clone(&cancelled));
-        AbortOnDrop(tokio::spawn(async move {
-            loop {
-                if cancel.is_cancelled() {
-                    cancelled.store(true, Ordering::SeqCst);
-                    stop.cancel();
-                    return;
+        AbortOnDrop(tokio::spawn(
+            async move {
+                loop {
+                    if cancel.is_cancelled() {
+                        cancelled.store(true, Ordering::SeqCst);
+                        stop.cancel();
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-        }))
+            .in_current_span(),
+        ))
     });
     let mut loops = tokio::task::JoinSet::new();
     for _ in 0..shared.options.connections.max(1) {
         let shared = Arc::clone(&shared);
-        loops.spawn(async move {
-            let result = claim_loop(&shared).await;
-            if result.is_err() {
-                shared.stop.cancel();
+        loops.spawn(
+            async move {
+                let result = claim_loop(&shared).await;
+                if result.is_err() {
+                    shared.stop.cancel();
+                }
+                result
             }
-            result
-        });
+            .in_current_span(),
+        );
     }
     let mut first_error = None;
     while let Some(joined) = loops.join_next().await {
@@ -827,6 +915,19 @@ pub async fn work(
     };
     if let Ok(shared) = Arc::try_unwrap(shared) {
         shared.control.into_inner().close().await;
+    }
+    if first_error.is_none() && complete.is_ok() {
+        tracing::info!(
+            batches = report.batches,
+            rows = report.rows,
+            refused = report.refused,
+            released = report.released,
+            reconnects = report.reconnects,
+            complete = report.complete,
+            cancelled = report.cancelled,
+            seconds = report.duration_secs,
+            "worker finished"
+        );
     }
     match first_error {
         Some(e) => Err(e.context(format!(
@@ -872,6 +973,7 @@ async fn claim_loop(shared: &Arc<Shared>) -> Result<(), Error> {
                     Ok(opened) => {
                         if lost {
                             shared.reconnects.fetch_add(1, Ordering::SeqCst);
+                            shared.meters.reconnected();
                         }
                         connection.insert(opened)
                     }
@@ -882,6 +984,12 @@ async fn claim_loop(shared: &Arc<Shared>) -> Result<(), Error> {
         let next = match &step {
             Step::Claim => next_batch(shared, open, &mut waiting_said).await,
             Step::Write { lease, again } => write(shared, open, lease, *again)
+                .instrument(tracing::debug_span!(
+                    "batch",
+                    start = lease.positions.start,
+                    end = lease.positions.end,
+                    again
+                ))
                 .await
                 .map(|()| Step::Claim),
             Step::Done => unreachable!("the loop ends on Done"),
@@ -945,12 +1053,15 @@ async fn next_batch(
     }
     let client = connection.shared();
     let cells = shared.sizer().cells();
-    let claimed = retry
-        .statement(
-            "claiming a batch",
-            claim_cells(client, id, &options.worker_id, options.lease, cells),
-        )
-        .await;
+    let claim = claim_metered(
+        client,
+        id,
+        &options.worker_id,
+        options.lease,
+        cells,
+        &shared.meters,
+    );
+    let claimed = retry.statement("claiming a batch", claim).await;
     let claimed = match claimed {
         Ok(claimed) => claimed,
         Err(e) => {
@@ -971,6 +1082,7 @@ async fn next_batch(
             return Ok(Step::Done);
         }
         if !*waiting_said {
+            tracing::debug!("no batch free: waiting for other workers' leases");
             (shared.events)(&WorkEvent::Waiting);
             *waiting_said = true;
         }
@@ -1006,7 +1118,7 @@ async fn write(
             .await?;
         if let Some(landed) = landed {
             if landed.lease_token == Some(lease.token) {
-                count_committed(shared, lease, landed.rows);
+                count_committed(shared, lease, landed.rows, None);
             } else {
                 count_refused(shared, lease);
             }
@@ -1015,38 +1127,48 @@ async fn write(
     }
     let renewer = {
         let (shared, lease) = (Arc::clone(shared), lease.clone());
-        AbortOnDrop(tokio::spawn(async move {
-            let every = shared.options.lease / 3;
-            loop {
-                tokio::time::sleep(every).await;
-                // A connection cut without a word must be noticed while
-                // the lease still holds: a third of it to answer, at most,
-                // waiting for the control connection included.
-                let limit = every.min(shared.options.retry.statement_timeout);
-                let renewal = async {
-                    shared
-                        .control
-                        .lock()
-                        .await
-                        .call_within(limit, "renewing a lease", |c| {
-                            let (lease, duration) = (lease.clone(), shared.options.lease);
-                            Box::pin(async move { renew(c, &lease, duration).await })
-                        })
-                        .await
-                };
-                // A failed or unanswered renewal is not a lost lease: the
-                // commit's fence decides. Try again at the next tick.
-                if let Ok(Ok(false)) = tokio::time::timeout(every, renewal).await {
-                    (shared.events)(&WorkEvent::LeaseLost(lease.positions.clone()));
-                    return;
+        AbortOnDrop(tokio::spawn(
+            async move {
+                let every = shared.options.lease / 3;
+                loop {
+                    tokio::time::sleep(every).await;
+                    // A connection cut without a word must be noticed while
+                    // the lease still holds: a third of it to answer, at most,
+                    // waiting for the control connection included.
+                    let limit = every.min(shared.options.retry.statement_timeout);
+                    let renewal = async {
+                        shared
+                            .control
+                            .lock()
+                            .await
+                            .call_within(limit, "renewing a lease", |c| {
+                                let (lease, duration) = (lease.clone(), shared.options.lease);
+                                Box::pin(async move { renew(c, &lease, duration).await })
+                            })
+                            .await
+                    };
+                    // A failed or unanswered renewal is not a lost lease: the
+                    // commit's fence decides. Try again at the next tick.
+                    if let Ok(Ok(false)) = tokio::time::timeout(every, renewal).await {
+                        tracing::info!(
+                            start = lease.positions.start,
+                            end = lease.positions.end,
+                            "lease lost at renewal"
+                        );
+                        (shared.events)(&WorkEvent::LeaseLost(lease.positions.clone()));
+                        return;
+                    }
                 }
             }
-        }))
+            .in_current_span(),
+        ))
     };
     let (sender, mut receiver) = tokio::sync::mpsc::channel(CHUNKS_QUEUED);
     let render = {
         let (shared, positions) = (Arc::clone(shared), lease.positions.clone());
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut chunks = Chunks(sender);
             let rendered = render_into(&shared, positions, &mut chunks);
             // A batch cut short must not commit: the COPY ends with this
@@ -1065,6 +1187,7 @@ async fn write(
         "the commit of batch {}..{}",
         lease.positions.start, lease.positions.end
     );
+    let commit_started = Instant::now();
     let outcome = retry
         .commit(
             &what,
@@ -1081,8 +1204,9 @@ async fn write(
     renewer.abort();
     // The COPY's end dropped the channel, so the renderer ends too.
     let cut_short = render.await.unwrap_or(true);
+    let seconds = commit_started.elapsed().as_secs_f64();
     match outcome {
-        Ok(Outcome::Committed { rows }) => count_committed(shared, lease, rows),
+        Ok(Outcome::Committed { rows }) => count_committed(shared, lease, rows, Some(seconds)),
         // A commit cut before may have landed while this one waited for
         // the ledger row's lock: then the fence refused this one because
         // the batch is ours already.
@@ -1095,7 +1219,7 @@ async fn write(
                 .await?;
             match landed {
                 Some(landed) if landed.lease_token == Some(lease.token) => {
-                    count_committed(shared, lease, landed.rows)
+                    count_committed(shared, lease, landed.rows, None);
                 }
                 _ => count_refused(shared, lease),
             }
@@ -1134,7 +1258,11 @@ fn render_into(
     Ok(report.stopped_early)
 }
 
-fn count_committed(shared: &Shared, lease: &Lease, rows: u64) {
+/// Counts a committed batch; `seconds` when its commit was timed here.
+fn count_committed(shared: &Shared, lease: &Lease, rows: u64, seconds: Option<f64>) {
+    shared
+        .meters
+        .committed(lease.positions.clone(), rows, seconds);
     shared.committed.fetch_add(1, Ordering::SeqCst);
     shared.rows.fetch_add(rows, Ordering::SeqCst);
     let names = lease.positions.end - lease.positions.start;
@@ -1144,6 +1272,7 @@ fn count_committed(shared: &Shared, lease: &Lease, rows: u64) {
 }
 
 fn count_refused(shared: &Shared, lease: &Lease) {
+    shared.meters.refused(&lease.positions);
     shared.refused.fetch_add(1, Ordering::SeqCst);
     (shared.events)(&WorkEvent::Refused(lease.positions.clone()));
 }

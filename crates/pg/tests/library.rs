@@ -748,3 +748,25 @@ fn grouped_cells_commit_once_whatever_the_grouping() {
     assert_eq!(ledger_rows, [(0, 20), (20, 20), (40, 20), (60, 10)]);
     assert_eq!(committed(&[60, 20]).map(|c| c.rows), Some(30));
 }
+
+/// With no subscriber installed the library writes nothing on standard
+/// error: every feature above, run again alone in a child process with
+/// nothing captured, leaves its stderr empty (libtest reports on stdout).
+#[test]
+fn the_library_writes_nothing_on_stderr_without_a_subscriber() {
+    let test = "every_postgres_feature_of_the_cli_works_through_the_library";
+    let out = std::process::Command::new(std::env::current_exe().expect("this test's binary"))
+        .args(["--exact", test, "--nocapture", "--test-threads", "1"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("this test's binary runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{test} failed:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(stderr, "", "the library wrote on stderr");
+}

@@ -10,16 +10,8 @@ use domgen_engine::GeneratorBuilder;
 use domgen_pattern::Spec;
 use domgen_pg::campaign::{self, CampaignOptions, Start};
 use domgen_pg::{Database, migrate};
-use domgen_test_support::{PoolMode, Sql, connect, fresh_database, pgbouncer};
+use domgen_test_support::{PoolMode, Sql, connect, fresh_database, pgbouncer, runtime};
 use uuid::Uuid;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// The oracle of the other tests: tokio-postgres's named statements (a
 /// prepare, then a bind in a later round trip) do break behind this

@@ -5,17 +5,20 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use domgen_engine::{GeneratorBuilder, Sink};
+use domgen_engine::GeneratorBuilder;
 use domgen_pattern::{Space, Spec, WordList};
 use domgen_pg::ErrorKind;
 use domgen_pg::campaign::{self, CampaignOptions, Start};
-use domgen_pg::copy::CopyRows;
 use domgen_pg::read;
 use domgen_pg::workers::{self, Outcome, PlanOptions, WorkEvent, WorkOptions};
-use domgen_test_support::{connect, fresh_database};
+use domgen_test_support::{connect, runtime};
+
 use tokio_postgres::Client;
 use uuid::Uuid;
+
+// A migrated database, as the other async tests make one.
+mod common;
+use common::{migrated, rows};
 
 fn spec() -> Spec {
     Spec {
@@ -32,54 +35,6 @@ fn options(id: Uuid, batch: u64) -> PlanOptions {
         batch_names: Some(batch),
         table: "generated_domains".into(),
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn migrated() -> (String, Client) {
-    let url = fresh_database();
-    let mut client = connect(&url).await;
-    domgen_pg::migrate::migrate(&mut client)
-        .await
-        .expect("migrate");
-    (url, client)
-}
-
-/// A batch's rows, encoded as the workers encode them.
-fn rows(space: &Space, id: Uuid, positions: std::ops::Range<u64>) -> Vec<Bytes> {
-    struct Collect(Vec<Bytes>);
-    impl Sink for Collect {
-        type Error = std::io::Error;
-        fn write_batch(
-            &mut self,
-            _: std::ops::Range<u64>,
-            bytes: &[u8],
-        ) -> Result<domgen_engine::Flow, std::io::Error> {
-            self.0.push(Bytes::copy_from_slice(bytes));
-            Ok(domgen_engine::Flow::Continue)
-        }
-    }
-    let generator = GeneratorBuilder::new()
-        .threads(1)
-        .batch_names(7)
-        .build()
-        .unwrap();
-    let mut sink = Collect(Vec::new());
-    generator
-        .run(
-            space,
-            &CopyRows::new(id),
-            &mut sink,
-            domgen_engine::RunOptions::new(positions),
-        )
-        .unwrap();
-    sink.0
 }
 
 async fn count(client: &Client, sql: &str, id: Uuid) -> i64 {

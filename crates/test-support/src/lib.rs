@@ -71,5 +71,5 @@ pub use crate::server::{
     OwnCluster, database_url, fresh_database, own_cluster, with_dbname, with_setting,
 };
 pub use crate::service::{SERVICE_SCHEMA, service_campaign};
-pub use crate::sql::{Sql, connect};
+pub use crate::sql::{Sql, connect, runtime};
 pub use crate::wait::{wait_for, wait_until};

@@ -21,6 +21,19 @@ pub async fn connect(url: &str) -> Client {
     client
 }
 
+/// A runtime for async tests: two workers, timers and I/O.
+///
+/// # Panics
+///
+/// When the runtime cannot start.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the test runtime starts")
+}
+
 /// A `tokio-postgres` client on a runtime of its own, for synchronous
 /// tests. Every method panics on an error, naming the statement.
 ///
