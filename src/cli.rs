@@ -35,6 +35,15 @@ Examples:
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// Show what the library does on standard error: -v a few lines a run,
+    /// -vv every batch, -vvv everything (RUST_LOG, when set, decides
+    /// instead). `worker -v` also says every claim and commit.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Print only results and errors: no progress bar, no notes on
+    /// standard error.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -347,6 +356,18 @@ pub(crate) struct RunArgs {
     pub(crate) stats: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) monitor: crate::monitor_cmd::MonitorArgs,
+    #[command(flatten)]
+    pub(crate) metrics: MetricsArgs,
+}
+
+/// Serving the process's metrics while it runs.
+#[derive(Debug, Args)]
+pub(crate) struct MetricsArgs {
+    /// Serve /metrics (Prometheus text format) and /healthz (200 while the
+    /// database can be reached) on ADDR, e.g. 127.0.0.1:9464, while the
+    /// command runs.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics_addr: Option<std::net::SocketAddr>,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {

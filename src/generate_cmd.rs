@@ -15,7 +15,8 @@ use crate::cli::{ConnArgs, DbArgs, RunArgs, SpecArgs};
 use crate::db_cmd;
 use crate::failure::Failure;
 use crate::monitor_cmd::Session;
-use crate::term::{interrupt_token, progress_bar};
+use crate::telemetry;
+use crate::term::{interrupt_token, note, progress_bar};
 
 pub(crate) fn to_file(
     args: &SpecArgs,
@@ -26,6 +27,9 @@ pub(crate) fn to_file(
     let space = args.compile()?;
     let gauge = Arc::new(Gauge::new());
     let generator = builder(run).gauge(gauge.clone()).build()?;
+    if let Some(addr) = run.metrics.metrics_addr {
+        telemetry::serve(addr, None)?;
+    }
     // Before the output is created: a bad budget must not truncate a file.
     generator.check(&space, &Lines)?;
     // Likewise a monitor database that cannot be reached.
@@ -121,6 +125,9 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
     generator.check(&space, &CopyRows::new(uuid::Uuid::nil()))?;
     ledger::quote_table(&db_args.table)?;
     let (rt, db, client) = db_cmd::open(&db_args.conn)?;
+    if let Some(addr) = run.metrics.metrics_addr {
+        telemetry::serve(addr, Some(db.clone()))?;
+    }
     let campaign_id = db_args.campaign_id.unwrap_or_else(uuid::Uuid::new_v4);
     let options = CampaignOptions {
         campaign_id,
@@ -150,7 +157,7 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
         ))
         .map_err(failed)?;
     if let Some(reserved) = prepared.reserved() {
-        eprintln!(
+        note!(
             "reserved positions {}..{} of {} for campaign {campaign_id}",
             reserved.start,
             reserved.end,
@@ -159,7 +166,7 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
     }
     let sizing = prepared.sizing();
     if sizing.adaptive {
-        eprintln!(
+        note!(
             "batches: {} names to start, then as measured, in cells of {}: {}",
             sizing.start_names(),
             sizing.cell,
@@ -168,7 +175,7 @@ pub(crate) fn to_pg(args: &SpecArgs, run: &RunArgs, db_args: &DbArgs) -> Result<
     }
     let filled: Vec<&str> = prepared.provenance().columns().collect();
     if !filled.is_empty() {
-        eprintln!("provenance columns: {}", filled.join(", "));
+        note!("provenance columns: {}", filled.join(", "));
     }
     let cancel = interrupt_token();
     let bar = progress_bar(run.no_progress, prepared.space().len());

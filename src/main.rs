@@ -24,6 +24,8 @@ mod monitor_cmd;
 mod plot;
 // `check`, `count`.
 mod spec_cmd;
+// `-v`/`-q`, and `--metrics-addr`.
+mod telemetry;
 // Progress bars and Ctrl-C.
 mod term;
 // `plan`, `worker`, `status`.
@@ -34,6 +36,10 @@ static ALLOC: domgen::alloc::CountingAlloc = domgen::alloc::CountingAlloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    telemetry::show_events(cli.verbose, cli.quiet);
+    if cli.quiet {
+        term::be_quiet();
+    }
     let result = match cli.command {
         Command::Check { spec, show } => spec_cmd::check(&spec, show),
         Command::Count { spec } => spec_cmd::count(&spec),
@@ -50,7 +56,7 @@ fn main() -> ExitCode {
             db,
         } => generate_cmd::to_pg(&spec, &run, &db),
         Command::Plan { spec, args } => workers_cmd::plan(&spec, &args),
-        Command::Worker { args } => workers_cmd::worker(&args),
+        Command::Worker { args } => workers_cmd::worker(&args, cli.verbose > 0),
         Command::Status { args } => workers_cmd::status(&args),
         Command::Monitor(cmd) => monitor_cmd::monitor(&cmd),
         Command::Report(cmd) => monitor_cmd::report(&cmd),

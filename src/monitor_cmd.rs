@@ -140,7 +140,7 @@ impl Session {
         let recorder = recorder(conn)?;
         config.run_id = Some(run_id);
         config.on_pressure(domgen::monitor::throttle(gauge.clone(), in_flight));
-        eprintln!("monitor: run {run_id} (domgen report --run {run_id} --out run.svg)");
+        crate::term::note!("monitor: run {run_id} (domgen report --run {run_id} --out run.svg)");
         Ok(Some(Session {
             handle: Monitor::start_recording(config, Some(gauge.clone()), recorder)
                 .context("cannot start the monitor")?,
@@ -165,7 +165,7 @@ impl Session {
 
 fn print_summary(s: &Summary) {
     let cpu_ms = s.cpu_ns as f64 / 1e6;
-    eprintln!(
+    crate::term::note!(
         "monitor: {} samples, {} written, {} dropped, {} leaks reported ({} written), {} write errors, {} rejected, {} unwritten; monitor threads' CPU {cpu_ms:.1} ms",
         s.samples,
         s.written,
@@ -182,7 +182,7 @@ fn print_summary(s: &Summary) {
             RecordErrorKind::Rejected => "rejected, dropped",
             _ => "kept to try again",
         };
-        eprintln!(
+        crate::term::note!(
             "monitor: last write error, {before:.1} s before the end ({fate}): {}",
             e.message
         );

@@ -10,10 +10,11 @@ use clap::Args;
 use domgen::engine::GeneratorBuilder;
 use domgen::pg::workers::{self, PlanOptions, WorkEvent, WorkOptions};
 
-use crate::cli::{ConnArgs, ProvenanceArgs, RetryArgs, SpecArgs};
+use crate::cli::{ConnArgs, MetricsArgs, ProvenanceArgs, RetryArgs, SpecArgs};
 use crate::db_cmd;
 use crate::failure::Failure;
-use crate::term::{counting_bar, interrupt_token};
+use crate::telemetry;
+use crate::term::{self, counting_bar, interrupt_token};
 
 /// `domgen plan`'s flags besides the spec.
 #[derive(Debug, Args)]
@@ -60,9 +61,6 @@ pub(crate) struct WorkerArgs {
     /// The most heap rendering may hold, e.g. 64MiB.
     #[arg(long, value_name = "SIZE", default_value = "64MiB")]
     memory_budget: bytesize::ByteSize,
-    /// Say every claim and commit on standard error.
-    #[arg(short, long)]
-    verbose: bool,
     /// Do not show a progress bar (it is shown only when stderr is a terminal).
     #[arg(long)]
     no_progress: bool,
@@ -70,6 +68,8 @@ pub(crate) struct WorkerArgs {
     provenance: ProvenanceArgs,
     #[command(flatten)]
     retry: RetryArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 /// `domgen status`'s flags.
@@ -140,7 +140,8 @@ fn default_worker_id() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
+/// `domgen worker`; `verbose` says every claim and commit.
+pub(crate) fn worker(args: &WorkerArgs, verbose: bool) -> Result<(), Failure> {
     let mut builder = GeneratorBuilder::new();
     builder.memory_budget(args.memory_budget.as_u64());
     if let Some(threads) = args.threads {
@@ -148,6 +149,9 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
     }
     let generator = Arc::new(builder.build()?);
     let (rt, db, client) = db_cmd::open(&args.conn)?;
+    if let Some(addr) = args.metrics.metrics_addr {
+        telemetry::serve(addr, Some(db.clone()))?;
+    }
     // The whole campaign's rows, and those committed before this worker.
     let bar = match rt.block_on(domgen::pg::read::status(&client, args.campaign_id)) {
         Ok(status) => counting_bar(args.no_progress, status.positions, "rows").inspect(|bar| {
@@ -168,7 +172,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         provenance: args.provenance.provenance(),
     };
     let cancel = interrupt_token();
-    let (verbose, name, shown) = (args.verbose, worker_id.clone(), bar.clone());
+    let (name, shown) = (worker_id.clone(), bar.clone());
     let tally = Mutex::new(Tally::default());
     let events = move |event: &WorkEvent| {
         let always = matches!(
@@ -178,7 +182,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
                 | WorkEvent::Released(_)
                 | WorkEvent::ConnectionLost(_)
         );
-        if verbose || always {
+        if verbose || (always && !term::quiet()) {
             match &shown {
                 Some(bar) => bar.println(format!("worker {name}: {event}")),
                 None => eprintln!("worker {name}: {event}"),

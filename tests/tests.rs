@@ -56,3 +56,8 @@ mod monitor;
 // cuts a connection without a word. Every position exactly once, no
 // --resume.
 mod restart;
+
+// What a host sees: `worker --metrics-addr` scraped while it runs (its
+// counters against the ledger), `/healthz` while the server is stopped and
+// after; `-v`, `-q` and the default on standard error.
+mod telemetry;

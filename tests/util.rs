@@ -40,7 +40,8 @@ impl Domgen for Dir {
         cmd.args(args)
             .current_dir(self.path())
             .stdin(Stdio::null())
-            .env_remove("DATABASE_URL");
+            .env_remove("DATABASE_URL")
+            .env_remove("RUST_LOG");
         cmd
     }
 }
