@@ -92,7 +92,7 @@ fn a_workers_metrics_follow_its_commits_and_healthz_its_server() {
     let dir = Dir::new();
     dir.run(["migrate", "--database-url", &own.url]).success();
     let id = Uuid::new_v4();
-    const TOTAL: i64 = 3_000_000;
+    const TOTAL: i64 = 5_000_000;
     dir.run([
         "plan",
         "--pattern",
@@ -184,10 +184,26 @@ fn a_workers_metrics_follow_its_commits_and_healthz_its_server() {
     wait_for("/healthz to say 503", Duration::from_secs(30), || {
         get(addr, "/healthz").is_some_and(|(status, _)| status == 503)
     });
+    // The worker waits for the server, and says so.
+    wait_for("/metrics to count retries", Duration::from_secs(30), || {
+        sample(&scrape(addr), "domgen_retries_total", "") > 0.0
+    });
     own.cluster.start().expect("the server starts again");
     wait_for("/healthz to say 200", Duration::from_secs(60), || {
         get(addr, "/healthz").is_some_and(|(status, _)| status == 200)
     });
+    // Its lost connection is opened anew, with most of the rows to go.
+    wait_for(
+        "/metrics to count the reconnection",
+        Duration::from_secs(60),
+        || {
+            assert!(
+                worker.child().try_wait().expect("try_wait").is_none(),
+                "the worker ended before its reconnection was scraped"
+            );
+            sample(&scrape(addr), "domgen_reconnects_total", &campaign) >= 1.0
+        },
+    );
 
     // The worker rides through and finishes the campaign.
     let out = finish(worker.take(), "worker w-metrics", Duration::from_secs(600));
