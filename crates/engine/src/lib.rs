@@ -1,5 +1,5 @@
 /*!
-domgen's parallel engine: renders position ranges of a [`Space`] on worker
+domgen's parallel engine: renders position ranges of a [`Space`](domgen_pattern::Space) on worker
 threads into pooled buffers and pushes them to a [`Sink`], in memory
 bounded by the in-flight limit whatever the number of names.
 

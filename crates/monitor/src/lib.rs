@@ -9,7 +9,7 @@ also a writer thread that hands events to a [`Recorder`]) and returns a [`Handle
 stops and joins them. Every [`Config::interval`] the sampler reads a
 [`Sample`] (live and peak heap, RSS and threads from `domgen-alloc`,
 batches in flight and arena resets from the engine's
-[`Gauge`](domgen_engine::Gauge)), puts it in the history and runs the
+[`Gauge`]), puts it in the history and runs the
 rules: rapid growth, steady growth (a least-squares slope with its R²) and
 thread growth; [`Handle::operation`] is the per-operation rule. A [`Leak`]
 names its [`Rule`] and its evidence.

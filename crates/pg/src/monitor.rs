@@ -26,7 +26,7 @@ What a failure means for the event is in the [`RecordError`] it returns:
   monitor drops the event, counts it and goes on; the connection stays.
 
 An error's message names the call and the server's words with the
-SQLSTATE, or the server as [`Database`](crate::Database) shows it, never
+SQLSTATE, or the server as [`Database`] shows it, never
 the password.
 */
 

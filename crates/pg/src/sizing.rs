@@ -240,7 +240,7 @@ pub struct SizingReport {
     pub adaptive: bool,
     /// Why it started where it did.
     pub why: String,
-    /// The size changes, the first [`HISTORY`] of them.
+    /// The size changes, the first 64 of them.
     pub steps: Vec<SizeStep>,
     /// Windows measured.
     pub windows: u64,
