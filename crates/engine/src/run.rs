@@ -748,6 +748,16 @@ struct Run<'a, 'p> {
     progress: &'p mut dyn FnMut(&Progress),
 }
 
+impl Drop for Run<'_, '_> {
+    /// Batches still out when a run unwinds (a sink panicked) are in
+    /// flight no more.
+    fn drop(&mut self) {
+        if self.alive > 0 {
+            self.meters.in_flight.decrement(self.alive as f64);
+        }
+    }
+}
+
 impl Run<'_, '_> {
     fn coordinate<S: Sink>(
         &mut self,

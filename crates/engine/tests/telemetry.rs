@@ -5,7 +5,9 @@
 use domgen_engine::telemetry::{
     self, BATCHES_IN_FLIGHT, NAMES_GENERATED, THROTTLED, THROTTLED_NOW,
 };
-use domgen_engine::{Gauge, GeneratorBuilder, Lines, RunOptions, WriteSink};
+use std::ops::Range;
+
+use domgen_engine::{Flow, Gauge, GeneratorBuilder, Lines, RunOptions, Sink, WriteSink};
 use domgen_pattern::{Space, Spec};
 use metrics::Unit;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -68,6 +70,48 @@ fn a_run_counts_its_names_and_leaves_no_batch_in_flight() {
         .unwrap()
         .1;
     assert_eq!(unit, Some(Unit::Count), "described");
+}
+
+/// A sink that panics at its third batch, as a host's might.
+struct PanicsAtThird(u32);
+
+impl Sink for PanicsAtThird {
+    type Error = std::io::Error;
+
+    fn write_batch(&mut self, _: Range<u64>, _: &[u8]) -> Result<Flow, std::io::Error> {
+        self.0 += 1;
+        assert!(self.0 < 3, "the sink fails");
+        Ok(Flow::Continue)
+    }
+}
+
+#[test]
+fn a_run_unwound_by_its_sink_leaves_no_batch_in_flight() {
+    let spec = Spec {
+        patterns: vec!["shop{alpha:2}{digit:1}.com".into()],
+        ..Spec::default()
+    };
+    let space = Space::compile(&spec).unwrap();
+    let recorded = recorded(|| {
+        let generator = GeneratorBuilder::new()
+            .threads(2)
+            .batch_names(100)
+            .build()
+            .unwrap();
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            generator.run(
+                &space,
+                &Lines,
+                &mut PanicsAtThird(0),
+                RunOptions::new(0..space.total()),
+            )
+        }));
+        assert!(run.is_err(), "the sink's panic comes through");
+    });
+    assert_eq!(
+        value(&recorded, BATCHES_IN_FLIGHT),
+        &DebugValue::Gauge(0.0.into())
+    );
 }
 
 #[test]

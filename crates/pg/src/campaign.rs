@@ -355,13 +355,14 @@ fn resumed_sizing(
 }
 
 /// What a commit task gives back: its connection (unless it broke), the
-/// batch's cells, when it ended, how long it took, and what became of the
+/// batch's cells, when it ended, how long its commit took (`None` when the
+/// ledger said a commit cut short had landed), and what became of the
 /// batch.
 type Committed = (
     Option<Connection>,
     Vec<Range<u64>>,
     std::time::Instant,
-    f64,
+    Option<f64>,
     Result<Outcome, Error>,
 );
 
@@ -465,7 +466,7 @@ impl PgSink {
         match outcome? {
             Outcome::Committed { rows } => {
                 let first_to_last = cells[0].start..cells[cells.len() - 1].end;
-                self.meters.committed(first_to_last, rows, Some(seconds));
+                self.meters.committed(first_to_last, rows, seconds);
                 self.commits += 1;
                 self.committed_rows += rows;
                 self.already_present += names.saturating_sub(rows);
@@ -535,14 +536,13 @@ impl PgSink {
         );
         self.busy.spawn_on(
             async move {
-                let started = std::time::Instant::now();
                 let batch = Batch {
                     campaign_id,
                     positions: &cells,
                     claim: Claim::Unclaimed,
                     chunks: &chunks,
                 };
-                let (connection, outcome) = commit_riding_through(
+                let (connection, outcome, seconds) = commit_riding_through(
                     connection,
                     &source,
                     &retry,
@@ -552,9 +552,13 @@ impl PgSink {
                     &meters,
                 )
                 .await;
-                let done = std::time::Instant::now();
-                let seconds = (done - started).as_secs_f64();
-                (connection, cells, done, seconds, outcome)
+                (
+                    connection,
+                    cells,
+                    std::time::Instant::now(),
+                    seconds,
+                    outcome,
+                )
             }
             .instrument(span),
             &self.handle,
@@ -589,7 +593,8 @@ impl Sink for PgSink {
 /// Commits `batch` (unclaimed) on `connection`; when the connection is lost
 /// or the commit goes unanswered, opens another and commits again, unless
 /// the ledger says the cut commit landed. Gives back the connection, if one
-/// is left, and the outcome.
+/// is left, the outcome, and how long the commit took when it was this
+/// attempt's (not when the ledger says a cut one landed).
 async fn commit_riding_through(
     mut connection: Connection,
     source: &Connections,
@@ -598,7 +603,7 @@ async fn commit_riding_through(
     batch: &Batch<'_>,
     reconnects: &AtomicU64,
     meters: &Meters,
-) -> (Option<Connection>, Result<Outcome, Error>) {
+) -> (Option<Connection>, Result<Outcome, Error>, Option<f64>) {
     let starts: Vec<u64> = batch.positions.iter().map(|c| c.start).collect();
     let what = format!(
         "the commit of batch {}..{}{}",
@@ -611,6 +616,7 @@ async fn commit_riding_through(
     );
     let mut backoff: Option<Backoff> = None;
     loop {
+        let attempt = std::time::Instant::now();
         let failure = match retry
             .commit(
                 &what,
@@ -630,20 +636,27 @@ async fn commit_riding_through(
                     )
                     .await;
                 return match landed {
-                    Ok(Some(c)) => (Some(connection), Ok(Outcome::Committed { rows: c.rows })),
-                    _ => (Some(connection), Err(e)),
+                    Ok(Some(c)) => (
+                        Some(connection),
+                        Ok(Outcome::Committed { rows: c.rows }),
+                        None,
+                    ),
+                    _ => (Some(connection), Err(e), None),
                 };
             }
-            result => return (Some(connection), result),
+            result => {
+                let seconds = attempt.elapsed().as_secs_f64();
+                return (Some(connection), result, Some(seconds));
+            }
         };
         connection.abandon();
         let backoff = backoff.get_or_insert_with(|| retry.backoff());
         if let Err(e) = backoff.pause(failure).await {
-            return (None, Err(e));
+            return (None, Err(e), None);
         }
         connection = match retry.open(source, None, backoff).await {
             Ok(c) => c,
-            Err(e) => return (None, Err(e)),
+            Err(e) => return (None, Err(e), None),
         };
         reconnects.fetch_add(1, Ordering::Relaxed);
         meters.reconnected();
@@ -656,11 +669,17 @@ async fn commit_riding_through(
             )
             .await;
         match landed {
-            Ok(Some(c)) => return (Some(connection), Ok(Outcome::Committed { rows: c.rows })),
+            Ok(Some(c)) => {
+                return (
+                    Some(connection),
+                    Ok(Outcome::Committed { rows: c.rows }),
+                    None,
+                );
+            }
             Ok(None) => {}
             // Lost again: the loop's next commit finds out.
             Err(e) if e.is_transient() => {}
-            Err(e) => return (Some(connection), Err(e)),
+            Err(e) => return (Some(connection), Err(e), None),
         }
     }
 }
