@@ -299,6 +299,83 @@ impl Template {
     }
 }
 
+/// The lines of a space that is one mask, unfiltered: its template with
+/// the terminator after it, and each digit's place and characters looked
+/// up once for all the names of a call.
+struct MaskLines<'s> {
+    /// The template and the terminator, padded to [`SCRATCH_SLACK`].
+    line: [u8; SCRATCH_SLACK],
+    /// The line's length, terminator included.
+    len: usize,
+    /// Per digit: where it goes, and its characters (one or two each).
+    writes: Vec<(usize, MaskChars<'s>)>,
+}
+
+/// A mask digit's characters.
+enum MaskChars<'s> {
+    One(&'s [u8]),
+    Two(&'s [[u8; 2]]),
+}
+
+impl<'s> MaskLines<'s> {
+    /// The lines of `space`, when it is one unfiltered mask whose line
+    /// fits [`SCRATCH_SLACK`].
+    fn of(space: &'s Space, terminator: u8) -> Option<MaskLines<'s>> {
+        let [pattern] = &space.patterns[..] else {
+            return None;
+        };
+        let template = pattern
+            .template
+            .as_ref()
+            .filter(|_| space.filters.is_none())?;
+        if template.len >= SCRATCH_SLACK {
+            return None;
+        }
+        let mut line = [0; SCRATCH_SLACK];
+        line.copy_from_slice(&template.bytes[..SCRATCH_SLACK]);
+        line[template.len] = terminator;
+        let writes = template
+            .writes
+            .iter()
+            .map(|&(at, slot, pair)| {
+                let Slot::Chars(chars) = &pattern.slots[slot] else {
+                    unreachable!("a template writes charsets");
+                };
+                let chars = if pair {
+                    MaskChars::Two(&chars.pairs)
+                } else {
+                    MaskChars::One(&chars.chars)
+                };
+                (at, chars)
+            })
+            .collect();
+        Some(MaskLines {
+            line,
+            len: template.len + 1,
+            writes,
+        })
+    }
+
+    /// Appends the line whose digits [`Space::divide_run`] gave.
+    fn write(&self, digits: &[u64; MAX_STEPS], out: &mut Vec<u8>) {
+        let start = out.len();
+        if out.capacity() - start >= SCRATCH_SLACK {
+            out.extend_from_slice(&self.line);
+            out.truncate(start + self.len);
+        } else {
+            out.extend_from_slice(&self.line[..self.len]);
+        }
+        let line = &mut out[start..];
+        for ((at, chars), &digit) in self.writes.iter().zip(digits) {
+            let digit = usize::try_from(digit).unwrap_or(0);
+            match chars {
+                MaskChars::One(one) => line[*at] = one[digit],
+                MaskChars::Two(two) => line[*at..*at + 2].copy_from_slice(&two[digit]),
+            }
+        }
+    }
+}
+
 /// A word slot whose table a shuffled cursor fetches ahead.
 #[derive(Clone, Debug)]
 pub(crate) struct FarWord {
@@ -1234,12 +1311,8 @@ impl<'s> Cursor<'s> {
             return count;
         }
         let Some(odo) = &mut self.odometer else {
-            let (next, end) = (self.next, self.end);
-            let ahead = self.ahead();
-            for position in next..next + count {
-                ahead.write_next(space, position, end, out);
-                out.push(terminator);
-            }
+            let end = self.end;
+            self.ahead().write_lines(space, end, out, count, terminator);
             self.next += count;
             return count;
         };
@@ -1311,26 +1384,31 @@ impl Ahead {
         }
     }
 
+    /// Moves on to the next run, computing (and fetching) the ones ahead.
+    fn advance(&mut self, space: &Space, end: u64) {
+        self.run = self.run.wrapping_add(1);
+        if self.run == 0 {
+            self.compute(space, 0, end);
+            if space.fetch_ahead {
+                self.compute(space, 1, end);
+                self.fetch_words(space, 0, end);
+            }
+        }
+        if space.fetch_ahead {
+            self.fetch_words(space, self.run + 1, end);
+            self.compute(space, self.run + 2, end);
+        } else if self.run > 0 {
+            self.compute(space, self.run, end);
+        }
+        self.at = 0;
+        self.len = self.positions(self.run, end).count();
+    }
+
     /// The index at `position`, the next position after the last one
     /// asked for (the first position, at first); `position < end`.
     fn next(&mut self, space: &Space, position: u64, end: u64) -> u64 {
         if self.at == self.len {
-            self.run = self.run.wrapping_add(1);
-            if self.run == 0 {
-                self.compute(space, 0, end);
-                if space.fetch_ahead {
-                    self.compute(space, 1, end);
-                    self.fetch_words(space, 0, end);
-                }
-            }
-            if space.fetch_ahead {
-                self.fetch_words(space, self.run + 1, end);
-                self.compute(space, self.run + 2, end);
-            } else if self.run > 0 {
-                self.compute(space, self.run, end);
-            }
-            self.at = 0;
-            self.len = self.positions(self.run, end).count();
+            self.advance(space, end);
         }
         debug_assert_eq!(
             position,
@@ -1345,18 +1423,59 @@ impl Ahead {
     /// `out`, and returns its index.
     fn write_next(&mut self, space: &Space, position: u64, end: u64, out: &mut Vec<u8>) -> u64 {
         let index = self.next(space, position, end);
+        self.write_at(space, self.slot(self.run), self.at - 1, out);
+        index
+    }
+
+    /// Appends name `k` of the run in `slot` to `out`.
+    fn write_at(&mut self, space: &Space, slot: usize, k: usize, out: &mut Vec<u8>) {
         if space.filters.is_some() {
-            out.extend_from_slice(self.filtered.name(self.at - 1));
-            return index;
+            out.extend_from_slice(self.filtered.name(k));
+            return;
         }
-        let (slot, k) = (self.slot(self.run), self.at - 1);
         let p = self.patterns[slot][k];
         if space.patterns[p].steps.is_some() {
             space.write_divided(p, &self.digits[slot][k], out, &mut self.scratch);
         } else {
-            space.write_name_via(index, out, &mut self.scratch);
+            space.write_name_via(self.indexes[slot][k], out, &mut self.scratch);
         }
-        index
+    }
+
+    /// Appends the next `count` names (there are as many before `end`),
+    /// each followed by `terminator`: [`Ahead::write_next`] a run at a
+    /// time, and for a single mask with its charsets looked up once.
+    fn write_lines(
+        &mut self,
+        space: &Space,
+        end: u64,
+        out: &mut Vec<u8>,
+        count: u64,
+        terminator: u8,
+    ) {
+        let mask = MaskLines::of(space, terminator);
+        let mut left = count;
+        while left > 0 {
+            if self.at == self.len {
+                self.advance(space, end);
+            }
+            let take = (self.len - self.at).min(usize::try_from(left).unwrap_or(usize::MAX));
+            let (slot, names) = (self.slot(self.run), self.at..self.at + take);
+            self.at += take;
+            left -= to_u64(take);
+            match &mask {
+                Some(mask) => {
+                    for digits in &self.digits[slot][names] {
+                        mask.write(digits, out);
+                    }
+                }
+                None => {
+                    for k in names {
+                        self.write_at(space, slot, k, out);
+                        out.push(terminator);
+                    }
+                }
+            }
+        }
     }
 
     /// The positions of run `run` (empty past `end`).

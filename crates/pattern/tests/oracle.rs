@@ -720,6 +720,9 @@ fn a_shuffled_mask_writes_each_positions_name() {
         "{alnum:3}x{hex:1}.io",
         "{digit:1}{alpha:2}.net",
         "a{alnum:10}b.co.uk",
+        // A line of 32 octets, the most written in one move, and one over.
+        "{alnum:9}abcdefghijklmnopqr.com",
+        "{alnum:9}abcdefghijklmnopqrs.com",
     ] {
         let space = Space::compile(&Spec {
             order: Order::Shuffled,
