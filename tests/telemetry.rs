@@ -56,8 +56,10 @@ fn sample(page: &str, metric: &str, label: &str) -> f64 {
 struct Killed(Option<Child>);
 
 impl Killed {
-    fn child(&mut self) -> &mut Child {
-        self.0.as_mut().expect("the child is held")
+    /// Fails with `why` if the child has ended.
+    fn assert_running(&mut self, why: &str) {
+        let child = self.0.as_mut().expect("the child is held");
+        assert!(child.try_wait().expect("try_wait").is_none(), "{why}");
     }
 
     fn take(&mut self) -> Child {
@@ -124,10 +126,7 @@ fn a_workers_metrics_follow_its_commits_and_healthz_its_server() {
         "the worker's commits to show in /metrics",
         Duration::from_secs(120),
         || {
-            assert!(
-                worker.child().try_wait().expect("try_wait").is_none(),
-                "the worker ended before it was scraped twice"
-            );
+            worker.assert_running("the worker ended before it was scraped twice");
             let rows = get(addr, "/metrics")
                 .filter(|(status, _)| *status == 200)
                 .map_or(0.0, |(_, page)| {
@@ -197,10 +196,7 @@ fn a_workers_metrics_follow_its_commits_and_healthz_its_server() {
         "/metrics to count the reconnection",
         Duration::from_secs(60),
         || {
-            assert!(
-                worker.child().try_wait().expect("try_wait").is_none(),
-                "the worker ended before its reconnection was scraped"
-            );
+            worker.assert_running("the worker ended before its reconnection was scraped");
             sample(&scrape(addr), "domgen_reconnects_total", &campaign) >= 1.0
         },
     );

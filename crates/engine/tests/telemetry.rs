@@ -7,7 +7,7 @@ use domgen_engine::telemetry::{
 };
 use std::ops::Range;
 
-use domgen_engine::{Flow, Gauge, GeneratorBuilder, Lines, RunOptions, Sink, WriteSink};
+use domgen_engine::{Flow, Gauge, Generator, GeneratorBuilder, Lines, RunOptions, Sink, WriteSink};
 use domgen_pattern::{Space, Spec};
 use metrics::Unit;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -36,19 +36,29 @@ fn value<'a>(recorded: &'a [(String, Option<Unit>, DebugValue)], name: &str) -> 
         .2
 }
 
-#[test]
-fn a_run_counts_its_names_and_leaves_no_batch_in_flight() {
-    let spec = Spec {
+/// 6,760 names.
+fn mask() -> Space {
+    Space::compile(&Spec {
         patterns: vec!["shop{alpha:2}{digit:1}.com".into()],
         ..Spec::default()
-    };
-    let space = Space::compile(&spec).unwrap();
+    })
+    .unwrap()
+}
+
+/// Two threads, batches of 100 names.
+fn generator() -> Generator {
+    GeneratorBuilder::new()
+        .threads(2)
+        .batch_names(100)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_run_counts_its_names_and_leaves_no_batch_in_flight() {
+    let space = mask();
     let recorded = recorded(|| {
-        let generator = GeneratorBuilder::new()
-            .threads(2)
-            .batch_names(100)
-            .build()
-            .unwrap();
+        let generator = generator();
         let mut sink = WriteSink::new(Vec::new());
         let report = generator
             .run(&space, &Lines, &mut sink, RunOptions::new(0..space.total()))
@@ -87,17 +97,9 @@ impl Sink for PanicsAtThird {
 
 #[test]
 fn a_run_unwound_by_its_sink_leaves_no_batch_in_flight() {
-    let spec = Spec {
-        patterns: vec!["shop{alpha:2}{digit:1}.com".into()],
-        ..Spec::default()
-    };
-    let space = Space::compile(&spec).unwrap();
+    let space = mask();
     let recorded = recorded(|| {
-        let generator = GeneratorBuilder::new()
-            .threads(2)
-            .batch_names(100)
-            .build()
-            .unwrap();
+        let generator = generator();
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             generator.run(
                 &space,
