@@ -299,79 +299,207 @@ impl Template {
     }
 }
 
-/// The lines of a space that is one mask, unfiltered: its template with
-/// the terminator after it, and each digit's place and characters looked
-/// up once for all the names of a call.
-struct MaskLines<'s> {
-    /// The template and the terminator, padded to [`SCRATCH_SLACK`].
-    line: [u8; SCRATCH_SLACK],
-    /// The line's length, terminator included.
-    len: usize,
-    /// Per digit: where it goes, and its characters (one or two each).
-    writes: Vec<(usize, MaskChars<'s>)>,
+/// Room a line is written with past its end: its constant bytes are
+/// copied in moves of this width.
+const LINE_SLACK: usize = SCRATCH_SLACK;
+
+/// The lines of an unfiltered space whose patterns all render by
+/// division ([`Pattern::steps`]), with what each pattern's pieces need
+/// looked up once for all the names of a call. A line is written forward,
+/// straight into the output: its constant bytes a move at a time with the
+/// characters of its charsets put in, and its words a move each where
+/// they are short.
+struct Lines<'s> {
+    space: &'s Space,
+    /// Pattern `p`'s at `p`.
+    patterns: Vec<Line<'s>>,
+    /// The longest line, terminator included.
+    max: usize,
 }
 
-/// A mask digit's characters.
-enum MaskChars<'s> {
+/// A pattern's line, terminator included: stretches of bytes at places
+/// known from where the stretch starts, each followed by a piece of
+/// varying length.
+struct Line<'s> {
+    stretches: Vec<Stretch<'s>>,
+}
+
+/// Literals, charsets of one length, or the terminator, then the piece
+/// after them.
+struct Stretch<'s> {
+    /// The literals in place, zeros where characters go, padded to at
+    /// least [`LINE_SLACK`].
+    bytes: Box<[u8]>,
+    len: usize,
+    /// Per charset digit: where its characters go, which of the name's
+    /// digits it is, and the characters (one or two a digit).
+    writes: Vec<(usize, usize, LineChars<'s>)>,
+    /// The piece after the stretch, and which digit it takes.
+    then: Option<(Varying<'s>, usize)>,
+}
+
+/// A charset digit's characters.
+enum LineChars<'s> {
     One(&'s [u8]),
     Two(&'s [[u8; 2]]),
 }
 
-impl<'s> MaskLines<'s> {
-    /// The lines of `space`, when it is one unfiltered mask whose line
-    /// fits [`SCRATCH_SLACK`].
-    fn of(space: &'s Space, terminator: u8) -> Option<MaskLines<'s>> {
-        let [pattern] = &space.patterns[..] else {
-            return None;
-        };
-        let template = pattern
-            .template
-            .as_ref()
-            .filter(|_| space.filters.is_none())?;
-        if template.len >= SCRATCH_SLACK {
+/// A piece whose length varies from name to name.
+enum Varying<'s> {
+    Words(&'s Table),
+    /// A number, or a charset of several lengths.
+    Other(&'s Slot),
+}
+
+impl<'s> Lines<'s> {
+    /// The lines of `space`, when it is unfiltered and each of its
+    /// patterns renders by division.
+    fn of(space: &'s Space, terminator: u8) -> Option<Lines<'s>> {
+        if space.filters.is_some() {
             return None;
         }
-        let mut line = [0; SCRATCH_SLACK];
-        line.copy_from_slice(&template.bytes[..SCRATCH_SLACK]);
-        line[template.len] = terminator;
-        let writes = template
-            .writes
+        let patterns = space
+            .patterns
             .iter()
-            .map(|&(at, slot, pair)| {
-                let Slot::Chars(chars) = &pattern.slots[slot] else {
-                    unreachable!("a template writes charsets");
-                };
-                let chars = if pair {
-                    MaskChars::Two(&chars.pairs)
-                } else {
-                    MaskChars::One(&chars.chars)
-                };
-                (at, chars)
-            })
-            .collect();
-        Some(MaskLines {
-            line,
-            len: template.len + 1,
-            writes,
+            .map(|pattern| Line::of(space, pattern, terminator))
+            .collect::<Option<_>>()?;
+        Some(Lines {
+            space,
+            patterns,
+            max: space.max_name_len + 1,
         })
     }
 
-    /// Appends the line whose digits [`Space::divide_run`] gave.
-    fn write(&self, digits: &[u64; MAX_STEPS], out: &mut Vec<u8>) {
-        let start = out.len();
-        if out.capacity() - start >= SCRATCH_SLACK {
-            out.extend_from_slice(&self.line);
-            out.truncate(start + self.len);
-        } else {
-            out.extend_from_slice(&self.line[..self.len]);
+    /// Room [`Lines::write_run`] needs for `names` names.
+    fn room(&self, names: usize) -> usize {
+        names * self.max + LINE_SLACK
+    }
+
+    /// Appends the lines of names whose patterns and digits
+    /// [`Space::divide_run`] gave; `out` has [`Lines::room`] for them
+    /// beyond its length.
+    fn write_run(&self, patterns: &[usize], digits: &[[u64; MAX_STEPS]], out: &mut Vec<u8>) {
+        let base = out.len();
+        out.resize(base + self.room(patterns.len()), 0);
+        let mut at = base;
+        for (&p, digits) in patterns.iter().zip(digits) {
+            at += self.patterns[p].write(self.space, digits, &mut out[at..]);
         }
-        let line = &mut out[start..];
-        for ((at, chars), &digit) in self.writes.iter().zip(digits) {
-            let digit = usize::try_from(digit).unwrap_or(0);
-            match chars {
-                MaskChars::One(one) => line[*at] = one[digit],
-                MaskChars::Two(two) => line[*at..*at + 2].copy_from_slice(&two[digit]),
+        out.truncate(at);
+    }
+}
+
+impl<'s> Line<'s> {
+    /// The line of `pattern`, when it renders by division.
+    fn of(space: &'s Space, pattern: &'s Pattern, terminator: u8) -> Option<Line<'s>> {
+        pattern.steps.as_ref()?;
+        // Each slot's first digit: the digits are taken last slot first.
+        let mut first = vec![0; pattern.slots.len()];
+        let mut digits = 0;
+        for (slot, first) in pattern.slots.iter().zip(&mut first).rev() {
+            *first = digits;
+            digits += match slot {
+                Slot::Literal(_) => 0,
+                Slot::Chars(chars) if chars.min == chars.max => {
+                    chars.digit_widths(chars.min).count()
+                }
+                _ => 1,
+            };
+        }
+        let mut stretches = Vec::new();
+        let mut bytes = Vec::new();
+        let mut writes = Vec::new();
+        for (slot, &first) in pattern.slots.iter().zip(&first) {
+            let varying = match slot {
+                Slot::Literal(literal) => {
+                    bytes.extend_from_slice(literal);
+                    continue;
+                }
+                Slot::Chars(chars) if chars.min == chars.max => {
+                    // Digits in the order they are divided off: from the
+                    // charset's last character to its first.
+                    bytes.resize(bytes.len() + chars.min, 0);
+                    let mut at = bytes.len();
+                    for (j, width) in chars.digit_widths(chars.min).enumerate() {
+                        at -= width;
+                        let chars = if width == 2 {
+                            LineChars::Two(&chars.pairs)
+                        } else {
+                            LineChars::One(&chars.chars)
+                        };
+                        writes.push((at, first + j, chars));
+                    }
+                    continue;
+                }
+                Slot::Words { table } => Varying::Words(&space.tables[*table]),
+                Slot::Chars(_) | Slot::Number { .. } => Varying::Other(slot),
+            };
+            stretches.push(Stretch::new(
+                std::mem::take(&mut bytes),
+                std::mem::take(&mut writes),
+                Some((varying, first)),
+            ));
+        }
+        bytes.push(terminator);
+        stretches.push(Stretch::new(bytes, writes, None));
+        Some(Line { stretches })
+    }
+
+    /// Writes the line whose digits [`Space::divide_run`] gave at the
+    /// start of `line`, which has room for the longest line and
+    /// [`LINE_SLACK`] more, and returns its length.
+    #[inline(always)]
+    fn write(&self, space: &Space, digits: &[u64; MAX_STEPS], line: &mut [u8]) -> usize {
+        let mut at = 0;
+        for stretch in &self.stretches {
+            let to = &mut line[at..];
+            let len = stretch.len;
+            if len <= LINE_SLACK {
+                to[..LINE_SLACK].copy_from_slice(&stretch.bytes[..LINE_SLACK]);
+            } else {
+                to[..len].copy_from_slice(&stretch.bytes[..len]);
             }
+            for (place, digit, chars) in &stretch.writes {
+                let digit = usize::try_from(digits[*digit]).unwrap_or(0);
+                match chars {
+                    LineChars::One(one) => to[*place] = one[digit],
+                    LineChars::Two(two) => to[*place..*place + 2].copy_from_slice(&two[digit]),
+                }
+            }
+            at += len;
+            let Some((varying, digit)) = &stretch.then else {
+                continue;
+            };
+            let digit = digits[*digit];
+            at += match varying {
+                Varying::Words(table) => {
+                    let value = usize::try_from(digit).expect("word index fits in memory");
+                    table.put(value, &mut line[at..])
+                }
+                Varying::Other(slot) => {
+                    let mut w = ArrayWriter::new(&mut line[at..]);
+                    space.render_slot(slot, digit, &mut w);
+                    w.len
+                }
+            };
+        }
+        at
+    }
+}
+
+impl<'s> Stretch<'s> {
+    fn new(
+        mut bytes: Vec<u8>,
+        writes: Vec<(usize, usize, LineChars<'s>)>,
+        then: Option<(Varying<'s>, usize)>,
+    ) -> Stretch<'s> {
+        let len = bytes.len();
+        bytes.resize(len.max(LINE_SLACK), 0);
+        Stretch {
+            bytes: bytes.into(),
+            len,
+            writes,
+            then,
         }
     }
 }
@@ -1111,7 +1239,7 @@ fn put_back(bytes: &[u8], buf: &mut [u8], end: usize) -> usize {
 /// the pieces of a name mostly are: a call into `memcpy` would cost more
 /// than the copy.
 #[inline(always)]
-fn copy_short(dst: &mut [u8], src: &[u8]) {
+pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
     fn two<const W: usize>(dst: &mut [u8], src: &[u8]) {
         let n = src.len();
         dst[..W].copy_from_slice(&src[..W]);
@@ -1442,8 +1570,8 @@ impl Ahead {
     }
 
     /// Appends the next `count` names (there are as many before `end`),
-    /// each followed by `terminator`: [`Ahead::write_next`] a run at a
-    /// time, and for a single mask with its charsets looked up once.
+    /// each followed by `terminator`, a run at a time: as [`Lines`] where
+    /// the space has them, otherwise as [`Ahead::write_next`].
     fn write_lines(
         &mut self,
         space: &Space,
@@ -1452,7 +1580,7 @@ impl Ahead {
         count: u64,
         terminator: u8,
     ) {
-        let mask = MaskLines::of(space, terminator);
+        let lines = Lines::of(space, terminator);
         let mut left = count;
         while left > 0 {
             if self.at == self.len {
@@ -1462,13 +1590,17 @@ impl Ahead {
             let (slot, names) = (self.slot(self.run), self.at..self.at + take);
             self.at += take;
             left -= to_u64(take);
-            match &mask {
-                Some(mask) => {
-                    for digits in &self.digits[slot][names] {
-                        mask.write(digits, out);
-                    }
+            match &lines {
+                // The last names of a buffer that is nearly full go one by
+                // one, so that it never grows for room it would not keep.
+                Some(lines) if out.capacity() - out.len() >= lines.room(take) => {
+                    lines.write_run(
+                        &self.patterns[slot][names.clone()],
+                        &self.digits[slot][names],
+                        out,
+                    );
                 }
-                None => {
+                _ => {
                     for k in names {
                         self.write_at(space, slot, k, out);
                         out.push(terminator);

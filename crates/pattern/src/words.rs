@@ -1,10 +1,16 @@
 //! Normalisation of words (keywords, list words, TLDs) and charsets.
 
+use std::ops::Range;
+
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use unicode_bidi::{BidiClass, bidi_class};
 
 use crate::error::{Error, ErrorKind};
 use crate::spec::WordList;
+
+/// The widest move [`Table::put`] copies a value in: most words are
+/// shorter.
+pub(crate) const WIDE_VALUE: usize = 16;
 
 /// A normalised word list, repeats dropped (first one kept).
 ///
@@ -99,11 +105,36 @@ impl Table {
     ///
     /// If `i >= len()`.
     pub fn bytes(&self, i: usize) -> &[u8] {
+        &self.bytes[self.span(i)]
+    }
+
+    /// Where value `i` lies in `bytes`.
+    #[inline(always)]
+    fn span(&self, i: usize) -> Range<usize> {
         let start = match i.checked_sub(1) {
             Some(before) => offset(self.ends[before]),
             None => 0,
         };
-        &self.bytes[start..offset(self.ends[i])]
+        start..offset(self.ends[i])
+    }
+
+    /// Writes value `i` at the start of `to` and returns its length. `to`
+    /// has room for the value and [`WIDE_VALUE`] bytes more: a value that
+    /// short is copied in one move of that width, the bytes after it
+    /// included, where the table has them.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= len()`, or `to` is too short.
+    #[inline(always)]
+    pub fn put(&self, i: usize, to: &mut [u8]) -> usize {
+        let span = self.span(i);
+        let len = span.len();
+        match self.bytes.get(span.start..span.start + WIDE_VALUE) {
+            Some(wide) if len <= WIDE_VALUE => to[..WIDE_VALUE].copy_from_slice(wide),
+            _ => crate::space::copy_short(&mut to[..len], &self.bytes[span]),
+        }
+        len
     }
 
     /// The bytes of the values, without their ends.
@@ -125,13 +156,15 @@ impl Table {
         prefetch(&self.ends[i]);
     }
 
-    /// Asks the processor to fetch value `i`'s bytes; call it once
+    /// Asks the processor to fetch value `i`'s bytes, and those
+    /// [`Table::put`] moves with them; call it once
     /// [`Table::prefetch_ends`] has had time to land, as it reads them.
     pub fn prefetch_bytes(&self, i: usize) {
-        let value = self.bytes(i);
-        if let (Some(first), Some(last)) = (value.first(), value.last()) {
+        let span = self.span(i);
+        let last = span.end.max(span.start + WIDE_VALUE).min(self.bytes.len());
+        if let Some(first) = self.bytes.get(span.start) {
             prefetch(first);
-            prefetch(last);
+            prefetch(&self.bytes[last - 1]);
         }
     }
 

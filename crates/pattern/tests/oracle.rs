@@ -750,6 +750,55 @@ fn a_shuffled_mask_writes_each_positions_name() {
 }
 
 #[test]
+fn shuffled_lines_are_each_positions_name_whatever_the_room() {
+    // Words shorter than one move, as long as one and longer, the last of
+    // their table; numbers; charsets of several lengths; a literal longer
+    // than one move; several patterns, a mask among them.
+    let sixteen = "k".repeat(16);
+    let seventeen = "q".repeat(17);
+    let space = Space::compile(&Spec {
+        keywords: WordList::inline([
+            "a",
+            "shop",
+            &sixteen,
+            &seventeen,
+            "averyveryverylongkeyword",
+            "end",
+        ]),
+        order: Order::Shuffled,
+        seed: 5,
+        ..spec(&[
+            "{keyword}.{tld}",
+            "{list:pre}{keyword}{number:7-1200}.{tld}",
+            "{keyword}-{vv:1-3}x{digit:2}.{tld}",
+            "{number:01-12}abcdefghijklmnopqrstuvwxyz.abcdefghijklmn{keyword}.{tld}",
+            "shop{alpha:2}{digit:1}.com",
+        ])
+    })
+    .unwrap();
+    let total = space.total();
+    for positions in [0..total, 77..1_000, total - 100..total] {
+        let expected: String = positions
+            .clone()
+            .map(|p| space.name(space.index_at(p)) + "\n")
+            .collect();
+        // Room for every line at its longest, for exactly these lines (the
+        // last runs go one by one), and none (the buffer grows).
+        let longest = positions.clone().count() * (space.max_name_len() + 1);
+        for room in [longest, expected.len(), 0] {
+            let mut lines = Vec::with_capacity(room);
+            space
+                .cursor(positions.clone())
+                .write_lines(&mut lines, u64::MAX, b'\n');
+            assert!(
+                String::from_utf8(lines).unwrap() == expected,
+                "{positions:?} with room for {room} bytes"
+            );
+        }
+    }
+}
+
+#[test]
 fn index_of_finds_a_name_in_either_form() {
     let space = Space::compile(&spec(&["{keyword}{digit:1}.{tld}"])).unwrap();
     let unicode = Space::compile(&Spec {
