@@ -202,6 +202,11 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
     let permutation = (spec.order == Order::Shuffled && total > 0)
         .then(|| Permutation::new(total, spec.seed, spec.shuffle_version));
     let fetch_ahead = filters.is_none() && patterns.iter().any(|p| !p.far_words.is_empty());
+    if fetch_ahead && permutation.is_some() {
+        for far in patterns.iter().flat_map(|p| &p.far_words) {
+            tables[far.table].prefer_huge_pages();
+        }
+    }
     Ok(Space {
         fetch_ahead,
         patterns,

@@ -378,11 +378,26 @@ impl<'s> Lines<'s> {
     /// Appends the lines of names whose patterns and digits
     /// [`Space::divide_run`] gave; `out` has [`Lines::room`] for them
     /// beyond its length.
-    fn write_run(&self, patterns: &[usize], digits: &[[u64; MAX_STEPS]], out: &mut Vec<u8>) {
+    fn write_run(
+        &self,
+        patterns: &[usize],
+        digits: &[[u64; MAX_STEPS]],
+        out: &mut Vec<u8>,
+        ends: &[(u32, u32)],
+        bytes: &[(u32, u32)],
+    ) {
         let base = out.len();
         out.resize(base + self.room(patterns.len()), 0);
         let mut at = base;
+        let share = ends.len().max(bytes.len()).div_ceil(patterns.len()).max(1);
+        let (mut ends, mut bytes) = (ends.chunks(share), bytes.chunks(share));
         for (&p, digits) in patterns.iter().zip(digits) {
+            if let Some(ends) = ends.next() {
+                self.space.fetch_ends(ends);
+            }
+            if let Some(bytes) = bytes.next() {
+                self.space.fetch_words(bytes);
+            }
             at += self.patterns[p].write(self.space, digits, &mut out[at..]);
         }
         out.truncate(at);
@@ -1125,7 +1140,6 @@ impl Space {
                     }
                 };
                 let value = u32::try_from(value).expect("a table holds fewer than 2^32 values");
-                self.tables[far.table].prefetch_ends(offset(value));
                 words[noted] = (u32::try_from(far.table).unwrap_or(u32::MAX), value);
                 noted += 1;
             }
@@ -1138,6 +1152,13 @@ impl Space {
     fn fetch_words(&self, words: &[(u32, u32)]) {
         for &(table, value) in words {
             self.tables[offset(table)].prefetch_bytes(offset(value));
+        }
+    }
+
+    /// Asks the processor where `words` start and end.
+    fn fetch_ends(&self, words: &[(u32, u32)]) {
+        for &(table, value) in words {
+            self.tables[offset(table)].prefetch_ends(offset(value));
         }
     }
 
@@ -1513,18 +1534,23 @@ impl Ahead {
     }
 
     /// Moves on to the next run, computing (and fetching) the ones ahead.
-    fn advance(&mut self, space: &Space, end: u64) {
+    fn advance(&mut self, space: &Space, end: u64, spread: bool) {
         self.run = self.run.wrapping_add(1);
         if self.run == 0 {
             self.compute(space, 0, end);
             if space.fetch_ahead {
+                self.fetch_ends(space, 0, end);
                 self.compute(space, 1, end);
+                self.fetch_ends(space, 1, end);
                 self.fetch_words(space, 0, end);
             }
         }
         if space.fetch_ahead {
-            self.fetch_words(space, self.run + 1, end);
             self.compute(space, self.run + 2, end);
+            if !spread {
+                self.fetch_words(space, self.run + 1, end);
+                self.fetch_ends(space, self.run + 2, end);
+            }
         } else if self.run > 0 {
             self.compute(space, self.run, end);
         }
@@ -1536,7 +1562,7 @@ impl Ahead {
     /// asked for (the first position, at first); `position < end`.
     fn next(&mut self, space: &Space, position: u64, end: u64) -> u64 {
         if self.at == self.len {
-            self.advance(space, end);
+            self.advance(space, end, false);
         }
         debug_assert_eq!(
             position,
@@ -1583,8 +1609,9 @@ impl Ahead {
         let lines = Lines::of(space, terminator);
         let mut left = count;
         while left > 0 {
+            let spread = lines.is_some() && space.fetch_ahead;
             if self.at == self.len {
-                self.advance(space, end);
+                self.advance(space, end, spread);
             }
             let take = (self.len - self.at).min(usize::try_from(left).unwrap_or(usize::MAX));
             let (slot, names) = (self.slot(self.run), self.at..self.at + take);
@@ -1594,10 +1621,20 @@ impl Ahead {
                 // The last names of a buffer that is nearly full go one by
                 // one, so that it never grows for room it would not keep.
                 Some(lines) if out.capacity() - out.len() >= lines.room(take) => {
+                    let (ends, bytes) = if spread {
+                        (
+                            self.noted_words(self.run + 2, end),
+                            self.noted_words(self.run + 1, end),
+                        )
+                    } else {
+                        (&[][..], &[][..])
+                    };
                     lines.write_run(
                         &self.patterns[slot][names.clone()],
                         &self.digits[slot][names],
                         out,
+                        ends,
+                        bytes,
                     );
                 }
                 _ => {
@@ -1651,10 +1688,21 @@ impl Ahead {
 
     /// Asks for the bytes of run `run`'s far words.
     fn fetch_words(&self, space: &Space, run: u64, end: u64) {
-        if !self.positions(run, end).is_empty() {
-            let slot = self.slot(run);
-            space.fetch_words(&self.words[slot][..self.noted[slot]]);
+        space.fetch_words(self.noted_words(run, end));
+    }
+
+    /// Asks where run `run`'s far words start and end.
+    fn fetch_ends(&self, space: &Space, run: u64, end: u64) {
+        space.fetch_ends(self.noted_words(run, end));
+    }
+
+    /// Run `run`'s far words.
+    fn noted_words(&self, run: u64, end: u64) -> &[(u32, u32)] {
+        if self.positions(run, end).is_empty() {
+            return &[];
         }
+        let slot = self.slot(run);
+        &self.words[slot][..self.noted[slot]]
     }
 }
 

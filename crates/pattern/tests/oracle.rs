@@ -659,11 +659,20 @@ fn a_shuffled_cursor_fetching_words_ahead_writes_each_positions_name() {
                 .clone()
                 .map(|p| space.name(space.index_at(p)) + "\n")
                 .collect();
-            let mut lines = Vec::new();
-            space
-                .cursor(positions.clone())
-                .write_lines(&mut lines, u64::MAX, b'\n');
-            assert_eq!(String::from_utf8(lines).unwrap(), expected, "{positions:?}");
+            // Written a run at a time into room for them all, or as the
+            // buffer grows.
+            let longest = positions.clone().count() * (space.max_name_len() + 1) + 64;
+            for room in [longest, 0] {
+                let mut lines = Vec::with_capacity(room);
+                space
+                    .cursor(positions.clone())
+                    .write_lines(&mut lines, u64::MAX, b'\n');
+                assert_eq!(
+                    String::from_utf8(lines).unwrap(),
+                    expected,
+                    "{positions:?}, room {room}"
+                );
+            }
             let mut one_by_one = Vec::new();
             let mut cursor = space.cursor(positions.clone());
             while cursor.write_next(&mut one_by_one).is_some() {
@@ -675,6 +684,45 @@ fn a_shuffled_cursor_fetching_words_ahead_writes_each_positions_name() {
                 "{positions:?}"
             );
         }
+    }
+}
+
+/// A keyword list big enough to span huge pages, which a shuffled space
+/// asks the kernel for: the names are the same, wherever the kernel moved
+/// the words.
+#[test]
+fn a_shuffled_space_over_huge_pages_writes_each_positions_name() {
+    let keywords: Vec<String> = (0..400_000).map(|i| format!("keyword{i:06}")).collect();
+    let space = Space::compile(&Spec {
+        keywords: WordList::inline(&keywords),
+        tlds: WordList::inline(["com", "net"]),
+        patterns: vec!["{keyword}{digit:1}.{tld}".into()],
+        order: Order::Shuffled,
+        seed: 9,
+        ..Spec::default()
+    })
+    .unwrap();
+    let total = space.total();
+    for positions in [0..5_000, total - 5_000..total] {
+        let expected: String = positions
+            .clone()
+            .map(|p| space.name(space.index_at(p)) + "\n")
+            .collect();
+        let mut lines = Vec::with_capacity(expected.len() + 64 * 32);
+        space
+            .cursor(positions.clone())
+            .write_lines(&mut lines, u64::MAX, b'\n');
+        assert!(
+            String::from_utf8(lines).unwrap() == expected,
+            "{positions:?}"
+        );
+    }
+    // The space's own index of each name: the words are where they were.
+    for index in [0, 1, total / 3, total - 1] {
+        let name = space.name(index);
+        let keyword = usize::try_from(index / 20).unwrap();
+        assert!(name.starts_with(&keywords[keyword]), "{index}: {name}");
+        assert_eq!(space.index_of(&name), Some(index));
     }
 }
 
