@@ -203,8 +203,16 @@ pub(crate) fn compile(spec: &Spec) -> Result<Space, Error> {
         .then(|| Permutation::new(total, spec.seed, spec.shuffle_version));
     let fetch_ahead = filters.is_none() && patterns.iter().any(|p| !p.far_words.is_empty());
     if fetch_ahead && permutation.is_some() {
-        for far in patterns.iter().flat_map(|p| &p.far_words) {
-            tables[far.table].prefer_huge_pages();
+        // Read at random: each far table once into huge pages.
+        let mut far: Vec<usize> = patterns
+            .iter()
+            .flat_map(|p| &p.far_words)
+            .map(|far| far.table)
+            .collect();
+        far.sort_unstable();
+        far.dedup();
+        for table in far {
+            tables[table].prefer_huge_pages();
         }
     }
     Ok(Space {

@@ -299,9 +299,89 @@ impl Template {
     }
 }
 
+/// The lines of a space that is one mask, unfiltered: its template with
+/// the terminator after it, and each digit's place and characters looked
+/// up once for all the names of a call.
+struct MaskLines<'s> {
+    /// The template and the terminator, padded to [`SCRATCH_SLACK`].
+    line: [u8; SCRATCH_SLACK],
+    /// The line's length, terminator included.
+    len: usize,
+    /// Per digit: where it goes, and its characters (one or two each).
+    writes: Vec<(usize, LineChars<'s>)>,
+}
+
+/// A charset digit's characters, in a [`MaskLines`] or [`Lines`] line.
+enum LineChars<'s> {
+    One(&'s [u8]),
+    Two(&'s [[u8; 2]]),
+}
+
+impl<'s> MaskLines<'s> {
+    /// The lines of `space`, when it is one unfiltered mask whose line
+    /// fits [`SCRATCH_SLACK`].
+    fn of(space: &'s Space, terminator: u8) -> Option<MaskLines<'s>> {
+        let [pattern] = &space.patterns[..] else {
+            return None;
+        };
+        let template = pattern
+            .template
+            .as_ref()
+            .filter(|_| space.filters.is_none())?;
+        if template.len >= SCRATCH_SLACK {
+            return None;
+        }
+        let mut line = [0; SCRATCH_SLACK];
+        line.copy_from_slice(&template.bytes[..SCRATCH_SLACK]);
+        line[template.len] = terminator;
+        let writes = template
+            .writes
+            .iter()
+            .map(|&(at, slot, pair)| {
+                let Slot::Chars(chars) = &pattern.slots[slot] else {
+                    unreachable!("a template writes charsets");
+                };
+                let chars = if pair {
+                    LineChars::Two(&chars.pairs)
+                } else {
+                    LineChars::One(&chars.chars)
+                };
+                (at, chars)
+            })
+            .collect();
+        Some(MaskLines {
+            line,
+            len: template.len + 1,
+            writes,
+        })
+    }
+
+    /// Appends the line whose digits [`Space::divide_run`] gave.
+    fn write(&self, digits: &[u64; MAX_STEPS], out: &mut Vec<u8>) {
+        let start = out.len();
+        if out.capacity() - start >= SCRATCH_SLACK {
+            out.extend_from_slice(&self.line);
+            out.truncate(start + self.len);
+        } else {
+            out.extend_from_slice(&self.line[..self.len]);
+        }
+        let line = &mut out[start..];
+        for ((at, chars), &digit) in self.writes.iter().zip(digits) {
+            let digit = usize::try_from(digit).unwrap_or(0);
+            match chars {
+                LineChars::One(one) => line[*at] = one[digit],
+                LineChars::Two(two) => line[*at..*at + 2].copy_from_slice(&two[digit]),
+            }
+        }
+    }
+}
+
 /// Room a line is written with past its end: its constant bytes are
 /// copied in moves of this width.
 const LINE_SLACK: usize = SCRATCH_SLACK;
+
+// A word is moved into a line in one move of its table's width.
+const _: () = assert!(crate::words::WIDE_VALUE <= LINE_SLACK);
 
 /// The lines of an unfiltered space whose patterns all render by
 /// division ([`Pattern::steps`]), with what each pattern's pieces need
@@ -338,12 +418,6 @@ struct Stretch<'s> {
     then: Option<(Varying<'s>, usize)>,
 }
 
-/// A charset digit's characters.
-enum LineChars<'s> {
-    One(&'s [u8]),
-    Two(&'s [[u8; 2]]),
-}
-
 /// A piece whose length varies from name to name.
 enum Varying<'s> {
     Words(&'s Table),
@@ -377,7 +451,10 @@ impl<'s> Lines<'s> {
 
     /// Appends the lines of names whose patterns and digits
     /// [`Space::divide_run`] gave; `out` has [`Lines::room`] for them
-    /// beyond its length.
+    /// beyond its length. With each name it asks the processor for a
+    /// name's share of `ends` (where far words start and end) and of
+    /// `bytes` (far words whose ends were asked for before), so that the
+    /// fetches overlap the writing rather than come in bursts.
     fn write_run(
         &self,
         patterns: &[usize],
@@ -389,7 +466,11 @@ impl<'s> Lines<'s> {
         let base = out.len();
         out.resize(base + self.room(patterns.len()), 0);
         let mut at = base;
-        let share = ends.len().max(bytes.len()).div_ceil(patterns.len()).max(1);
+        let share = ends
+            .len()
+            .max(bytes.len())
+            .div_ceil(patterns.len().max(1))
+            .max(1);
         let (mut ends, mut bytes) = (ends.chunks(share), bytes.chunks(share));
         for (&p, digits) in patterns.iter().zip(digits) {
             if let Some(ends) = ends.next() {
@@ -1117,11 +1198,11 @@ impl Space {
         }
     }
 
-    /// Asks the processor where the far words ([`Pattern::far_words`])
-    /// of the names with `indexes` start and end, and notes them in
-    /// `words` for [`Space::fetch_words`]; returns how many it noted. The
-    /// names' patterns and digits are [`Space::divide_run`]'s.
-    fn fetch_word_ends(
+    /// Notes the far words ([`Pattern::far_words`]) of the names with
+    /// `indexes` in `words`, for [`Space::fetch_ends`] and then
+    /// [`Space::fetch_words`]; returns how many it noted. The names'
+    /// patterns and digits are [`Space::divide_run`]'s.
+    fn note_words(
         &self,
         indexes: &[u64],
         patterns: &[usize; RUN],
@@ -1148,7 +1229,8 @@ impl Space {
     }
 
     /// Asks the processor for the bytes of `words` noted by
-    /// [`Space::fetch_word_ends`], once their ends have had time to arrive.
+    /// [`Space::note_words`], once [`Space::fetch_ends`] has had time to
+    /// bring in where they start and end.
     fn fetch_words(&self, words: &[(u32, u32)]) {
         for &(table, value) in words {
             self.tables[offset(table)].prefetch_bytes(offset(value));
@@ -1533,7 +1615,10 @@ impl Ahead {
         }
     }
 
-    /// Moves on to the next run, computing (and fetching) the ones ahead.
+    /// Moves on to the next run, computing the ones ahead. Where the
+    /// space has far words, the ends of run `j + 2`'s and the bytes of run
+    /// `j + 1`'s are asked for here, in two bursts, unless the caller
+    /// `spread`s them over the names it writes ([`Lines::write_run`]).
     fn advance(&mut self, space: &Space, end: u64, spread: bool) {
         self.run = self.run.wrapping_add(1);
         if self.run == 0 {
@@ -1596,8 +1681,9 @@ impl Ahead {
     }
 
     /// Appends the next `count` names (there are as many before `end`),
-    /// each followed by `terminator`, a run at a time: as [`Lines`] where
-    /// the space has them, otherwise as [`Ahead::write_next`].
+    /// each followed by `terminator`, a run at a time: as [`MaskLines`] or
+    /// [`Lines`] where the space has them, otherwise as
+    /// [`Ahead::write_next`].
     fn write_lines(
         &mut self,
         space: &Space,
@@ -1606,10 +1692,16 @@ impl Ahead {
         count: u64,
         terminator: u8,
     ) {
-        let lines = Lines::of(space, terminator);
+        // A mask's lines are the template's, with no piece of varying
+        // length: the one move of the template is all there is to place.
+        let mask = MaskLines::of(space, terminator);
+        let lines = mask
+            .is_none()
+            .then(|| Lines::of(space, terminator))
+            .flatten();
+        let spread = lines.is_some() && space.fetch_ahead;
         let mut left = count;
         while left > 0 {
-            let spread = lines.is_some() && space.fetch_ahead;
             if self.at == self.len {
                 self.advance(space, end, spread);
             }
@@ -1617,6 +1709,12 @@ impl Ahead {
             let (slot, names) = (self.slot(self.run), self.at..self.at + take);
             self.at += take;
             left -= to_u64(take);
+            if let Some(mask) = &mask {
+                for digits in &self.digits[slot][names] {
+                    mask.write(digits, out);
+                }
+                continue;
+            }
             match &lines {
                 // The last names of a buffer that is nearly full go one by
                 // one, so that it never grows for room it would not keep.
@@ -1638,6 +1736,10 @@ impl Ahead {
                     );
                 }
                 _ => {
+                    if spread {
+                        self.fetch_words(space, self.run + 1, end);
+                        self.fetch_ends(space, self.run + 2, end);
+                    }
                     for k in names {
                         self.write_at(space, slot, k, out);
                         out.push(terminator);
@@ -1661,7 +1763,7 @@ impl Ahead {
     }
 
     /// Computes run `run`'s indexes and their digits and, where the
-    /// space has far words, asks for their ends.
+    /// space has far words, notes them.
     fn compute(&mut self, space: &Space, run: u64, end: u64) {
         let positions = self.positions(run, end);
         let len = usize::try_from(positions.end - positions.start).unwrap_or(RUN);
@@ -1680,7 +1782,7 @@ impl Ahead {
         let (patterns, digits) = (&mut self.patterns[slot], &mut self.digits[slot]);
         space.divide_run(indexes, patterns, digits);
         self.noted[slot] = if space.fetch_ahead {
-            space.fetch_word_ends(indexes, patterns, digits, &mut self.words[slot])
+            space.note_words(indexes, patterns, digits, &mut self.words[slot])
         } else {
             0
         };

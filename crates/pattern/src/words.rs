@@ -168,12 +168,13 @@ impl Table {
         }
     }
 
-    /// Asks the kernel to back the table with huge pages, where it spans
+    /// Asks the kernel to move the table into huge pages, where it spans
     /// whole ones: a table read at random then costs a few TLB entries
     /// rather than one per 4 KiB page, and the processor's prefetches of
     /// it are not held up by page walks. Advice only: nothing changes where
-    /// the kernel declines (before Linux 6.1, or without transparent huge
-    /// pages).
+    /// the kernel declines (before Linux 6.1, with transparent huge pages
+    /// off, or without a free huge page). It is for now only: the memory
+    /// is not marked for huge pages once the table is gone.
     pub fn prefer_huge_pages(&self) {
         huge_pages::advise(&self.bytes);
         huge_pages::advise(&self.ends);
@@ -266,9 +267,14 @@ mod huge_pages {
     /// is larger, the kernel finds no whole one in the range and declines.
     const HUGE_PAGE: usize = 2 << 20;
 
-    /// Asks that the whole huge pages within `values` be huge pages, now
-    /// (`MADV_COLLAPSE`, which copies them into place) and whenever they
-    /// are faulted in again (`MADV_HUGEPAGE`).
+    /// Linux's `MADV_COLLAPSE` (6.1), the same number on every
+    /// architecture; the `libc` crate has it for glibc targets only.
+    const MADV_COLLAPSE: libc::c_int = 25;
+
+    /// Asks that the whole huge pages within `values` be huge pages now
+    /// (`MADV_COLLAPSE`, which copies them into place; unlike
+    /// `MADV_HUGEPAGE`, it leaves no mark on the range for whatever the
+    /// allocator puts there later).
     pub(super) fn advise<T>(values: &[T]) {
         let start = values.as_ptr().addr();
         let end = start + size_of_val(values);
@@ -282,16 +288,15 @@ mod huge_pages {
             .wrapping_add(from - start)
             .cast_mut()
             .cast::<libc::c_void>();
-        // SAFETY: `madvise` with these two kinds of advice neither frees
-        // nor changes memory: the kernel may move the pages' contents into
-        // huge pages, which the process cannot tell apart. The range is
-        // page-aligned and inside `values`, which is borrowed for the call
-        // and not written to meanwhile. A refusal (an older kernel, huge
-        // pages disabled) is an error code, which is ignored.
+        // SAFETY: `madvise` with this advice neither frees nor changes
+        // memory: the kernel may move the pages' contents into huge pages,
+        // which the process cannot tell apart. The range is page-aligned
+        // and inside `values`, which is borrowed for the call and not
+        // written to meanwhile. A refusal (an older kernel, huge pages
+        // off) is an error code, which is ignored.
         #[allow(unsafe_code)]
         unsafe {
-            libc::madvise(at, to - from, libc::MADV_HUGEPAGE);
-            libc::madvise(at, to - from, libc::MADV_COLLAPSE);
+            libc::madvise(at, to - from, MADV_COLLAPSE);
         }
     }
 }

@@ -673,6 +673,18 @@ fn a_shuffled_cursor_fetching_words_ahead_writes_each_positions_name() {
                     "{positions:?}, room {room}"
                 );
             }
+            // Seven lines, then a name on its own, in turns: runs split
+            // both ways.
+            let mut mixed = Vec::with_capacity(longest);
+            let mut cursor = space.cursor(positions.clone());
+            loop {
+                cursor.write_lines(&mut mixed, 7, b'\n');
+                if cursor.write_next(&mut mixed).is_none() {
+                    break;
+                }
+                mixed.push(b'\n');
+            }
+            assert_eq!(String::from_utf8(mixed).unwrap(), expected, "{positions:?}");
             let mut one_by_one = Vec::new();
             let mut cursor = space.cursor(positions.clone());
             while cursor.write_next(&mut one_by_one).is_some() {
