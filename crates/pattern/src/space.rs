@@ -1616,9 +1616,10 @@ impl Ahead {
     }
 
     /// Moves on to the next run, computing the ones ahead. Where the
-    /// space has far words, the ends of run `j + 2`'s and the bytes of run
-    /// `j + 1`'s are asked for here, in two bursts, unless the caller
-    /// `spread`s them over the names it writes ([`Lines::write_run`]).
+    /// space has far words, where the words two runs ahead start and end,
+    /// and the bytes of those one run ahead, are asked for here in two
+    /// bursts, unless the caller `spread`s them over the names it writes
+    /// ([`Lines::write_run`]).
     fn advance(&mut self, space: &Space, end: u64, spread: bool) {
         self.run = self.run.wrapping_add(1);
         if self.run == 0 {
@@ -1692,8 +1693,8 @@ impl Ahead {
         count: u64,
         terminator: u8,
     ) {
-        // A mask's lines are the template's, with no piece of varying
-        // length: the one move of the template is all there is to place.
+        // A mask, which has no piece of varying length, is written from its
+        // template in one move a line.
         let mask = MaskLines::of(space, terminator);
         let lines = mask
             .is_none()

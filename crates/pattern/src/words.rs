@@ -173,8 +173,9 @@ impl Table {
     /// rather than one per 4 KiB page, and the processor's prefetches of
     /// it are not held up by page walks. Advice only: nothing changes where
     /// the kernel declines (before Linux 6.1, with transparent huge pages
-    /// off, or without a free huge page). It is for now only: the memory
-    /// is not marked for huge pages once the table is gone.
+    /// off, or without a free huge page). The advice is for the table's
+    /// pages as they are: it leaves no mark on the memory for its later
+    /// uses.
     pub fn prefer_huge_pages(&self) {
         huge_pages::advise(&self.bytes);
         huge_pages::advise(&self.ends);
