@@ -4,6 +4,7 @@
 mod support;
 
 use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
 
 use domgen_pattern::{Order, Space, Spec, WordList};
 use proptest::prelude::*;
@@ -655,23 +656,13 @@ fn a_shuffled_cursor_fetching_words_ahead_writes_each_positions_name() {
             total - 100..total,
             5..6,
         ] {
-            let expected: String = positions
-                .clone()
-                .map(|p| space.name(space.index_at(p)) + "\n")
-                .collect();
+            let expected = expected_lines(&space, positions.clone());
             // Written a run at a time into room for them all, or as the
             // buffer grows.
             let longest = positions.clone().count() * (space.max_name_len() + 1) + 64;
             for room in [longest, 0] {
-                let mut lines = Vec::with_capacity(room);
-                space
-                    .cursor(positions.clone())
-                    .write_lines(&mut lines, u64::MAX, b'\n');
-                assert_eq!(
-                    String::from_utf8(lines).unwrap(),
-                    expected,
-                    "{positions:?}, room {room}"
-                );
+                let lines = written_lines(&space, positions.clone(), room);
+                assert_eq!(lines, expected, "{positions:?}, room {room}");
             }
             // Seven lines, then a name on its own, in turns: runs split
             // both ways.
@@ -716,18 +707,9 @@ fn a_shuffled_space_over_huge_pages_writes_each_positions_name() {
     .unwrap();
     let total = space.total();
     for positions in [0..5_000, total - 5_000..total] {
-        let expected: String = positions
-            .clone()
-            .map(|p| space.name(space.index_at(p)) + "\n")
-            .collect();
-        let mut lines = Vec::with_capacity(expected.len() + 64 * 32);
-        space
-            .cursor(positions.clone())
-            .write_lines(&mut lines, u64::MAX, b'\n');
-        assert!(
-            String::from_utf8(lines).unwrap() == expected,
-            "{positions:?}"
-        );
+        let expected = expected_lines(&space, positions.clone());
+        let lines = written_lines(&space, positions.clone(), expected.len() + 64 * 32);
+        assert!(lines == expected, "{positions:?}");
     }
     // The space's own index of each name: the words are where they were.
     for index in [0, 1, total / 3, total - 1] {
@@ -792,19 +774,9 @@ fn a_shuffled_mask_writes_each_positions_name() {
         .unwrap();
         let total = space.total();
         for positions in [0..500, 31..97, total - 70..total] {
-            let expected: String = positions
-                .clone()
-                .map(|p| space.name(space.index_at(p)) + "\n")
-                .collect();
-            let mut lines = Vec::new();
-            space
-                .cursor(positions.clone())
-                .write_lines(&mut lines, u64::MAX, b'\n');
-            assert_eq!(
-                String::from_utf8(lines).unwrap(),
-                expected,
-                "{pattern} {positions:?}"
-            );
+            let expected = expected_lines(&space, positions.clone());
+            let lines = written_lines(&space, positions.clone(), 0);
+            assert_eq!(lines, expected, "{pattern} {positions:?}");
         }
     }
 }
@@ -838,20 +810,14 @@ fn shuffled_lines_are_each_positions_name_whatever_the_room() {
     .unwrap();
     let total = space.total();
     for positions in [0..total, 77..1_000, total - 100..total] {
-        let expected: String = positions
-            .clone()
-            .map(|p| space.name(space.index_at(p)) + "\n")
-            .collect();
+        let expected = expected_lines(&space, positions.clone());
         // Room for every line at its longest, for exactly these lines (the
         // last runs go one by one), and none (the buffer grows).
         let longest = positions.clone().count() * (space.max_name_len() + 1);
         for room in [longest, expected.len(), 0] {
-            let mut lines = Vec::with_capacity(room);
-            space
-                .cursor(positions.clone())
-                .write_lines(&mut lines, u64::MAX, b'\n');
+            let lines = written_lines(&space, positions.clone(), room);
             assert!(
-                String::from_utf8(lines).unwrap() == expected,
+                lines == expected,
                 "{positions:?} with room for {room} bytes"
             );
         }
@@ -873,4 +839,21 @@ fn index_of_finds_a_name_in_either_form() {
     assert_eq!(unicode.index_of("Café-3.IO."), Some(11));
     assert_eq!(space.index_of("cloud77.com"), None);
     assert_eq!(space.index_of("not a name"), None);
+}
+
+/// The names at `positions`, a line each, as rendered one by one.
+fn expected_lines(space: &Space, positions: Range<u64>) -> String {
+    positions
+        .map(|p| space.name(space.index_at(p)) + "\n")
+        .collect()
+}
+
+/// The lines a cursor writes over `positions` into a buffer made with
+/// room for `room` bytes.
+fn written_lines(space: &Space, positions: Range<u64>, room: usize) -> String {
+    let mut lines = Vec::with_capacity(room);
+    space
+        .cursor(positions)
+        .write_lines(&mut lines, u64::MAX, b'\n');
+    String::from_utf8(lines).unwrap()
 }
